@@ -1,0 +1,19 @@
+//! Tollgate's database schema as sea-orm migrations. Depends on nothing else in the workspace.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_tenants_and_tools;
+mod m20261127_000002_oauth;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261127_000001_tenants_and_tools::Migration),
+            Box::new(m20261127_000002_oauth::Migration),
+        ]
+    }
+}

@@ -1,0 +1,148 @@
+//! Building the application from its configuration, and serving it on a bound listener.
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::crypto::MasterKey;
+use crate::mcp::McpEndpoints;
+use crate::oauth::{GitHubApp, IdentitySettings, OAuthService};
+use crate::ops::metrics::Metrics;
+use crate::tenant::TenantService;
+use crate::wordpress::{ClientSettings, HttpWordPressApi, WordPressApi};
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// What every request handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration Tollgate started with.
+    pub config: Arc<Config>,
+    /// The database pool.
+    pub db: DatabaseConnection,
+    /// Tenants and their tools.
+    pub tenants: TenantService,
+    /// The WordPress.org API.
+    pub wordpress: Arc<dyn WordPressApi>,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// The per-tenant MCP services.
+    pub mcp: McpEndpoints,
+    /// Each tenant's authorization server.
+    pub oauth: OAuthService,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A built application, ready to serve.
+pub struct App {
+    state: AppState,
+    shutdown: CancellationToken,
+}
+
+impl App {
+    /// Connects to the database, applies migrations, seeds the demo tenant when configured, and
+    /// builds the upstream clients.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`App::build`] with a clock of the caller's choosing (tests move time).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let db = crate::db::connect_and_migrate(&config.database_url)
+            .await
+            .context("TOLLGATE_DATABASE_URL: cannot open the database")?;
+        let metrics = Metrics::new();
+        let mut wordpress_settings = ClientSettings::new(config.wporg_api_url.clone());
+        wordpress_settings.timeout = config.wporg_timeout;
+        let wordpress = HttpWordPressApi::new(wordpress_settings, metrics.clone())
+            .context("cannot build the WordPress.org client")?;
+        let tenants = TenantService::new(db.clone());
+        if config.seed_demo && tenants.ensure_demo_tenant().await? {
+            tracing::info!(
+                tenant.slug = "demo",
+                "created the demo tenant with the WordPress.org tools"
+            );
+        }
+        let master_key = MasterKey::load_or_create(
+            config.master_key.as_ref().map(|k| k.expose()),
+            &config.data_dir,
+        )?;
+        // Upstream identity calls never follow redirects: a redirect from a token endpoint is an
+        // error, not a place to send a code.
+        let identity_http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(10))
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .context("cannot build the HTTP client for GitHub")?;
+        let oauth = OAuthService::new(
+            db.clone(),
+            clock.clone(),
+            Arc::new(master_key),
+            config.public_url.clone(),
+            IdentitySettings {
+                github_app: config
+                    .github_app
+                    .clone()
+                    .map(|(client_id, client_secret)| GitHubApp {
+                        client_id,
+                        client_secret,
+                    }),
+                github_url: config.github_url.as_str().trim_end_matches('/').to_owned(),
+                github_api_url: config
+                    .github_api_url
+                    .as_str()
+                    .trim_end_matches('/')
+                    .to_owned(),
+                production: config.production,
+            },
+            identity_http,
+        );
+        if config.github_app.is_none() && !config.production {
+            tracing::warn!(
+                "no GitHub app configured: MCP clients sign in with the local demo sign-in (development only)"
+            );
+        }
+        let shutdown = CancellationToken::new();
+        let state = AppState {
+            oauth,
+            clock,
+            mcp: McpEndpoints::new(config.max_body_bytes, shutdown.clone()),
+            config: Arc::new(config),
+            db,
+            tenants,
+            wordpress: Arc::new(wordpress),
+            metrics,
+        };
+        Ok(Self { state, shutdown })
+    }
+
+    /// The shared state, for start-up tasks and tests that act as an operator would.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then lets in-flight requests finish
+    /// and ends open MCP sessions and streams.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = crate::router::build(self.state.clone());
+        let token = self.shutdown.clone();
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            token.cancel();
+        })
+        .await
+    }
+}

@@ -1,0 +1,10 @@
+//! sea-orm entities: the shape of each table, used only by the feature `store.rs` files.
+
+pub mod end_user;
+pub mod oauth_client;
+pub mod oauth_code;
+pub mod oauth_grant;
+pub mod oauth_pending;
+pub mod oauth_token;
+pub mod tenant;
+pub mod tool;

@@ -1,0 +1,19 @@
+//! Tollgate: a multi-tenant platform that serves, and sells, MCP tools.
+//!
+//! See `ARCHITECTURE.md` at the repository root for the map of this crate.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod db;
+mod entity;
+pub mod mcp;
+pub mod oauth;
+pub mod ops;
+mod router;
+pub mod tenant;
+pub mod wordpress;
+
+pub use app::{App, AppState};
+pub use config::Config;

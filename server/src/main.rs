@@ -1,0 +1,73 @@
+//! The `tollgate` command: `tollgate serve` runs the server.
+
+use anyhow::Context;
+use tollgate::{App, Config};
+
+const USAGE: &str = "usage: tollgate serve
+
+Runs Tollgate. Settings come from the environment (see README.md):
+  TOLLGATE_BIND, TOLLGATE_PUBLIC_URL, TOLLGATE_DATABASE_URL, TOLLGATE_DATA_DIR,
+  TOLLGATE_WPORG_API_URL, TOLLGATE_WPORG_TIMEOUT_MS, TOLLGATE_SEED_DEMO, TOLLGATE_LOG";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let command = std::env::args().nth(1);
+    match command.as_deref() {
+        Some("serve") | None => serve().await,
+        Some("help" | "--help" | "-h") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => {
+            eprintln!("unknown command {other:?}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    // reqwest is built without a default TLS provider; ring is the one we ship.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tollgate::ops::init_logging();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("tollgate: bad configuration: {error}");
+            std::process::exit(2);
+        }
+    };
+    let bind = config.bind;
+    let public = config.public_url.clone();
+    let app = App::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("TOLLGATE_BIND: cannot listen on {bind}"))?;
+    println!("Tollgate is listening on {bind}");
+    println!("  demo MCP endpoint: {}", public.join("/t/demo/mcp"));
+    println!("  health:            {}", public.join("/healthz"));
+    println!("  metrics:           {}", public.join("/metrics"));
+    app.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,103 @@
+//! Each tenant's MCP endpoint: one rmcp Streamable HTTP service per tenant, serving the tools
+//! stored in the tenant's configuration, for 2025-era clients (sessions) and 2026-07-28 clients
+//! (stateless) alike.
+
+mod handler;
+pub(crate) mod routes;
+
+use crate::app::AppState;
+use crate::oauth::Caller;
+use crate::tenant::{TenantId, TenantSnapshot};
+use handler::TollgateMcp;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use tokio_util::sync::CancellationToken;
+
+/// How long clients may cache a `tools/list` answer (2026-07-28 `ttlMs`).
+pub const TOOLS_LIST_TTL_MS: u64 = 30_000;
+
+/// What the endpoint's middleware learned about a request, for the MCP handler.
+#[derive(Clone, Debug)]
+pub struct McpRequestContext {
+    /// The tenant whose endpoint was called, with its tools.
+    pub tenant: Arc<TenantSnapshot>,
+    /// The signed-in caller; `None` for an anonymous call the tenant allows.
+    pub caller: Option<Caller>,
+}
+
+type TenantService = StreamableHttpService<TollgateMcp, LocalSessionManager>;
+
+/// The per-tenant rmcp services, created on a tenant's first request.
+///
+/// Each tenant has its own session manager, so a legacy `Mcp-Session-Id` minted at one tenant's
+/// URL is unknown (404) at every other tenant's URL.
+#[derive(Clone)]
+pub struct McpEndpoints {
+    services: Arc<RwLock<HashMap<TenantId, TenantService>>>,
+    /// Who each legacy session belongs to: a session id is not authentication, so a request
+    /// with another user's session id is answered as if the session did not exist.
+    session_owners: moka::sync::Cache<(TenantId, String), Option<uuid::Uuid>>,
+    shutdown: CancellationToken,
+    max_body_bytes: usize,
+}
+
+impl McpEndpoints {
+    /// Endpoints with no tenant service yet; `shutdown` ends every open session and stream.
+    pub fn new(max_body_bytes: usize, shutdown: CancellationToken) -> Self {
+        Self {
+            services: Arc::default(),
+            session_owners: moka::sync::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_idle(std::time::Duration::from_secs(24 * 3600))
+                .build(),
+            shutdown,
+            max_body_bytes,
+        }
+    }
+
+    /// The owner recorded for a session, if the session is known.
+    fn session_owner(&self, tenant: TenantId, session: &str) -> Option<Option<uuid::Uuid>> {
+        self.session_owners.get(&(tenant, session.to_owned()))
+    }
+
+    fn bind_session(&self, tenant: TenantId, session: &str, user: Option<uuid::Uuid>) {
+        self.session_owners
+            .insert((tenant, session.to_owned()), user);
+    }
+
+    fn service_for(&self, tenant: TenantId, state: &AppState) -> TenantService {
+        if let Some(service) = self
+            .services
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&tenant)
+        {
+            return service.clone();
+        }
+        let mut services = self
+            .services
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        services
+            .entry(tenant)
+            .or_insert_with(|| {
+                let handler = TollgateMcp::new(state.clone());
+                let config = StreamableHttpServerConfig::default()
+                    .with_json_response(true)
+                    .with_cancellation_token(self.shutdown.child_token())
+                    .with_max_request_body_bytes(self.max_body_bytes)
+                    // `routes::mcp_endpoint` checks Host and Origin against the public URL
+                    // before any request gets here, with one rule for every tenant.
+                    .disable_allowed_hosts()
+                    .disable_allowed_origins();
+                StreamableHttpService::new(
+                    move || Ok(handler.clone()),
+                    Arc::new(LocalSessionManager::default()),
+                    config,
+                )
+            })
+            .clone()
+    }
+}

@@ -1,0 +1,452 @@
+//! The HTTP face of each tenant's authorization server: metadata, registration, the browser
+//! flow (authorize → consent → GitHub or the demo sign-in → code), token and revocation.
+
+use super::{
+    AuthorizeParams, ConsentOutcome, FlowError, OAuthError, RegistrationRequest, TokenParams, pages,
+};
+use crate::app::AppState;
+use crate::tenant::Tenant;
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+async fn tenant(state: &AppState, slug: &str) -> Result<Tenant, Response> {
+    state
+        .tenants
+        .get_tenant_by_slug(slug)
+        .await
+        .map_err(|_| (StatusCode::NOT_FOUND, Json(json!({"error": "not_found"}))).into_response())
+}
+
+/// The tenant of a browser page, or a 404 page.
+async fn page_tenant(state: &AppState, slug: &str) -> Result<Tenant, Response> {
+    tenant(state, slug).await.map_err(|_| {
+        page(
+            StatusCode::NOT_FOUND,
+            pages::error("There is no such service here."),
+        )
+    })
+}
+
+/// Security headers every page of the flow carries: no framing, no caching, no referrer.
+fn page(status: StatusCode, html: String) -> Response {
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn flow_error(error: FlowError) -> Response {
+    match error {
+        FlowError::Local { status, message } => page(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            pages::error(&message),
+        ),
+        FlowError::Redirect(location) => see_other(&location),
+    }
+}
+
+/// OAuth JSON errors, as RFC 6749 §5.2 spells them.
+fn oauth_error(error: &OAuthError) -> Response {
+    let status = match error {
+        OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+        OAuthError::SlowDown(_) => StatusCode::TOO_MANY_REQUESTS,
+        OAuthError::Server(e) => {
+            tracing::error!(error = %e, "authorization server database error");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut response = (
+        status,
+        Json(json!({"error": error.code(), "error_description": error.to_string()})),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"tollgate\""),
+        );
+    }
+    response
+}
+
+fn cookies(headers: &HeaderMap) -> HashMap<String, String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let (id, secret) = String::from_utf8(decoded)
+        .ok()?
+        .split_once(':')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))?;
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((decode(&id)?, decode(&secret)?))
+}
+
+/// `GET /.well-known/oauth-protected-resource/t/{slug}/mcp` (and the other forms).
+pub async fn protected_resource_metadata(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Response {
+    match tenant(&state, &slug).await {
+        Ok(tenant) => cors_json(state.oauth.resource_metadata(&tenant)),
+        Err(response) => response,
+    }
+}
+
+/// `GET /.well-known/oauth-authorization-server/t/{slug}` (and the OpenID forms).
+pub async fn authorization_server_metadata(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Response {
+    match tenant(&state, &slug).await {
+        Ok(tenant) => cors_json(state.oauth.server_metadata(&tenant)),
+        Err(response) => response,
+    }
+}
+
+fn cors_json(value: serde_json::Value) -> Response {
+    let mut response = Json(value).into_response();
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// `POST /t/{slug}/oauth/register` (RFC 7591).
+pub async fn register(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: axum::body::Bytes,
+) -> Response {
+    let tenant = match tenant(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if body.len() > 16 * 1024 {
+        return oauth_error(&OAuthError::InvalidClientMetadata(
+            "the registration is larger than 16 KiB".into(),
+        ));
+    }
+    let request: RegistrationRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return oauth_error(&OAuthError::InvalidClientMetadata(format!(
+                "not valid client metadata JSON: {e}"
+            )));
+        }
+    };
+    match state
+        .oauth
+        .register(&tenant, request, &peer.ip().to_string())
+        .await
+    {
+        Ok(client) => {
+            let mut response = (StatusCode::CREATED, Json(client)).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            response
+        }
+        Err(e) => oauth_error(&e),
+    }
+}
+
+/// `GET /t/{slug}/oauth/authorize`: validates, then shows the consent page.
+pub async fn authorize(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(params): Query<AuthorizeParams>,
+) -> Response {
+    let tenant = match page_tenant(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match state.oauth.start_authorization(&tenant, params).await {
+        Ok(prompt) => page(
+            StatusCode::OK,
+            pages::consent(&prompt, &format!("/t/{slug}/oauth/consent")),
+        ),
+        Err(e) => flow_error(e),
+    }
+}
+
+/// The consent form.
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    request: String,
+    csrf: String,
+    decision: String,
+}
+
+/// `POST /t/{slug}/oauth/consent`.
+pub async fn consent(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    axum::Form(form): axum::Form<ConsentForm>,
+) -> Response {
+    let tenant = match page_tenant(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let approve = form.decision == "approve";
+    match state
+        .oauth
+        .decide_consent(&tenant, &form.request, &form.csrf, approve)
+        .await
+    {
+        Ok(ConsentOutcome::Denied(location)) => see_other(&location),
+        Ok(ConsentOutcome::Continue {
+            location,
+            cookie_name,
+            cookie_value,
+        }) => {
+            let secure = if state.config.public_url.as_str().starts_with("https://") {
+                "; Secure"
+            } else {
+                ""
+            };
+            let cookie = format!(
+                "{cookie_name}={}; Path=/t/{slug}/oauth; Max-Age=600; HttpOnly; SameSite=Lax{secure}",
+                cookie_value.expose()
+            );
+            let mut response = see_other(&location);
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(e) => flow_error(e),
+    }
+}
+
+/// `?request=` of the local sign-in page.
+#[derive(Deserialize)]
+pub struct LocalQuery {
+    request: String,
+}
+
+/// `GET /t/{slug}/oauth/local`: the demo sign-in page.
+pub async fn local_sign_in_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<LocalQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let tenant = match page_tenant(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match state
+        .oauth
+        .local_sign_in_request(&tenant, &query.request, &cookies(&headers))
+        .await
+    {
+        Ok(()) => page(
+            StatusCode::OK,
+            pages::local_sign_in(&format!("/t/{slug}/oauth/local"), &query.request),
+        ),
+        Err(e) => flow_error(e),
+    }
+}
+
+/// The demo sign-in form.
+#[derive(Deserialize)]
+pub struct LocalForm {
+    request: String,
+    name: String,
+}
+
+/// `POST /t/{slug}/oauth/local`.
+pub async fn local_sign_in(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<LocalForm>,
+) -> Response {
+    let tenant = match page_tenant(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match state
+        .oauth
+        .finish_local_sign_in(&tenant, &form.request, &form.name, &cookies(&headers))
+        .await
+    {
+        Ok(location) => see_other(&location),
+        Err(e) => flow_error(e),
+    }
+}
+
+/// GitHub's answer.
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /t/{slug}/oauth/callback/github`.
+pub async fn github_callback(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<CallbackQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let tenant = match page_tenant(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match state
+        .oauth
+        .finish_github_sign_in(
+            &tenant,
+            query.state.as_deref(),
+            query.code.as_deref(),
+            query.error.as_deref(),
+            &cookies(&headers),
+        )
+        .await
+    {
+        Ok(location) => see_other(&location),
+        Err(e) => flow_error(e),
+    }
+}
+
+/// `POST /t/{slug}/oauth/token`.
+pub async fn token(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    axum::Form(params): axum::Form<TokenParams>,
+) -> Response {
+    let tenant = match tenant(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match state
+        .oauth
+        .token(&tenant, params, basic_credentials(&headers))
+        .await
+    {
+        Ok(tokens) => {
+            let mut response = Json(tokens).into_response();
+            let h = response.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            response
+        }
+        Err(e) => oauth_error(&e),
+    }
+}
+
+/// The revocation form.
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    token: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// `POST /t/{slug}/oauth/revoke` (RFC 7009).
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<RevokeForm>,
+) -> Response {
+    let tenant = match tenant(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Some(token) = form.token else {
+        return oauth_error(&OAuthError::InvalidRequest("token is required".into()));
+    };
+    let params = TokenParams {
+        client_id: form.client_id,
+        client_secret: form.client_secret,
+        ..TokenParams::default()
+    };
+    match state
+        .oauth
+        .revoke(&tenant, &token, &params, basic_credentials(&headers))
+        .await
+    {
+        Ok(()) => {
+            let mut response = StatusCode::OK.into_response();
+            response.headers_mut().insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            response
+        }
+        Err(e) => oauth_error(&e),
+    }
+}

@@ -1,0 +1,600 @@
+//! Queries of the authorization server. Every function takes the tenant first and filters by it.
+
+use super::{EndUser, EndUserId, UpstreamIdentity};
+use crate::entity::{end_user, oauth_client, oauth_code, oauth_grant, oauth_pending, oauth_token};
+use crate::tenant::TenantId;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set, SqlErr,
+};
+use uuid::Uuid;
+
+/// A registered client.
+#[derive(Clone, Debug)]
+pub struct ClientRecord {
+    pub client_id: String,
+    pub client_name: String,
+    pub redirect_uris: Vec<String>,
+    pub auth_method: String,
+    pub secret_hash: Option<String>,
+    pub kind: String,
+    pub fingerprint: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn client_from_row(row: oauth_client::Model) -> (ClientRecord, Option<DateTime<Utc>>) {
+    (
+        ClientRecord {
+            client_id: row.client_id,
+            client_name: row.client_name,
+            redirect_uris: serde_json::from_str(&row.redirect_uris).unwrap_or_default(),
+            auth_method: row.auth_method,
+            secret_hash: row.secret_hash,
+            kind: row.kind,
+            fingerprint: row.fingerprint,
+            created_at: row.created_at,
+        },
+        row.last_used_at,
+    )
+}
+
+/// The client, and when it last completed a sign-in.
+pub async fn find_client(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    client_id: &str,
+) -> Result<Option<(ClientRecord, Option<DateTime<Utc>>)>, DbErr> {
+    Ok(oauth_client::Entity::find()
+        .filter(oauth_client::Column::TenantId.eq(tenant.0))
+        .filter(oauth_client::Column::ClientId.eq(client_id))
+        .one(db)
+        .await?
+        .map(client_from_row))
+}
+
+pub async fn find_client_by_fingerprint(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    fingerprint: &str,
+) -> Result<Option<ClientRecord>, DbErr> {
+    Ok(oauth_client::Entity::find()
+        .filter(oauth_client::Column::TenantId.eq(tenant.0))
+        .filter(oauth_client::Column::Fingerprint.eq(fingerprint))
+        .one(db)
+        .await?
+        .map(|row| client_from_row(row).0))
+}
+
+pub async fn insert_client(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    client: &ClientRecord,
+) -> Result<(), DbErr> {
+    oauth_client::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(tenant.0),
+        client_id: Set(client.client_id.clone()),
+        client_name: Set(client.client_name.clone()),
+        redirect_uris: Set(
+            serde_json::to_string(&client.redirect_uris).unwrap_or_else(|_| "[]".into())
+        ),
+        auth_method: Set(client.auth_method.clone()),
+        secret_hash: Set(client.secret_hash.clone()),
+        kind: Set(client.kind.clone()),
+        fingerprint: Set(client.fingerprint.clone()),
+        created_at: Set(client.created_at),
+        last_used_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Forgets dynamically registered clients that never completed a sign-in.
+pub async fn delete_unused_clients(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    registered_before: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    oauth_client::Entity::delete_many()
+        .filter(oauth_client::Column::TenantId.eq(tenant.0))
+        .filter(oauth_client::Column::Kind.eq("dynamic"))
+        .filter(oauth_client::Column::LastUsedAt.is_null())
+        .filter(oauth_client::Column::CreatedAt.lt(registered_before))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn touch_client(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    oauth_client::Entity::update_many()
+        .col_expr(oauth_client::Column::LastUsedAt, Expr::value(now))
+        .filter(oauth_client::Column::TenantId.eq(tenant.0))
+        .filter(oauth_client::Column::ClientId.eq(client_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A new pending authorization.
+pub struct PendingRecord {
+    pub id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    pub resource: String,
+    pub scope: String,
+    pub csrf_hash: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub type PendingRow = oauth_pending::Model;
+
+pub async fn insert_pending(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    pending: &PendingRecord,
+) -> Result<(), DbErr> {
+    oauth_pending::ActiveModel {
+        id: Set(pending.id.clone()),
+        tenant_id: Set(tenant.0),
+        client_id: Set(pending.client_id.clone()),
+        redirect_uri: Set(pending.redirect_uri.clone()),
+        state: Set(pending.state.clone()),
+        code_challenge: Set(pending.code_challenge.clone()),
+        resource: Set(pending.resource.clone()),
+        scope: Set(pending.scope.clone()),
+        csrf_hash: Set(pending.csrf_hash.clone()),
+        binding_hash: Set(None),
+        upstream_state_hash: Set(None),
+        upstream_verifier: Set(None),
+        status: Set("pending".into()),
+        expires_at: Set(pending.expires_at),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn find_pending(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: &str,
+) -> Result<Option<PendingRow>, DbErr> {
+    oauth_pending::Entity::find_by_id(id.to_owned())
+        .filter(oauth_pending::Column::TenantId.eq(tenant.0))
+        .one(db)
+        .await
+}
+
+pub async fn find_pending_by_upstream_state(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    state_hash: &str,
+) -> Result<Option<PendingRow>, DbErr> {
+    oauth_pending::Entity::find()
+        .filter(oauth_pending::Column::TenantId.eq(tenant.0))
+        .filter(oauth_pending::Column::UpstreamStateHash.eq(state_hash))
+        .one(db)
+        .await
+}
+
+/// Moves a pending request from `from` to `to`; false when it was not in `from` (someone else
+/// moved it first).
+pub async fn transition_pending(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: &str,
+    from: &str,
+    to: &str,
+) -> Result<bool, DbErr> {
+    let result = oauth_pending::Entity::update_many()
+        .col_expr(oauth_pending::Column::Status, Expr::value(to))
+        .filter(oauth_pending::Column::TenantId.eq(tenant.0))
+        .filter(oauth_pending::Column::Id.eq(id))
+        .filter(oauth_pending::Column::Status.eq(from))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Records the approval and the upstream hop, once.
+pub async fn approve_pending(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: &str,
+    binding_hash: &str,
+    upstream_state_hash: Option<&str>,
+    upstream_verifier: Option<&str>,
+) -> Result<bool, DbErr> {
+    let result = oauth_pending::Entity::update_many()
+        .col_expr(oauth_pending::Column::Status, Expr::value("approved"))
+        .col_expr(
+            oauth_pending::Column::BindingHash,
+            Expr::value(binding_hash),
+        )
+        .col_expr(
+            oauth_pending::Column::UpstreamStateHash,
+            Expr::value(upstream_state_hash.map(str::to_owned)),
+        )
+        .col_expr(
+            oauth_pending::Column::UpstreamVerifier,
+            Expr::value(upstream_verifier.map(str::to_owned)),
+        )
+        .filter(oauth_pending::Column::TenantId.eq(tenant.0))
+        .filter(oauth_pending::Column::Id.eq(id))
+        .filter(oauth_pending::Column::Status.eq("pending"))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+fn user_from_row(row: end_user::Model) -> EndUser {
+    EndUser {
+        id: EndUserId(row.id),
+        tenant_id: TenantId(row.tenant_id),
+        provider: row.provider,
+        subject: row.subject,
+        login: row.login,
+        display_name: row.display_name,
+        email: row.email,
+    }
+}
+
+/// Finds the user by (tenant, provider, subject) and refreshes their login, name and email, or
+/// creates them.
+pub async fn upsert_end_user(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    provider: &str,
+    identity: &UpstreamIdentity,
+    now: DateTime<Utc>,
+) -> Result<EndUser, DbErr> {
+    let find = || {
+        end_user::Entity::find()
+            .filter(end_user::Column::TenantId.eq(tenant.0))
+            .filter(end_user::Column::Provider.eq(provider))
+            .filter(end_user::Column::Subject.eq(identity.subject.as_str()))
+    };
+    if let Some(existing) = find().one(db).await? {
+        let mut active: end_user::ActiveModel = existing.into();
+        active.login = Set(identity.login.clone());
+        active.display_name = Set(identity.name.clone());
+        active.email = Set(identity.email.clone());
+        active.updated_at = Set(now);
+        return Ok(user_from_row(active.update(db).await?));
+    }
+    let inserted = end_user::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(tenant.0),
+        provider: Set(provider.to_owned()),
+        subject: Set(identity.subject.clone()),
+        login: Set(identity.login.clone()),
+        display_name: Set(identity.name.clone()),
+        email: Set(identity.email.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(row) => Ok(user_from_row(row)),
+        // The same person signed in twice at once: the other insert won.
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            find().one(db).await?.map(user_from_row).ok_or(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The end users of a tenant, oldest first.
+pub async fn list_end_users(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> Result<Vec<EndUser>, DbErr> {
+    Ok(end_user::Entity::find()
+        .filter(end_user::Column::TenantId.eq(tenant.0))
+        .order_by_asc(end_user::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(user_from_row)
+        .collect())
+}
+
+/// The end user with this id in this tenant.
+pub async fn find_end_user(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<EndUser>, DbErr> {
+    Ok(end_user::Entity::find_by_id(id)
+        .filter(end_user::Column::TenantId.eq(tenant.0))
+        .one(db)
+        .await?
+        .map(user_from_row))
+}
+
+/// A new authorization code.
+pub struct CodeRecord {
+    pub code_hash: String,
+    pub client_id: String,
+    pub end_user_id: Uuid,
+    pub redirect_uri: String,
+    pub resource: String,
+    pub scope: String,
+    pub code_challenge: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert_code(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    code: &CodeRecord,
+) -> Result<(), DbErr> {
+    oauth_code::ActiveModel {
+        code_hash: Set(code.code_hash.clone()),
+        tenant_id: Set(tenant.0),
+        client_id: Set(code.client_id.clone()),
+        end_user_id: Set(code.end_user_id),
+        redirect_uri: Set(code.redirect_uri.clone()),
+        resource: Set(code.resource.clone()),
+        scope: Set(code.scope.clone()),
+        code_challenge: Set(code.code_challenge.clone()),
+        expires_at: Set(code.expires_at),
+        used_at: Set(None),
+        grant_id: Set(None),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Marks the code used, atomically: of concurrent callers exactly one gets the code back.
+pub async fn consume_code(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    code_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<oauth_code::Model>, DbErr> {
+    let result = oauth_code::Entity::update_many()
+        .col_expr(oauth_code::Column::UsedAt, Expr::value(now))
+        .filter(oauth_code::Column::TenantId.eq(tenant.0))
+        .filter(oauth_code::Column::CodeHash.eq(code_hash))
+        .filter(oauth_code::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    if result.rows_affected != 1 {
+        return Ok(None);
+    }
+    oauth_code::Entity::find_by_id(code_hash.to_owned())
+        .filter(oauth_code::Column::TenantId.eq(tenant.0))
+        .one(db)
+        .await
+}
+
+/// The grant a used code was exchanged for.
+pub async fn find_used_code_grant(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    code_hash: &str,
+) -> Result<Option<Uuid>, DbErr> {
+    Ok(oauth_code::Entity::find_by_id(code_hash.to_owned())
+        .filter(oauth_code::Column::TenantId.eq(tenant.0))
+        .filter(oauth_code::Column::UsedAt.is_not_null())
+        .one(db)
+        .await?
+        .and_then(|c| c.grant_id))
+}
+
+pub async fn set_code_grant(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    code_hash: &str,
+    grant: Uuid,
+) -> Result<(), DbErr> {
+    oauth_code::Entity::update_many()
+        .col_expr(oauth_code::Column::GrantId, Expr::value(grant))
+        .filter(oauth_code::Column::TenantId.eq(tenant.0))
+        .filter(oauth_code::Column::CodeHash.eq(code_hash))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_grant(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    client_id: &str,
+    end_user: Uuid,
+    resource: &str,
+    scope: &str,
+    now: DateTime<Utc>,
+) -> Result<Uuid, DbErr> {
+    let id = Uuid::new_v4();
+    oauth_grant::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(tenant.0),
+        client_id: Set(client_id.to_owned()),
+        end_user_id: Set(end_user),
+        resource: Set(resource.to_owned()),
+        scope: Set(scope.to_owned()),
+        created_at: Set(now),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(id)
+}
+
+/// Revokes a grant and every token of its family.
+pub async fn revoke_grant(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    grant: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    oauth_grant::Entity::update_many()
+        .col_expr(oauth_grant::Column::RevokedAt, Expr::value(now))
+        .filter(oauth_grant::Column::TenantId.eq(tenant.0))
+        .filter(oauth_grant::Column::Id.eq(grant))
+        .filter(oauth_grant::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    oauth_token::Entity::update_many()
+        .col_expr(oauth_token::Column::RevokedAt, Expr::value(now))
+        .filter(oauth_token::Column::TenantId.eq(tenant.0))
+        .filter(oauth_token::Column::GrantId.eq(grant))
+        .filter(oauth_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_token(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    grant: Uuid,
+    kind: &str,
+    hash: &str,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    oauth_token::ActiveModel {
+        token_hash: Set(hash.to_owned()),
+        tenant_id: Set(tenant.0),
+        grant_id: Set(grant),
+        kind: Set(kind.to_owned()),
+        expires_at: Set(expires_at),
+        used_at: Set(None),
+        revoked_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// What presenting a refresh token did.
+pub enum Rotation {
+    /// It was live; it is now used, and this is its grant.
+    Rotated(oauth_grant::Model),
+    /// It had been used before: reuse. This is its grant id.
+    Reused(Uuid),
+    /// Unknown, expired or revoked.
+    Invalid,
+}
+
+pub async fn rotate_refresh(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Rotation, DbErr> {
+    let result = oauth_token::Entity::update_many()
+        .col_expr(oauth_token::Column::UsedAt, Expr::value(now))
+        .filter(oauth_token::Column::TenantId.eq(tenant.0))
+        .filter(oauth_token::Column::TokenHash.eq(hash))
+        .filter(oauth_token::Column::Kind.eq("refresh"))
+        .filter(oauth_token::Column::UsedAt.is_null())
+        .filter(oauth_token::Column::RevokedAt.is_null())
+        .filter(oauth_token::Column::ExpiresAt.gt(now))
+        .exec(db)
+        .await?;
+    let Some(token) = oauth_token::Entity::find_by_id(hash.to_owned())
+        .filter(oauth_token::Column::TenantId.eq(tenant.0))
+        .filter(oauth_token::Column::Kind.eq("refresh"))
+        .one(db)
+        .await?
+    else {
+        return Ok(Rotation::Invalid);
+    };
+    if result.rows_affected != 1 {
+        return Ok(if token.used_at.is_some() {
+            Rotation::Reused(token.grant_id)
+        } else {
+            Rotation::Invalid
+        });
+    }
+    let grant = oauth_grant::Entity::find_by_id(token.grant_id)
+        .filter(oauth_grant::Column::TenantId.eq(tenant.0))
+        .filter(oauth_grant::Column::RevokedAt.is_null())
+        .one(db)
+        .await?;
+    Ok(grant.map_or(Rotation::Invalid, Rotation::Rotated))
+}
+
+/// Revokes a token presented by its own client (RFC 7009).
+pub async fn revoke_token(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    client_id: &str,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let Some(token) = oauth_token::Entity::find_by_id(hash.to_owned())
+        .filter(oauth_token::Column::TenantId.eq(tenant.0))
+        .one(db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let Some(grant) = oauth_grant::Entity::find_by_id(token.grant_id)
+        .filter(oauth_grant::Column::TenantId.eq(tenant.0))
+        .one(db)
+        .await?
+    else {
+        return Ok(());
+    };
+    if grant.client_id != client_id {
+        return Ok(());
+    }
+    if token.kind == "refresh" {
+        revoke_grant(db, tenant, grant.id, now).await
+    } else {
+        oauth_token::Entity::update_many()
+            .col_expr(oauth_token::Column::RevokedAt, Expr::value(now))
+            .filter(oauth_token::Column::TenantId.eq(tenant.0))
+            .filter(oauth_token::Column::TokenHash.eq(hash))
+            .exec(db)
+            .await?;
+        Ok(())
+    }
+}
+
+/// An access token with its grant and user.
+pub async fn find_access(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    hash: &str,
+) -> Result<Option<(oauth_token::Model, oauth_grant::Model, EndUser)>, DbErr> {
+    let Some(token) = oauth_token::Entity::find_by_id(hash.to_owned())
+        .filter(oauth_token::Column::TenantId.eq(tenant.0))
+        .filter(oauth_token::Column::Kind.eq("access"))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(grant) = oauth_grant::Entity::find_by_id(token.grant_id)
+        .filter(oauth_grant::Column::TenantId.eq(tenant.0))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(user) = find_end_user(db, tenant, grant.end_user_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some((token, grant, user)))
+}

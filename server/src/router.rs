@@ -1,0 +1,109 @@
+//! Every URL Tollgate serves, in one place.
+
+use crate::app::AppState;
+use crate::{mcp, oauth, ops};
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use tower_http::trace::TraceLayer;
+
+/// The application's routes.
+pub fn build(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::routes::healthz))
+        .route("/readyz", get(ops::routes::readyz))
+        .route("/metrics", get(ops::routes::metrics))
+        .route("/t/{slug}/mcp", any(mcp::routes::mcp_endpoint))
+        // RFC 9728 protected-resource metadata: path-inserted, and under the tenant.
+        .route(
+            "/.well-known/oauth-protected-resource/t/{slug}/mcp",
+            get(oauth::routes::protected_resource_metadata).options(preflight),
+        )
+        .route(
+            "/t/{slug}/.well-known/oauth-protected-resource",
+            get(oauth::routes::protected_resource_metadata).options(preflight),
+        )
+        .route(
+            "/t/{slug}/mcp/.well-known/oauth-protected-resource",
+            get(oauth::routes::protected_resource_metadata).options(preflight),
+        )
+        // RFC 8414 and OpenID discovery for the issuer `{public}/t/{slug}`.
+        .route(
+            "/.well-known/oauth-authorization-server/t/{slug}",
+            get(oauth::routes::authorization_server_metadata).options(preflight),
+        )
+        .route(
+            "/.well-known/openid-configuration/t/{slug}",
+            get(oauth::routes::authorization_server_metadata).options(preflight),
+        )
+        .route(
+            "/t/{slug}/.well-known/openid-configuration",
+            get(oauth::routes::authorization_server_metadata).options(preflight),
+        )
+        .route(
+            "/t/{slug}/.well-known/oauth-authorization-server",
+            get(oauth::routes::authorization_server_metadata).options(preflight),
+        )
+        .route(
+            "/t/{slug}/oauth/register",
+            post(oauth::routes::register).options(preflight),
+        )
+        .route("/t/{slug}/oauth/authorize", get(oauth::routes::authorize))
+        .route("/t/{slug}/oauth/consent", post(oauth::routes::consent))
+        .route(
+            "/t/{slug}/oauth/local",
+            get(oauth::routes::local_sign_in_page).post(oauth::routes::local_sign_in),
+        )
+        .route(
+            "/t/{slug}/oauth/callback/github",
+            get(oauth::routes::github_callback),
+        )
+        .route(
+            "/t/{slug}/oauth/token",
+            post(oauth::routes::token).options(preflight),
+        )
+        .route(
+            "/t/{slug}/oauth/revoke",
+            post(oauth::routes::revoke).options(preflight),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::routes::count_requests,
+        ))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                // The path only: query strings may carry codes or states.
+                tracing::info_span!(
+                    "http",
+                    http.method = %request.method(),
+                    http.path = %request.uri().path(),
+                )
+            }),
+        )
+        .with_state(state)
+}
+
+/// CORS preflight for the endpoints browser-based MCP clients call directly (metadata,
+/// registration, token, revocation). They use no cookies, so any origin may call them.
+async fn preflight() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, authorization, mcp-protocol-version"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    response
+}

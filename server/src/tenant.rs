@@ -1,0 +1,462 @@
+//! Tenants and the tools each one offers: validated names, the store, and a cached directory.
+
+mod store;
+
+use crate::wordpress::Operation;
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A tenant's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TenantId(pub Uuid);
+
+/// A tool row's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ToolId(pub Uuid);
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for ToolId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A tenant's URL slug: 2–63 characters of `a-z`, `0-9` and `-`, starting with a letter and not
+/// ending with `-`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct TenantSlug(String);
+
+/// Slugs that would collide with Tollgate's own paths or confuse people.
+const RESERVED_SLUGS: &[&str] = &["admin", "api", "www", "static", "assets", "well-known"];
+
+impl TenantSlug {
+    /// Validates a slug.
+    pub fn parse(raw: &str) -> Result<Self, TenantError> {
+        let ok_len = (2..=63).contains(&raw.len());
+        let ok_chars = raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok_ends = raw.starts_with(|c: char| c.is_ascii_lowercase()) && !raw.ends_with('-');
+        if !(ok_len && ok_chars && ok_ends) {
+            return Err(TenantError::InvalidSlug(format!(
+                "{raw:?} is not a valid tenant slug: use 2-63 lowercase letters, digits and \
+                 hyphens, starting with a letter"
+            )));
+        }
+        if RESERVED_SLUGS.contains(&raw) {
+            return Err(TenantError::InvalidSlug(format!("{raw:?} is reserved")));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The slug as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A tool's exposed name: 1–64 characters of `A-Za-z0-9_.-` (what MCP clients and the
+/// conformance suite accept).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct ToolName(String);
+
+impl ToolName {
+    /// Validates a tool name.
+    pub fn parse(raw: &str) -> Result<Self, TenantError> {
+        let ok = (1..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(TenantError::InvalidToolName(format!(
+                "{raw:?} is not a valid tool name: use 1-64 characters of A-Z, a-z, 0-9, '_', \
+                 '.' and '-'"
+            )))
+        }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ToolName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Per-tenant settings, stored as JSON so new settings need no migration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantSettings {
+    /// Whether free tools may be called without signing in (paid tools always need it).
+    pub anonymous_free_tools: bool,
+    /// The tenant's own GitHub OAuth app, overriding the platform's.
+    pub github_app: Option<TenantGitHubApp>,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            anonymous_free_tools: true,
+            github_app: None,
+        }
+    }
+}
+
+/// A tenant's own GitHub OAuth app; the secret is sealed under the master key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantGitHubApp {
+    /// The app's client id.
+    pub client_id: String,
+    /// The app's client secret, sealed (never stored in clear).
+    pub client_secret_sealed: String,
+}
+
+/// A tenant as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    /// Its id.
+    pub id: TenantId,
+    /// Its URL slug.
+    pub slug: TenantSlug,
+    /// Its display name.
+    pub name: String,
+    /// Its settings.
+    pub settings: TenantSettings,
+    /// Bumped by every configuration change.
+    pub config_version: i64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One tool a tenant offers, as configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolConfig {
+    /// Its id.
+    pub id: ToolId,
+    /// The catalog operation it runs.
+    pub operation: Operation,
+    /// The name clients see.
+    pub name: ToolName,
+    /// A title overriding the catalog's.
+    pub title: Option<String>,
+    /// A description overriding the catalog's.
+    pub description: Option<String>,
+    /// Whether clients see it.
+    pub enabled: bool,
+    /// Its place in `tools/list` (ties broken by name).
+    pub position: i32,
+    /// Its pricing, as JSON (the billing feature defines it).
+    pub pricing: Option<serde_json::Value>,
+}
+
+impl ToolConfig {
+    /// The title clients see.
+    pub fn effective_title(&self) -> &str {
+        self.title.as_deref().unwrap_or(self.operation.title())
+    }
+
+    /// The description clients see.
+    pub fn effective_description(&self) -> &str {
+        self.description
+            .as_deref()
+            .unwrap_or(self.operation.description())
+    }
+}
+
+/// A change to a tool's configuration; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct ToolPatch {
+    /// A new exposed name.
+    pub name: Option<ToolName>,
+    /// A new title (`Some(None)` clears the override).
+    pub title: Option<Option<String>>,
+    /// A new description (`Some(None)` clears the override).
+    pub description: Option<Option<String>>,
+    /// Turn on or off.
+    pub enabled: Option<bool>,
+    /// A new position.
+    pub position: Option<i32>,
+}
+
+/// What can go wrong with tenants and tools.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    /// The slug is malformed or reserved.
+    #[error("{0}")]
+    InvalidSlug(String),
+    /// The tool name is malformed.
+    #[error("{0}")]
+    InvalidToolName(String),
+    /// A display name, title or description is empty or too long.
+    #[error("{0}")]
+    InvalidText(String),
+    /// No such tenant (or it belongs to someone else).
+    #[error("tenant not found")]
+    TenantNotFound,
+    /// No such tool in this tenant.
+    #[error("tool not found")]
+    ToolNotFound,
+    /// The slug is taken.
+    #[error("a tenant with slug {0:?} already exists")]
+    SlugTaken(String),
+    /// The tenant already has a tool with this name.
+    #[error("this tenant already has a tool named {0:?}")]
+    ToolNameTaken(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+/// A tenant with its enabled tools in `tools/list` order: what the MCP endpoint serves.
+#[derive(Debug)]
+pub struct TenantSnapshot {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// Its enabled tools, ordered by position then name.
+    pub tools: Vec<ToolConfig>,
+}
+
+impl TenantSnapshot {
+    /// The enabled tool with this exposed name.
+    pub fn tool(&self, name: &str) -> Option<&ToolConfig> {
+        self.tools.iter().find(|t| t.name.as_str() == name)
+    }
+}
+
+/// Tenants and their tools, with an in-memory cache of what the MCP endpoint serves.
+///
+/// Every write made through this service invalidates the cache entry of the tenant it touched,
+/// so a change is served at once by this process. Other processes (several instances behind one
+/// load balancer) see it when their entry expires, within [`SNAPSHOT_TTL`].
+#[derive(Clone)]
+pub struct TenantService {
+    db: DatabaseConnection,
+    snapshots: moka::future::Cache<String, Arc<Option<Arc<TenantSnapshot>>>>,
+}
+
+/// How long a cached tenant snapshot is trusted without re-reading the database.
+pub const SNAPSHOT_TTL: Duration = Duration::from_secs(5);
+
+impl TenantService {
+    /// A service over this database.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            snapshots: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(SNAPSHOT_TTL)
+                .build(),
+        }
+    }
+
+    /// What the MCP endpoint of `slug` serves, or `None` when there is no such tenant.
+    pub async fn snapshot(&self, slug: &str) -> Result<Option<Arc<TenantSnapshot>>, TenantError> {
+        let db = self.db.clone();
+        let key = slug.to_owned();
+        let entry = self
+            .snapshots
+            .try_get_with(key.clone(), async move {
+                let Ok(slug) = TenantSlug::parse(&key) else {
+                    return Ok(Arc::new(None));
+                };
+                let Some(tenant) = store::find_tenant_by_slug(&db, &slug).await? else {
+                    return Ok(Arc::new(None));
+                };
+                let tools = store::list_tools(&db, tenant.id)
+                    .await?
+                    .into_iter()
+                    .filter(|t| t.enabled)
+                    .collect();
+                Ok::<_, sea_orm::DbErr>(Arc::new(Some(Arc::new(TenantSnapshot { tenant, tools }))))
+            })
+            .await
+            .map_err(|e: Arc<sea_orm::DbErr>| TenantError::Database((*e).clone()))?;
+        Ok((*entry).clone())
+    }
+
+    async fn invalidate(&self, slug: &TenantSlug) {
+        self.snapshots.invalidate(slug.as_str()).await;
+    }
+
+    /// Creates a tenant with no tools.
+    pub async fn create_tenant(&self, slug: &str, name: &str) -> Result<Tenant, TenantError> {
+        let slug = TenantSlug::parse(slug)?;
+        let name = check_text("name", name, 200)?;
+        let tenant =
+            store::insert_tenant(&self.db, &slug, &name, &TenantSettings::default()).await?;
+        self.invalidate(&slug).await;
+        Ok(tenant)
+    }
+
+    /// The tenant with this slug.
+    pub async fn get_tenant_by_slug(&self, slug: &str) -> Result<Tenant, TenantError> {
+        let slug = TenantSlug::parse(slug).map_err(|_| TenantError::TenantNotFound)?;
+        store::find_tenant_by_slug(&self.db, &slug)
+            .await?
+            .ok_or(TenantError::TenantNotFound)
+    }
+
+    /// Changes a tenant's settings.
+    pub async fn update_settings(
+        &self,
+        tenant: TenantId,
+        settings: &TenantSettings,
+    ) -> Result<Tenant, TenantError> {
+        let tenant = store::update_tenant_settings(&self.db, tenant, settings).await?;
+        self.invalidate(&tenant.slug).await;
+        Ok(tenant)
+    }
+
+    /// Every tool of a tenant, enabled or not, in `tools/list` order.
+    pub async fn list_tools(&self, tenant: TenantId) -> Result<Vec<ToolConfig>, TenantError> {
+        Ok(store::list_tools(&self.db, tenant).await?)
+    }
+
+    /// Adds every catalog operation the tenant does not offer yet, under its default name, after
+    /// the tenant's existing tools.
+    pub async fn install_wordpress_pack(&self, tenant: TenantId) -> Result<usize, TenantError> {
+        let existing = store::list_tools(&self.db, tenant).await?;
+        let mut position = existing.iter().map(|t| t.position).max().unwrap_or(-1);
+        let mut added = 0;
+        for operation in Operation::ALL {
+            if existing.iter().any(|t| t.operation == operation) {
+                continue;
+            }
+            position += 1;
+            let name = ToolName::parse(operation.default_name())?;
+            store::insert_tool(&self.db, tenant, operation, &name, position).await?;
+            added += 1;
+        }
+        let slug = store::bump_config_version(&self.db, tenant).await?;
+        self.invalidate(&slug).await;
+        Ok(added)
+    }
+
+    /// Adds one tool running `operation` under `name`, at the end of the list.
+    pub async fn add_tool(
+        &self,
+        tenant: TenantId,
+        operation: Operation,
+        name: &str,
+    ) -> Result<ToolConfig, TenantError> {
+        let name = ToolName::parse(name)?;
+        let position = store::list_tools(&self.db, tenant)
+            .await?
+            .iter()
+            .map(|t| t.position + 1)
+            .max()
+            .unwrap_or(0);
+        let tool = store::insert_tool(&self.db, tenant, operation, &name, position).await?;
+        let slug = store::bump_config_version(&self.db, tenant).await?;
+        self.invalidate(&slug).await;
+        Ok(tool)
+    }
+
+    /// Changes one tool of a tenant. A tool of another tenant is [`TenantError::ToolNotFound`].
+    pub async fn update_tool(
+        &self,
+        tenant: TenantId,
+        tool: ToolId,
+        patch: ToolPatch,
+    ) -> Result<ToolConfig, TenantError> {
+        let patch = ToolPatch {
+            title: patch
+                .title
+                .map(|t| t.map(|t| check_text("title", &t, 200)).transpose())
+                .transpose()?,
+            description: patch
+                .description
+                .map(|d| d.map(|d| check_text("description", &d, 4000)).transpose())
+                .transpose()?,
+            ..patch
+        };
+        let updated = store::update_tool(&self.db, tenant, tool, &patch).await?;
+        let slug = store::bump_config_version(&self.db, tenant).await?;
+        self.invalidate(&slug).await;
+        Ok(updated)
+    }
+
+    /// Creates the `demo` tenant with the whole WordPress.org pack, unless it exists.
+    /// Returns whether it was created.
+    pub async fn ensure_demo_tenant(&self) -> Result<bool, TenantError> {
+        let slug = TenantSlug::parse("demo")?;
+        if store::find_tenant_by_slug(&self.db, &slug).await?.is_some() {
+            return Ok(false);
+        }
+        let tenant = match self.create_tenant("demo", "Tollgate demo").await {
+            Ok(tenant) => tenant,
+            // Another instance seeded it at the same moment.
+            Err(TenantError::SlugTaken(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        self.install_wordpress_pack(tenant.id).await?;
+        Ok(true)
+    }
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<String, TenantError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max {
+        return Err(TenantError::InvalidText(format!(
+            "the {field} must be 1-{max} characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_names_follow_the_mcp_character_set() {
+        for ok in ["a", "wporg_query_themes", "A.b-c_9", &"x".repeat(64)] {
+            assert!(ToolName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "has space", "slash/", "ümlaut", &"x".repeat(65)] {
+            assert!(ToolName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slugs_are_lowercase_and_not_reserved() {
+        for ok in ["demo", "acme-co", "a1"] {
+            assert!(TenantSlug::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "Demo",
+            "-x",
+            "x-",
+            "1abc",
+            "admin",
+            "a_b",
+            &"a".repeat(64),
+        ] {
+            assert!(TenantSlug::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

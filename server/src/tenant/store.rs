@@ -1,0 +1,221 @@
+//! Queries for tenants and tools. Every tool query is scoped by the tenant id it is given.
+
+use super::{
+    Tenant, TenantError, TenantId, TenantSettings, TenantSlug, ToolConfig, ToolId, ToolName,
+    ToolPatch,
+};
+use crate::entity::{tenant, tool};
+use crate::wordpress::Operation;
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    SqlErr,
+};
+use uuid::Uuid;
+
+fn tenant_from_row(row: tenant::Model) -> Result<Tenant, sea_orm::DbErr> {
+    let slug = TenantSlug::parse(&row.slug)
+        .map_err(|e| sea_orm::DbErr::Custom(format!("stored slug is invalid: {e}")))?;
+    // Settings written by an older or newer version fall back to defaults field by field.
+    let settings = serde_json::from_str(&row.settings).unwrap_or_default();
+    Ok(Tenant {
+        id: TenantId(row.id),
+        slug,
+        name: row.name,
+        settings,
+        config_version: row.config_version,
+        created_at: row.created_at,
+    })
+}
+
+fn tool_from_row(row: tool::Model) -> Option<ToolConfig> {
+    let Some(operation) = Operation::parse(&row.operation) else {
+        tracing::warn!(tool.id = %row.id, operation = %row.operation, "skipping a tool whose operation is not in the catalog");
+        return None;
+    };
+    let Ok(name) = ToolName::parse(&row.name) else {
+        tracing::warn!(tool.id = %row.id, "skipping a tool whose stored name is invalid");
+        return None;
+    };
+    Some(ToolConfig {
+        id: ToolId(row.id),
+        operation,
+        name,
+        title: row.title,
+        description: row.description,
+        enabled: row.enabled,
+        position: row.position,
+        pricing: row.pricing.and_then(|p| serde_json::from_str(&p).ok()),
+    })
+}
+
+pub(super) async fn find_tenant_by_slug(
+    db: &impl ConnectionTrait,
+    slug: &TenantSlug,
+) -> Result<Option<Tenant>, sea_orm::DbErr> {
+    tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(slug.as_str()))
+        .one(db)
+        .await?
+        .map(tenant_from_row)
+        .transpose()
+}
+
+pub(super) async fn insert_tenant(
+    db: &impl ConnectionTrait,
+    slug: &TenantSlug,
+    name: &str,
+    settings: &TenantSettings,
+) -> Result<Tenant, TenantError> {
+    let now = Utc::now();
+    let row = tenant::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        slug: Set(slug.as_str().to_owned()),
+        name: Set(name.to_owned()),
+        settings: Set(serde_json::to_string(settings).unwrap_or_else(|_| "{}".into())),
+        config_version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    match row.insert(db).await {
+        Ok(model) => Ok(tenant_from_row(model)?),
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(TenantError::SlugTaken(slug.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn update_tenant_settings(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    settings: &TenantSettings,
+) -> Result<Tenant, TenantError> {
+    let row = tenant::Entity::find_by_id(tenant.0)
+        .one(db)
+        .await?
+        .ok_or(TenantError::TenantNotFound)?;
+    let version = row.config_version;
+    let mut active: tenant::ActiveModel = row.into();
+    active.settings = Set(serde_json::to_string(settings).unwrap_or_else(|_| "{}".into()));
+    active.config_version = Set(version + 1);
+    active.updated_at = Set(Utc::now());
+    Ok(tenant_from_row(active.update(db).await?)?)
+}
+
+/// Bumps the tenant's configuration version and returns its slug (for cache invalidation).
+pub(super) async fn bump_config_version(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> Result<TenantSlug, TenantError> {
+    tenant::Entity::update_many()
+        .col_expr(
+            tenant::Column::ConfigVersion,
+            Expr::col(tenant::Column::ConfigVersion).add(1),
+        )
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(tenant::Column::Id.eq(tenant.0))
+        .exec(db)
+        .await?;
+    let row = tenant::Entity::find_by_id(tenant.0)
+        .one(db)
+        .await?
+        .ok_or(TenantError::TenantNotFound)?;
+    Ok(tenant_from_row(row)?.slug)
+}
+
+pub(super) async fn list_tools(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> Result<Vec<ToolConfig>, sea_orm::DbErr> {
+    Ok(tool::Entity::find()
+        .filter(tool::Column::TenantId.eq(tenant.0))
+        .order_by_asc(tool::Column::Position)
+        .order_by_asc(tool::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(tool_from_row)
+        .collect())
+}
+
+pub(super) async fn insert_tool(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    operation: Operation,
+    name: &ToolName,
+    position: i32,
+) -> Result<ToolConfig, TenantError> {
+    if tenant::Entity::find_by_id(tenant.0)
+        .one(db)
+        .await?
+        .is_none()
+    {
+        return Err(TenantError::TenantNotFound);
+    }
+    let now = Utc::now();
+    let row = tool::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(tenant.0),
+        operation: Set(operation.key().to_owned()),
+        name: Set(name.as_str().to_owned()),
+        title: Set(None),
+        description: Set(None),
+        enabled: Set(true),
+        position: Set(position),
+        pricing: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    match row.insert(db).await {
+        Ok(model) => tool_from_row(model).ok_or(TenantError::ToolNotFound),
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(TenantError::ToolNameTaken(name.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn update_tool(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    tool_id: ToolId,
+    patch: &ToolPatch,
+) -> Result<ToolConfig, TenantError> {
+    let row = tool::Entity::find_by_id(tool_id.0)
+        .filter(tool::Column::TenantId.eq(tenant.0))
+        .one(db)
+        .await?
+        .ok_or(TenantError::ToolNotFound)?;
+    let mut active: tool::ActiveModel = row.into();
+    if let Some(name) = &patch.name {
+        active.name = Set(name.as_str().to_owned());
+    }
+    if let Some(title) = &patch.title {
+        active.title = Set(title.clone());
+    }
+    if let Some(description) = &patch.description {
+        active.description = Set(description.clone());
+    }
+    if let Some(enabled) = patch.enabled {
+        active.enabled = Set(enabled);
+    }
+    if let Some(position) = patch.position {
+        active.position = Set(position);
+    }
+    active.updated_at = Set(Utc::now());
+    match active.update(db).await {
+        Ok(model) => tool_from_row(model).ok_or(TenantError::ToolNotFound),
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(TenantError::ToolNameTaken(
+                patch
+                    .name
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,5 @@
+//! Tollgate's black-box tests: one binary, one module per area of the URL space.
+
+mod mcp;
+mod oauth;
+mod ops;

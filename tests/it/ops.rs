@@ -1,0 +1,86 @@
+//! `/healthz`, `/readyz`, `/metrics` and shutdown.
+
+use rmcp::model::CallToolRequestParams;
+use serde_json::json;
+use std::time::Duration;
+use tollgate_tests::{Era, TestApp};
+
+#[tokio::test]
+async fn health_and_readiness_answer_ok() {
+    let app = TestApp::spawn().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = app
+            .http()
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let app = TestApp::spawn().await;
+    app.state.db.clone().close().await.expect("closed");
+    let response = app
+        .http()
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 503);
+}
+
+#[tokio::test]
+async fn metrics_count_tool_calls_by_tenant_tool_and_outcome() {
+    let app = TestApp::spawn().await;
+    let client = app.mcp_client("demo", Era::Stateless).await;
+    let args = json!({"number": 2})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for _ in 0..2 {
+        client
+            .call_tool(CallToolRequestParams::new("wporg_plugin_tags").with_arguments(args.clone()))
+            .await
+            .expect("tools/call");
+    }
+    let text = app
+        .http()
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .expect("answer")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains(
+            r#"tollgate_tool_calls_total{tenant="demo",tool="wporg_plugin_tags",outcome="ok"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"tollgate_upstream_cache_total{result="hit"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("tollgate_upstream_request_duration_seconds"),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/t/{slug}/mcp""#), "{text}");
+    client.cancel().await.expect("closes");
+}
+
+#[tokio::test]
+async fn shutdown_ends_open_sessions_and_returns() {
+    let app = TestApp::spawn().await;
+    let client = app.mcp_client("demo", Era::Sessions).await;
+    client.list_all_tools().await.expect("tools/list");
+    // A bound, not a synchronisation: a shutdown that hangs on the open session fails here.
+    tokio::time::timeout(Duration::from_secs(10), app.stop())
+        .await
+        .expect("graceful shutdown finishes with a session open");
+    drop(client);
+}

@@ -1,0 +1,202 @@
+//! `cargo run -p tollgate-tests --profile bench-fast --bin bench`: measures cached `tools/call`
+//! throughput and latency against the real server, beside a bare axum JSON-RPC echo as the
+//! ceiling, at 1, 16 and 64 concurrent clients. Prints a Markdown table.
+//!
+//! Settings: `BENCH_SECONDS` (per run, default 5), `BENCH_CLIENTS` (default `1,16,64`).
+
+use anyhow::Context;
+use axum::Json;
+use axum::routing::post;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tollgate_tests::{TestApp, TestOptions};
+
+struct Run {
+    requests: usize,
+    errors: usize,
+    seconds: f64,
+    latencies_us: Vec<u32>,
+}
+
+impl Run {
+    fn per_second(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let index = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
+        f64::from(self.latencies_us[index]) / 1000.0
+    }
+}
+
+/// `clients` tasks, each sending `body` with `headers` back to back for `duration`.
+async fn drive(
+    url: &str,
+    body: &str,
+    headers: &[(&'static str, String)],
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<Run> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let http = http.clone();
+        let url = url.to_owned();
+        let body = body.to_owned();
+        let headers = headers.to_vec();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let mut request = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json, text/event-stream")
+                    .body(body.clone());
+                for (name, value) in &headers {
+                    request = request.header(*name, value);
+                }
+                let ok = match request.send().await {
+                    Ok(response) if response.status().is_success() => {
+                        response.bytes().await.is_ok()
+                    }
+                    _ => false,
+                };
+                if ok {
+                    latencies.push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX));
+                } else {
+                    errors += 1;
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await?;
+        latencies_us.extend(l);
+        errors += e;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    latencies_us.sort_unstable();
+    Ok(Run {
+        requests: latencies_us.len(),
+        errors,
+        seconds,
+        latencies_us,
+    })
+}
+
+/// The ceiling: axum parsing a JSON-RPC request and answering a JSON-RPC result.
+async fn start_echo() -> anyhow::Result<String> {
+    async fn echo(Json(request): Json<Value>) -> Json<Value> {
+        Json(json!({"jsonrpc": "2.0", "id": request["id"], "result": {"echo": request["params"]}}))
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/rpc", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, axum::Router::new().route("/rpc", post(echo))).await;
+    });
+    Ok(url)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    format!("{cpu}, {cores} cores")
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let clients: Vec<usize> = std::env::var("BENCH_CLIENTS")
+        .unwrap_or_else(|_| "1,16,64".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let duration = Duration::from_secs(seconds);
+
+    let app = TestApp::spawn_with(TestOptions::default()).await;
+    let echo_url = start_echo().await?;
+
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "wporg_query_themes", "arguments": {"search": "blog", "per_page": 5}, "_meta": meta}})
+    .to_string();
+    let mcp_headers = vec![
+        ("mcp-protocol-version", "2026-07-28".to_owned()),
+        ("mcp-method", "tools/call".to_owned()),
+        ("mcp-name", "wporg_query_themes".to_owned()),
+    ];
+    // Warm the upstream cache, and check the call works at all.
+    let warm = drive(
+        &app.mcp_url("demo"),
+        &call,
+        &mcp_headers,
+        1,
+        Duration::from_millis(200),
+    )
+    .await
+    .context("warm-up")?;
+    anyhow::ensure!(
+        warm.errors == 0 && warm.requests > 0,
+        "the warm-up call failed"
+    );
+    let upstream_before = app.wporg.total_hits();
+
+    println!("# Tollgate benchmark\n");
+    println!(
+        "Machine: {}; {seconds} s per run; client and servers in one process.\n",
+        machine()
+    );
+    println!("| target | clients | requests/s | p50 ms | p99 ms | errors | vs echo |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for &n in &clients {
+        let echo = drive(&echo_url, &call, &[], n, duration).await?;
+        let mcp = drive(&app.mcp_url("demo"), &call, &mcp_headers, n, duration).await?;
+        println!(
+            "| axum JSON-RPC echo (ceiling) | {n} | {:.0} | {:.2} | {:.2} | {} | 100% |",
+            echo.per_second(),
+            echo.percentile_ms(0.5),
+            echo.percentile_ms(0.99),
+            echo.errors
+        );
+        println!(
+            "| Tollgate cached `tools/call` | {n} | {:.0} | {:.2} | {:.2} | {} | {:.0}% |",
+            mcp.per_second(),
+            mcp.percentile_ms(0.5),
+            mcp.percentile_ms(0.99),
+            mcp.errors,
+            100.0 * mcp.per_second() / echo.per_second()
+        );
+    }
+    println!(
+        "\nUpstream requests during the measured runs: {} (all answered from cache).",
+        app.wporg.total_hits() - upstream_before
+    );
+    app.stop().await;
+    Ok(())
+}

@@ -1,0 +1,347 @@
+//! The test harness: spawns the real Tollgate on `127.0.0.1:0` with its own database (SQLite
+//! file, or a fresh PostgreSQL database when `TOLLGATE_TEST_DATABASE` is a `postgres://` URL),
+//! pointed at fakes of the outside world that are real HTTP servers.
+
+pub mod browser;
+pub mod fake_github;
+pub mod fake_wporg;
+
+use anyhow::Context;
+use fake_github::FakeGitHub;
+use fake_wporg::FakeWordPress;
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{RoleClient, ServiceExt};
+use sea_orm::{ConnectionTrait, Database};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::Once;
+use tokio::sync::oneshot;
+use tollgate::clock::OffsetClock;
+use tollgate::{App, AppState, Config};
+
+/// An rmcp client connected to a tenant's endpoint.
+pub type McpClient = RunningService<RoleClient, ()>;
+
+/// Which era of the MCP specification a client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Era {
+    /// `initialize` and a session (2025-06-18 / 2025-11-25).
+    Sessions,
+    /// `server/discover` and self-contained requests (2026-07-28).
+    Stateless,
+}
+
+/// Knobs a test may turn before the app starts.
+#[derive(Clone, Debug)]
+pub struct TestOptions {
+    /// `TOLLGATE_WPORG_TIMEOUT_MS`.
+    pub wporg_timeout_ms: u64,
+    /// Configure the platform's GitHub app (pointing at the fake); without it the app offers
+    /// the local demo sign-in.
+    pub github: bool,
+    /// Extra environment-style settings.
+    pub extra: Vec<(String, String)>,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            wporg_timeout_ms: 2_000,
+            github: true,
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// A running Tollgate and the fakes it talks to.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`, also the public URL.
+    pub url: String,
+    /// The fake WordPress.org API.
+    pub wporg: FakeWordPress,
+    /// The fake GitHub (web and API).
+    pub github: FakeGitHub,
+    /// The app's state, to act as an operator would before the admin API exists.
+    pub state: AppState,
+    /// The database URL the app runs on.
+    pub database_url: String,
+    /// The app's clock; advance it to expire codes and tokens.
+    pub clock: Arc<OffsetClock>,
+    http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    scratch: Option<PathBuf>,
+}
+
+/// Installs the TLS provider reqwest needs, once per process.
+pub fn install_crypto() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// A database of its own for one test: a SQLite file in a scratch folder, or a new PostgreSQL
+/// database on the server named by `TOLLGATE_TEST_DATABASE`.
+async fn fresh_database() -> anyhow::Result<(String, Option<PathBuf>)> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    match std::env::var("TOLLGATE_TEST_DATABASE") {
+        Ok(base) if base.starts_with("postgres") => {
+            let base = base.trim_end_matches('/');
+            let (server, _) = base.rsplit_once('/').unwrap_or((base, ""));
+            let admin = Database::connect(format!("{server}/postgres"))
+                .await
+                .context("TOLLGATE_TEST_DATABASE: cannot reach PostgreSQL")?;
+            let name = format!("tg_test_{id}");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
+            admin.close().await?;
+            Ok((format!("{server}/{name}"), None))
+        }
+        _ => {
+            let dir = std::env::temp_dir().join(format!("tollgate-test-{id}"));
+            std::fs::create_dir_all(&dir)?;
+            let url = format!("sqlite://{}?mode=rwc", dir.join("tollgate.db").display());
+            Ok((url, Some(dir)))
+        }
+    }
+}
+
+impl TestApp {
+    /// Starts Tollgate with default options.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(TestOptions::default()).await
+    }
+
+    /// Starts Tollgate with these options. Panics when it cannot start: a test can do nothing
+    /// without it.
+    pub async fn spawn_with(options: TestOptions) -> Self {
+        Self::try_spawn(options).await.expect("the app starts")
+    }
+
+    async fn try_spawn(options: TestOptions) -> anyhow::Result<Self> {
+        install_crypto();
+        let wporg = FakeWordPress::start().await;
+        let github = FakeGitHub::start().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let url = format!("http://127.0.0.1:{}", addr.port());
+        let (database_url, scratch) = fresh_database().await?;
+        let data_dir = scratch.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("tollgate-test-{}", uuid::Uuid::new_v4().simple()))
+        });
+        let mut settings: HashMap<String, String> = HashMap::from([
+            ("TOLLGATE_BIND".into(), addr.to_string()),
+            ("TOLLGATE_PUBLIC_URL".into(), url.clone()),
+            ("TOLLGATE_DATABASE_URL".into(), database_url.clone()),
+            ("TOLLGATE_DATA_DIR".into(), data_dir.display().to_string()),
+            (
+                "TOLLGATE_MASTER_KEY".into(),
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
+            ),
+            ("TOLLGATE_WPORG_API_URL".into(), wporg.url.clone()),
+            (
+                "TOLLGATE_WPORG_TIMEOUT_MS".into(),
+                options.wporg_timeout_ms.to_string(),
+            ),
+        ]);
+        if options.github {
+            settings.extend([
+                ("TOLLGATE_GITHUB_CLIENT_ID".into(), github.client_id.clone()),
+                (
+                    "TOLLGATE_GITHUB_CLIENT_SECRET".into(),
+                    github.client_secret.clone(),
+                ),
+                ("TOLLGATE_GITHUB_URL".into(), github.url.clone()),
+                ("TOLLGATE_GITHUB_API_URL".into(), github.api_url.clone()),
+            ]);
+        }
+        settings.extend(options.extra);
+        let config = Config::from_lookup(|name| settings.get(name).cloned())?;
+        let clock = Arc::new(OffsetClock::default());
+        let app = App::build_with_clock(config, clock.clone()).await?;
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        Ok(Self {
+            url,
+            wporg,
+            github,
+            state,
+            database_url,
+            clock,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            shutdown: Some(tx),
+            server: Some(server),
+            scratch,
+        })
+    }
+
+    /// The MCP endpoint URL of a tenant.
+    pub fn mcp_url(&self, slug: &str) -> String {
+        format!("{}/t/{slug}/mcp", self.url)
+    }
+
+    /// A plain HTTP client that does not follow redirects.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// An rmcp client connected to `slug`'s endpoint, speaking the given era.
+    pub async fn mcp_client(&self, slug: &str, era: Era) -> McpClient {
+        let transport = StreamableHttpClientTransport::from_uri(self.mcp_url(slug));
+        match era {
+            Era::Sessions => ().serve(transport).await.expect("the client initializes"),
+            Era::Stateless => ()
+                .serve_with_lifecycle(
+                    transport,
+                    ClientLifecycleMode::Discover {
+                        preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+                    },
+                )
+                .await
+                .expect("the client discovers the server"),
+        }
+    }
+
+    /// POSTs a raw JSON-RPC body to a tenant's endpoint with MCP's usual headers plus `headers`.
+    pub async fn post_mcp(
+        &self,
+        slug: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(self.mcp_url(slug))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("the server answers")
+    }
+
+    /// Makes `slug`'s free tools require sign-in, as an operator would.
+    pub async fn require_sign_in(&self, slug: &str) {
+        let tenant = self
+            .state
+            .tenants
+            .get_tenant_by_slug(slug)
+            .await
+            .expect("the tenant exists");
+        let mut settings = tenant.settings.clone();
+        settings.anonymous_free_tools = false;
+        self.state
+            .tenants
+            .update_settings(tenant.id, &settings)
+            .await
+            .expect("settings saved");
+    }
+
+    /// An rmcp client for `slug` that sends `token` as its bearer.
+    pub async fn mcp_client_with_token(&self, slug: &str, era: Era, token: &str) -> McpClient {
+        let config =
+            rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+                self.mcp_url(slug),
+            )
+            .auth_header(token.to_owned());
+        let transport = StreamableHttpClientTransport::from_config(config);
+        match era {
+            Era::Sessions => ().serve(transport).await.expect("the client initializes"),
+            Era::Stateless => ()
+                .serve_with_lifecycle(
+                    transport,
+                    ClientLifecycleMode::Discover {
+                        preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+                    },
+                )
+                .await
+                .expect("the client discovers the server"),
+        }
+    }
+
+    /// The end users of a tenant.
+    pub async fn end_users(&self, slug: &str) -> Vec<tollgate::oauth::EndUser> {
+        let tenant = self
+            .state
+            .tenants
+            .get_tenant_by_slug(slug)
+            .await
+            .expect("the tenant exists");
+        self.state
+            .oauth
+            .list_end_users(tenant.id)
+            .await
+            .expect("listed")
+    }
+
+    /// Everything the database holds, as text, to check that no secret is stored in clear:
+    /// the SQLite files' bytes, or every PostgreSQL row rendered as text.
+    pub async fn dump_database(&self) -> String {
+        if let Some(dir) = &self.scratch {
+            let mut dump = String::new();
+            for name in ["tollgate.db", "tollgate.db-wal"] {
+                if let Ok(bytes) = std::fs::read(dir.join(name)) {
+                    dump.push_str(&String::from_utf8_lossy(&bytes));
+                }
+            }
+            return dump;
+        }
+        let db = &self.state.db;
+        let backend = db.get_database_backend();
+        let tables = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                backend,
+                "select tablename from pg_tables where schemaname = 'public'",
+            ))
+            .await
+            .expect("tables");
+        let mut dump = String::new();
+        for row in tables {
+            let table: String = row.try_get("", "tablename").expect("name");
+            let rows = db
+                .query_all_raw(sea_orm::Statement::from_string(
+                    backend,
+                    format!("select t::text as row from \"{table}\" t"),
+                ))
+                .await
+                .expect("rows");
+            for row in rows {
+                let text: String = row.try_get("", "row").unwrap_or_default();
+                dump.push_str(&text);
+                dump.push('\n');
+            }
+        }
+        dump
+    }
+
+    /// Stops the server gracefully and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(dir) = self.scratch.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
