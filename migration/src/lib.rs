@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_tenants_and_tools;
 mod m20261127_000002_oauth;
+mod m20261127_000003_billing;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_tenants_and_tools::Migration),
             Box::new(m20261127_000002_oauth::Migration),
+            Box::new(m20261127_000003_billing::Migration),
         ]
     }
 }

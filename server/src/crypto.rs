@@ -83,6 +83,16 @@ pub fn hash_token(token: &str) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// HMAC-SHA256 of `message` under `key`, hex-encoded (Stripe's webhook signature scheme).
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    ring::hmac::sign(&key, message)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Compares two strings in time that depends only on their lengths.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
@@ -261,6 +271,15 @@ mod tests {
         assert_eq!(
             pkce_s256("dBjftJeZ4CVP-mB92K9uhbUxPgtN2WqTgWvxEfc6ptE"),
             "D95VcmFgXZaUBZRn20zOv0jDMjIPA6MQ578sqmStotc"
+        );
+    }
+
+    #[test]
+    fn hmac_matches_an_independent_implementation() {
+        // Computed with Python: hmac.new(b"whsec_test", b"1700000000.{}", hashlib.sha256).hexdigest()
+        assert_eq!(
+            hmac_sha256_hex(b"whsec_test", b"1700000000.{}"),
+            "35495024f4ef3f94e5a93e22221544c4b75e9a42300cd965ab81cb85cd994e91"
         );
     }
 

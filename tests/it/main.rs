@@ -3,3 +3,4 @@
 mod mcp;
 mod oauth;
 mod ops;
+mod wordpress;
