@@ -124,7 +124,11 @@ enum ProviderEvent {
     CreatedAt,
 }
 
-fn tenant_fk(table: impl IntoIden + 'static, name: &str, col: impl IntoIden + 'static) -> ForeignKeyCreateStatement {
+fn tenant_fk(
+    table: impl IntoIden + 'static,
+    name: &str,
+    col: impl IntoIden + 'static,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(name)
         .from(table, col)
@@ -171,7 +175,11 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(Offer::SuccessUrl, 2048))
                     .col(timestamp_with_time_zone(Offer::CreatedAt))
                     .col(timestamp_with_time_zone(Offer::UpdatedAt))
-                    .foreign_key(&mut tenant_fk(Offer::Table, "fk_offer_tenant", Offer::TenantId))
+                    .foreign_key(&mut tenant_fk(
+                        Offer::Table,
+                        "fk_offer_tenant",
+                        Offer::TenantId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -187,7 +195,11 @@ impl MigrationTrait for Migration {
                     .col(string_len(Customer::Provider, 20))
                     .col(string_len(Customer::ProviderCustomerId, 255))
                     .col(timestamp_with_time_zone(Customer::CreatedAt))
-                    .foreign_key(&mut tenant_fk(Customer::Table, "fk_customer_tenant", Customer::TenantId))
+                    .foreign_key(&mut tenant_fk(
+                        Customer::Table,
+                        "fk_customer_tenant",
+                        Customer::TenantId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -195,7 +207,11 @@ impl MigrationTrait for Migration {
             .create_index(unique(
                 "ux_customer_user_provider",
                 Customer::Table,
-                vec![Customer::TenantId.into_iden(), Customer::EndUserId.into_iden(), Customer::Provider.into_iden()],
+                vec![
+                    Customer::TenantId.into_iden(),
+                    Customer::EndUserId.into_iden(),
+                    Customer::Provider.into_iden(),
+                ],
             ))
             .await?;
 
@@ -219,7 +235,11 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(Purchase::ExpiresAt))
                     .col(timestamp_with_time_zone(Purchase::CreatedAt))
                     .col(timestamp_with_time_zone(Purchase::UpdatedAt))
-                    .foreign_key(&mut tenant_fk(Purchase::Table, "fk_purchase_tenant", Purchase::TenantId))
+                    .foreign_key(&mut tenant_fk(
+                        Purchase::Table,
+                        "fk_purchase_tenant",
+                        Purchase::TenantId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -227,14 +247,20 @@ impl MigrationTrait for Migration {
             .create_index(unique(
                 "ux_purchase_session",
                 Purchase::Table,
-                vec![Purchase::TenantId.into_iden(), Purchase::SessionId.into_iden()],
+                vec![
+                    Purchase::TenantId.into_iden(),
+                    Purchase::SessionId.into_iden(),
+                ],
             ))
             .await?;
         manager
             .create_index(unique(
                 "ux_purchase_open",
                 Purchase::Table,
-                vec![Purchase::TenantId.into_iden(), Purchase::OpenKey.into_iden()],
+                vec![
+                    Purchase::TenantId.into_iden(),
+                    Purchase::OpenKey.into_iden(),
+                ],
             ))
             .await?;
 
@@ -254,7 +280,11 @@ impl MigrationTrait for Migration {
                     .col(big_integer(Entitlement::LastEventAt))
                     .col(timestamp_with_time_zone(Entitlement::CreatedAt))
                     .col(timestamp_with_time_zone(Entitlement::UpdatedAt))
-                    .foreign_key(&mut tenant_fk(Entitlement::Table, "fk_entitlement_tenant", Entitlement::TenantId))
+                    .foreign_key(&mut tenant_fk(
+                        Entitlement::Table,
+                        "fk_entitlement_tenant",
+                        Entitlement::TenantId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -262,7 +292,10 @@ impl MigrationTrait for Migration {
             .create_index(unique(
                 "ux_entitlement_source",
                 Entitlement::Table,
-                vec![Entitlement::TenantId.into_iden(), Entitlement::Source.into_iden()],
+                vec![
+                    Entitlement::TenantId.into_iden(),
+                    Entitlement::Source.into_iden(),
+                ],
             ))
             .await?;
 
@@ -282,7 +315,11 @@ impl MigrationTrait for Migration {
                     .col(string_len(Usage::Status, 10))
                     .col(string_len(Usage::Period, 7))
                     .col(timestamp_with_time_zone(Usage::CreatedAt))
-                    .foreign_key(&mut tenant_fk(Usage::Table, "fk_usage_tenant", Usage::TenantId))
+                    .foreign_key(&mut tenant_fk(
+                        Usage::Table,
+                        "fk_usage_tenant",
+                        Usage::TenantId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -317,7 +354,11 @@ impl MigrationTrait for Migration {
                     .col(text_null(MeterOutbox::LastError))
                     .col(timestamp_with_time_zone(MeterOutbox::CreatedAt))
                     .col(timestamp_with_time_zone_null(MeterOutbox::SentAt))
-                    .foreign_key(&mut tenant_fk(MeterOutbox::Table, "fk_meter_outbox_tenant", MeterOutbox::TenantId))
+                    .foreign_key(&mut tenant_fk(
+                        MeterOutbox::Table,
+                        "fk_meter_outbox_tenant",
+                        MeterOutbox::TenantId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -331,8 +372,16 @@ impl MigrationTrait for Migration {
                     .col(string_len(ProviderEvent::EventId, 255))
                     .col(string_len(ProviderEvent::EventType, 100))
                     .col(timestamp_with_time_zone(ProviderEvent::CreatedAt))
-                    .primary_key(Index::create().col(ProviderEvent::TenantId).col(ProviderEvent::EventId))
-                    .foreign_key(&mut tenant_fk(ProviderEvent::Table, "fk_provider_event_tenant", ProviderEvent::TenantId))
+                    .primary_key(
+                        Index::create()
+                            .col(ProviderEvent::TenantId)
+                            .col(ProviderEvent::EventId),
+                    )
+                    .foreign_key(&mut tenant_fk(
+                        ProviderEvent::Table,
+                        "fk_provider_event_tenant",
+                        ProviderEvent::TenantId,
+                    ))
                     .to_owned(),
             )
             .await
@@ -348,7 +397,9 @@ impl MigrationTrait for Migration {
             Customer::Table.into_iden(),
             Offer::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! Building the application from its configuration, and serving it on a bound listener.
 
+use crate::billing::BillingService;
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, DemoSeed};
 use crate::crypto::MasterKey;
 use crate::mcp::McpEndpoints;
 use crate::oauth::{GitHubApp, IdentitySettings, OAuthService};
@@ -32,6 +33,8 @@ pub struct AppState {
     pub mcp: McpEndpoints,
     /// Each tenant's authorization server.
     pub oauth: OAuthService,
+    /// Offers, payments, entitlements and metering.
+    pub billing: BillingService,
     /// The clock.
     pub clock: Arc<dyn Clock>,
 }
@@ -60,12 +63,6 @@ impl App {
         let wordpress = HttpWordPressApi::new(wordpress_settings, metrics.clone())
             .context("cannot build the WordPress.org client")?;
         let tenants = TenantService::new(db.clone());
-        if config.seed_demo && tenants.ensure_demo_tenant().await? {
-            tracing::info!(
-                tenant.slug = "demo",
-                "created the demo tenant with the WordPress.org tools"
-            );
-        }
         let master_key = MasterKey::load_or_create(
             config.master_key.as_ref().map(|k| k.expose()),
             &config.data_dir,
@@ -78,10 +75,29 @@ impl App {
             .connect_timeout(std::time::Duration::from_secs(5))
             .build()
             .context("cannot build the HTTP client for GitHub")?;
+        let master_key = Arc::new(master_key);
+        let billing = BillingService::new(
+            db.clone(),
+            clock.clone(),
+            master_key.clone(),
+            config.public_url.clone(),
+            config
+                .stripe_api_url
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
+        );
+        let released = billing.release_stale_reservations().await?;
+        if released > 0 {
+            tracing::warn!(
+                released,
+                "released tool-call reservations left by an earlier stop"
+            );
+        }
         let oauth = OAuthService::new(
             db.clone(),
             clock.clone(),
-            Arc::new(master_key),
+            master_key,
             config.public_url.clone(),
             IdentitySettings {
                 github_app: config
@@ -106,9 +122,19 @@ impl App {
                 "no GitHub app configured: MCP clients sign in with the local demo sign-in (development only)"
             );
         }
+        if config.seed_demo != DemoSeed::Off && tenants.ensure_demo_tenant().await? {
+            tracing::info!(
+                tenant.slug = "demo",
+                "created the demo tenant with the WordPress.org tools"
+            );
+            if config.seed_demo == DemoSeed::WithPaidTool {
+                seed_demo_pricing(&tenants, &billing).await?;
+            }
+        }
         let shutdown = CancellationToken::new();
         let state = AppState {
             oauth,
+            billing,
             clock,
             mcp: McpEndpoints::new(config.max_body_bytes, shutdown.clone()),
             config: Arc::new(config),
@@ -134,6 +160,10 @@ impl App {
     ) -> std::io::Result<()> {
         let router = crate::router::build(self.state.clone());
         let token = self.shutdown.clone();
+        let meter = self
+            .state
+            .billing
+            .spawn_meter_sender(self.state.tenants.clone(), self.shutdown.clone());
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -143,6 +173,48 @@ impl App {
             tracing::info!("shutting down: finishing in-flight requests");
             token.cancel();
         })
-        .await
+        .await?;
+        self.shutdown.cancel();
+        let _ = meter.await;
+        Ok(())
     }
+}
+
+/// Prices one demo tool on the sandbox so the run command shows the whole paid flow: plugin
+/// download history costs $5.00 for 100 calls, after 3 free calls a month.
+async fn seed_demo_pricing(
+    tenants: &TenantService,
+    billing: &BillingService,
+) -> anyhow::Result<()> {
+    let demo = tenants.get_tenant_by_slug("demo").await?;
+    let offer = billing
+        .create_offer(
+            demo.id,
+            crate::billing::NewOffer {
+                name: "Download statistics".into(),
+                kind: crate::billing::OfferKind::OneTime,
+                price_id: "sandbox_price_downloads".into(),
+                amount: 500,
+                currency: "usd".into(),
+                interval: None,
+                calls: Some(100),
+                meter_event: None,
+                meter_value: None,
+                free_quota: Some(3),
+                spend_cap: None,
+                payment_reason: Some("Download history is a paid feature of this demo".into()),
+                success_url: None,
+            },
+        )
+        .await?;
+    let tools = tenants.list_tools(demo.id).await?;
+    if let Some(tool) = tools
+        .iter()
+        .find(|t| t.operation == crate::wordpress::Operation::PluginDownloads)
+    {
+        billing
+            .price_tool(tenants, demo.id, tool.id, Some(offer.id))
+            .await?;
+    }
+    Ok(())
 }

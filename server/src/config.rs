@@ -126,6 +126,17 @@ impl PublicUrl {
     }
 }
 
+/// What to seed on a fresh database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DemoSeed {
+    /// No demo tenant.
+    Off,
+    /// The demo tenant with the free WordPress.org tools only.
+    FreeOnly,
+    /// The demo tenant with one paid tool on the sandbox, to show the whole paid flow.
+    WithPaidTool,
+}
+
 /// Everything Tollgate needs to start.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -141,8 +152,9 @@ pub struct Config {
     pub wporg_api_url: Url,
     /// `TOLLGATE_WPORG_TIMEOUT_MS`: how long one WordPress.org request may take.
     pub wporg_timeout: Duration,
-    /// `TOLLGATE_SEED_DEMO`: create the `demo` tenant when it is missing.
-    pub seed_demo: bool,
+    /// `TOLLGATE_SEED_DEMO`: create the `demo` tenant when it is missing (`true`), without its
+    /// paid tool (`free`), or not at all (`false`).
+    pub seed_demo: DemoSeed,
     /// `TOLLGATE_MAX_BODY_BYTES`: the largest MCP request body accepted.
     pub max_body_bytes: usize,
     /// `TOLLGATE_GITHUB_CLIENT_ID` / `TOLLGATE_GITHUB_CLIENT_SECRET`: the platform's GitHub
@@ -154,6 +166,8 @@ pub struct Config {
     pub github_api_url: Url,
     /// `TOLLGATE_MASTER_KEY`: base64 of 32 bytes; generated into the data folder when absent.
     pub master_key: Option<SecretString>,
+    /// `TOLLGATE_STRIPE_API_URL`: Stripe's API base URL.
+    pub stripe_api_url: Url,
     /// `TOLLGATE_MODE=production` turns off everything meant for demos (the local sign-in).
     pub production: bool,
 }
@@ -219,12 +233,13 @@ impl Config {
             parse_number(&get, "TOLLGATE_MAX_BODY_BYTES", 1 << 20, 1024..=(16 << 20))? as usize;
 
         let seed_demo = match get("TOLLGATE_SEED_DEMO").as_deref().map(str::trim) {
-            None | Some("1" | "true" | "yes") => true,
-            Some("0" | "false" | "no") => false,
+            None | Some("1" | "true" | "yes") => DemoSeed::WithPaidTool,
+            Some("free") => DemoSeed::FreeOnly,
+            Some("0" | "false" | "no") => DemoSeed::Off,
             Some(other) => {
                 return Err(ConfigError::new(
                     "TOLLGATE_SEED_DEMO",
-                    format!("{other:?} is not true or false"),
+                    format!("{other:?} is not true, free or false"),
                 ));
             }
         };
@@ -263,7 +278,11 @@ impl Config {
             }
         };
 
+        let stripe_api_url =
+            parse_http_url(&get, "TOLLGATE_STRIPE_API_URL", "https://api.stripe.com")?;
+
         Ok(Self {
+            stripe_api_url,
             github_app,
             github_url,
             github_api_url,

@@ -111,6 +111,7 @@ pub fn pkce_s256(verifier: &str) -> String {
 /// The key that seals secrets at rest (Stripe keys, GitHub client secrets, upstream verifiers).
 pub struct MasterKey {
     key: LessSafeKey,
+    mac_seed: ring::hmac::Key,
 }
 
 impl fmt::Debug for MasterKey {
@@ -128,6 +129,7 @@ impl MasterKey {
             .map_err(|_| CryptoError::BadMasterKey(format!("{} bytes given", bytes.len())))?;
         Ok(Self {
             key: LessSafeKey::new(unbound),
+            mac_seed: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes),
         })
     }
 
@@ -160,6 +162,13 @@ impl MasterKey {
             }
             Err(e) => Err(key_file(e)),
         }
+    }
+
+    /// A MAC of `message` for `purpose` (signed links), under a key derived from the master key.
+    pub fn mac(&self, purpose: &str, message: &str) -> String {
+        let derived =
+            ring::hmac::sign(&self.mac_seed, format!("tollgate-mac:{purpose}").as_bytes());
+        hmac_sha256_hex(derived.as_ref(), message.as_bytes())
     }
 
     /// Seals `plaintext`, bound to `context` (e.g. `tenant:<id>:stripe_secret_key`): a sealed

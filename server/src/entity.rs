@@ -1,17 +1,17 @@
 //! sea-orm entities: the shape of each table, used only by the feature `store.rs` files.
 
+pub mod customer;
 pub mod end_user;
+pub mod entitlement;
+pub mod meter_outbox;
 pub mod oauth_client;
 pub mod oauth_code;
 pub mod oauth_grant;
 pub mod oauth_pending;
 pub mod oauth_token;
-pub mod tenant;
-pub mod tool;
-pub mod customer;
-pub mod entitlement;
-pub mod meter_outbox;
 pub mod offer;
 pub mod provider_event;
 pub mod purchase;
+pub mod tenant;
+pub mod tool;
 pub mod usage;

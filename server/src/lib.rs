@@ -3,11 +3,13 @@
 //! See `ARCHITECTURE.md` at the repository root for the map of this crate.
 
 pub mod app;
+pub mod billing;
 pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
 mod entity;
+mod html;
 pub mod mcp;
 pub mod oauth;
 pub mod ops;

@@ -2,6 +2,7 @@
 //! stored in the tenant's configuration, for 2025-era clients (sessions) and 2026-07-28 clients
 //! (stateless) alike.
 
+mod billing_tools;
 mod handler;
 pub(crate) mod routes;
 

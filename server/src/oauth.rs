@@ -1307,6 +1307,15 @@ impl OAuthService {
         Ok(())
     }
 
+    /// One end user of a tenant.
+    pub async fn find_end_user(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+    ) -> Result<Option<EndUser>, sea_orm::DbErr> {
+        store::find_end_user(&self.db, tenant, id).await
+    }
+
     /// The end users of a tenant, oldest first.
     pub async fn list_end_users(&self, tenant: TenantId) -> Result<Vec<EndUser>, sea_orm::DbErr> {
         store::list_end_users(&self.db, tenant).await

@@ -1,7 +1,7 @@
 //! Every URL Tollgate serves, in one place.
 
 use crate::app::AppState;
-use crate::{mcp, oauth, ops};
+use crate::{billing, mcp, oauth, ops};
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -62,6 +62,24 @@ pub fn build(state: AppState) -> Router {
         .route(
             "/t/{slug}/oauth/token",
             post(oauth::routes::token).options(preflight),
+        )
+        .route(
+            "/t/{slug}/webhooks/stripe",
+            post(billing::routes::stripe_webhook),
+        )
+        .route("/t/{slug}/pay/{purchase}", get(billing::routes::pay_page))
+        .route(
+            "/t/{slug}/pay/{purchase}/success",
+            get(billing::routes::success_page),
+        )
+        .route(
+            "/t/{slug}/pay/{purchase}/cancel",
+            get(billing::routes::cancel_page),
+        )
+        .route("/t/{slug}/account", get(billing::routes::account_page))
+        .route(
+            "/t/{slug}/sandbox/checkout/{session}",
+            get(billing::routes::sandbox_page).post(billing::routes::sandbox_pay),
         )
         .route(
             "/t/{slug}/oauth/revoke",

@@ -113,6 +113,11 @@ pub struct TenantSettings {
     pub anonymous_free_tools: bool,
     /// The tenant's own GitHub OAuth app, overriding the platform's.
     pub github_app: Option<TenantGitHubApp>,
+    /// The tenant's Stripe connection; without it payments go through the sandbox.
+    pub stripe: Option<crate::billing::StripeConnection>,
+    /// Whether `billing_status`, `billing_portal` and `list_plans` are offered when the tenant
+    /// has paid tools.
+    pub billing_tools: bool,
 }
 
 impl Default for TenantSettings {
@@ -120,6 +125,8 @@ impl Default for TenantSettings {
         Self {
             anonymous_free_tools: true,
             github_app: None,
+            stripe: None,
+            billing_tools: true,
         }
     }
 }
@@ -327,6 +334,26 @@ impl TenantService {
         let tenant = store::update_tenant_settings(&self.db, tenant, settings).await?;
         self.invalidate(&tenant.slug).await;
         Ok(tenant)
+    }
+
+    /// The tenant with this id.
+    pub async fn get_tenant_by_id(&self, tenant: TenantId) -> Result<Tenant, TenantError> {
+        store::find_tenant_by_id(&self.db, tenant)
+            .await?
+            .ok_or(TenantError::TenantNotFound)
+    }
+
+    /// Sets a tool's pricing (the billing feature decides what it holds).
+    pub async fn set_tool_pricing(
+        &self,
+        tenant: TenantId,
+        tool: ToolId,
+        pricing: Option<serde_json::Value>,
+    ) -> Result<ToolConfig, TenantError> {
+        let updated = store::set_tool_pricing(&self.db, tenant, tool, pricing).await?;
+        let slug = store::bump_config_version(&self.db, tenant).await?;
+        self.invalidate(&slug).await;
+        Ok(updated)
     }
 
     /// Every tool of a tenant, enabled or not, in `tools/list` order.

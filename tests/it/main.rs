@@ -3,4 +3,5 @@
 mod mcp;
 mod oauth;
 mod ops;
+mod python_sdk;
 mod wordpress;

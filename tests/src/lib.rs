@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod fake_github;
+pub mod fake_stripe;
 pub mod fake_wporg;
 
 use anyhow::Context;
@@ -41,6 +42,9 @@ pub struct TestOptions {
     /// Configure the platform's GitHub app (pointing at the fake); without it the app offers
     /// the local demo sign-in.
     pub github: bool,
+    /// Seed the demo's paid tool (`TOLLGATE_SEED_DEMO=true`); off by default so that tests of
+    /// the free tools see every tool free.
+    pub demo_pricing: bool,
     /// Extra environment-style settings.
     pub extra: Vec<(String, String)>,
 }
@@ -50,6 +54,7 @@ impl Default for TestOptions {
         Self {
             wporg_timeout_ms: 2_000,
             github: true,
+            demo_pricing: false,
             extra: Vec::new(),
         }
     }
@@ -148,6 +153,10 @@ impl TestApp {
                 options.wporg_timeout_ms.to_string(),
             ),
         ]);
+        settings.insert(
+            "TOLLGATE_SEED_DEMO".into(),
+            if options.demo_pricing { "true" } else { "free" }.into(),
+        );
         if options.github {
             settings.extend([
                 ("TOLLGATE_GITHUB_CLIENT_ID".into(), github.client_id.clone()),

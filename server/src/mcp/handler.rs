@@ -2,14 +2,19 @@
 
 use super::{McpRequestContext, TOOLS_LIST_TTL_MS};
 use crate::app::AppState;
+use crate::billing::{Gate, Offer, PaymentRequired};
+use crate::tenant::Tenant;
 use crate::tenant::ToolConfig;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
-    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
-    Tool, ToolAnnotations,
+    ElicitRequest, ElicitRequestParams, ErrorCode, Implementation, InputRequest, InputRequests,
+    InputRequiredResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::json;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Serves every tenant; the tenant of a request comes from the endpoint's middleware.
@@ -31,22 +36,37 @@ fn request_context(ctx: &RequestContext<RoleServer>) -> Result<McpRequestContext
         .ok_or_else(|| ErrorData::internal_error("the request reached MCP without a tenant", None))
 }
 
-/// How a configured tool looks in `tools/list`.
-pub fn describe_tool(tool: &ToolConfig) -> Tool {
-    Tool::new(
+/// How a configured tool looks in `tools/list`; a paid tool shows its price in its
+/// description and in `_meta`.
+pub fn describe_tool(tool: &ToolConfig, offer: Option<&Offer>) -> Tool {
+    let description = match offer {
+        Some(offer) => format!(
+            "{} (Paid: {} — {}.)",
+            tool.effective_description(),
+            offer.name,
+            offer.price_text()
+        ),
+        None => tool.effective_description().to_owned(),
+    };
+    let described = Tool::new(
         tool.name.as_str().to_owned(),
-        tool.effective_description().to_owned(),
+        description,
         tool.operation.input_schema(),
-    )
-    .with_title(tool.effective_title())
-    .with_raw_output_schema(tool.operation.output_schema())
-    .with_annotations(
-        ToolAnnotations::with_title(tool.effective_title())
-            .read_only(true)
-            .destructive(false)
-            .idempotent(true)
-            .open_world(true),
-    )
+    );
+    let described = described
+        .with_title(tool.effective_title())
+        .with_raw_output_schema(tool.operation.output_schema())
+        .with_annotations(
+            ToolAnnotations::with_title(tool.effective_title())
+                .read_only(true)
+                .destructive(false)
+                .idempotent(true)
+                .open_world(true),
+        );
+    match offer {
+        Some(offer) => described.with_meta(price_meta(offer)),
+        None => described,
+    }
 }
 
 impl ServerHandler for TollgateMcp {
@@ -65,7 +85,17 @@ impl ServerHandler for TollgateMcp {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let request = request_context(&ctx)?;
-        let tools = request.tenant.tools.iter().map(describe_tool).collect();
+        let tenant = &request.tenant.tenant;
+        let offers = self.offers(tenant).await?;
+        let mut tools: Vec<Tool> = request
+            .tenant
+            .tools
+            .iter()
+            .map(|tool| describe_tool(tool, offer_of(&offers, tool)))
+            .collect();
+        if self.billing_tools_on(&request, &offers) {
+            tools.extend(super::billing_tools::describe());
+        }
         let mut result = ListToolsResult::with_all_items(tools);
         // The list depends only on the tenant, which is part of the URL clients cache by.
         result.ttl_ms = Some(TOOLS_LIST_TTL_MS);
@@ -80,6 +110,20 @@ impl ServerHandler for TollgateMcp {
     ) -> Result<CallToolResponse, ErrorData> {
         let context = request_context(&ctx)?;
         let tenant = &context.tenant.tenant;
+        let offers = self.offers(tenant).await?;
+        if super::billing_tools::is_billing_tool(&request.name)
+            && self.billing_tools_on(&context, &offers)
+        {
+            return super::billing_tools::call(
+                &self.state,
+                tenant,
+                context.caller.as_ref(),
+                &offers,
+                &context.tenant.tools,
+                &request.name,
+            )
+            .await;
+        }
         let Some(tool) = context.tenant.tool(&request.name) else {
             self.state
                 .metrics
@@ -90,12 +134,61 @@ impl ServerHandler for TollgateMcp {
             ));
         };
         let arguments = request.arguments.unwrap_or_default();
+        let reservation = match offer_of(&offers, tool) {
+            None => None,
+            Some(offer) => {
+                let Some(caller) = context.caller.as_ref() else {
+                    return Err(ErrorData::invalid_request(
+                        "sign in to use this paid tool",
+                        None,
+                    ));
+                };
+                match self
+                    .state
+                    .billing
+                    .reserve(tenant, &caller.user, offer, tool.name.as_str())
+                    .await
+                {
+                    Ok(Gate::Go(reservation)) => Some(reservation),
+                    Ok(Gate::Pay(required)) => {
+                        self.state.metrics.tool_call(
+                            tenant.slug.as_str(),
+                            tool.name.as_str(),
+                            "payment_required",
+                        );
+                        tracing::info!(tenant.slug = %tenant.slug, tool.name = %tool.name, outcome = "payment_required", "tool call");
+                        return payment_answer(&ctx, &required);
+                    }
+                    Err(error) => {
+                        tracing::error!(tenant.slug = %tenant.slug, tool.name = %tool.name, %error, "payment gate failed");
+                        self.state.metrics.tool_call(
+                            tenant.slug.as_str(),
+                            tool.name.as_str(),
+                            "billing_unavailable",
+                        );
+                        return Ok(CallToolResult::error(vec![ContentBlock::text(
+                            "Payments are unavailable right now, so this paid tool cannot run. Nothing was charged; please try again in a minute.",
+                        )])
+                        .into());
+                    }
+                }
+            }
+        };
         let started = Instant::now();
         let outcome = tool
             .operation
             .run(self.state.wordpress.as_ref(), &arguments)
             .await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if let Some(reservation) = &reservation {
+            let settled = match &outcome {
+                Ok(_) => self.state.billing.commit(tenant, reservation).await,
+                Err(_) => self.state.billing.release(reservation).await,
+            };
+            if let Err(error) = settled {
+                tracing::error!(tenant.slug = %tenant.slug, tool.name = %tool.name, %error, "could not settle a paid call");
+            }
+        }
         let result = match outcome {
             Ok(output) => {
                 self.state
@@ -130,4 +223,114 @@ impl ServerHandler for TollgateMcp {
         // resolves the tool itself.
         None
     }
+}
+
+impl TollgateMcp {
+    async fn offers(&self, tenant: &Tenant) -> Result<Arc<Vec<Offer>>, ErrorData> {
+        self.state.billing.offers(tenant.id).await.map_err(|error| {
+            tracing::error!(tenant.slug = %tenant.slug, %error, "cannot read offers");
+            ErrorData::internal_error("pricing is unavailable right now", None)
+        })
+    }
+
+    fn billing_tools_on(&self, context: &McpRequestContext, offers: &[Offer]) -> bool {
+        context.tenant.tenant.settings.billing_tools
+            && context
+                .tenant
+                .tools
+                .iter()
+                .any(|t| offer_of(offers, t).is_some())
+    }
+}
+
+/// The offer a tool's pricing names.
+pub fn offer_of<'a>(offers: &'a [Offer], tool: &ToolConfig) -> Option<&'a Offer> {
+    let id = tool.pricing.as_ref()?.get("offer_id")?.as_str()?;
+    offers.iter().find(|o| o.id.0.to_string() == id)
+}
+
+fn price_meta(offer: &Offer) -> rmcp::model::MetaObject {
+    let mut meta = rmcp::model::MetaObject::new();
+    meta.0.insert(
+        "io.tollgate/price".into(),
+        json!({
+            "offer": offer.name,
+            "kind": offer.kind,
+            "amount": offer.amount,
+            "currency": offer.currency,
+            "interval": offer.interval,
+            "calls": offer.calls,
+            "free_quota": offer.free_quota,
+            "text": offer.price_text(),
+        }),
+    );
+    meta
+}
+
+/// The payment answer in the form the client understands: 2026-07-28 clients that declared
+/// URL elicitation get `input_required`; 2025-11-25 ones get the URL-elicitation error
+/// (-32042); everyone else gets a tool result with the link in its text and in
+/// `structuredContent`.
+fn payment_answer(
+    ctx: &RequestContext<RoleServer>,
+    required: &PaymentRequired,
+) -> Result<CallToolResponse, ErrorData> {
+    let message = if required.capped {
+        required.reason.clone()
+    } else if required.pending {
+        format!(
+            "Your payment for {} is being confirmed. Try again in a moment; if it takes long, open {}",
+            required.offer_name, required.payment_url
+        )
+    } else {
+        format!(
+            "{} — {} ({}). Open this link to pay, then run the tool again: {}",
+            required.reason, required.offer_name, required.price, required.payment_url
+        )
+    };
+    let structured = json!({
+        "status": if required.capped { "spend_cap_reached" } else if required.pending { "payment_pending" } else { "payment_required" },
+        "checkout_url": required.payment_url,
+        "purchase_id": required.purchase_id,
+        "offer": required.offer_name,
+        "price": required.price,
+        "reason": required.reason,
+    });
+    let info = ctx.peer.peer_info();
+    let url_elicitation = info
+        .as_ref()
+        .and_then(|i| i.capabilities.elicitation.as_ref())
+        .is_some_and(|e| e.url.is_some());
+    let version = info.as_ref().map(|i| i.protocol_version.clone());
+    if url_elicitation && !required.capped && !required.pending {
+        if version == Some(ProtocolVersion::V_2026_07_28) {
+            let params = ElicitRequestParams::UrlElicitationParams {
+                meta: None,
+                message,
+                url: required.payment_url.clone(),
+                elicitation_id: String::new(),
+            };
+            let mut requests = InputRequests::new();
+            requests.insert(
+                "payment".into(),
+                InputRequest::Elicitation(ElicitRequest::new(params)),
+            );
+            return Ok(InputRequiredResult::from_input_requests(requests).into());
+        }
+        if version == Some(ProtocolVersion::V_2025_11_25) {
+            return Err(ErrorData::new(
+                ErrorCode(-32042),
+                "Payment is required to use this tool",
+                Some(json!({"elicitations": [{
+                    "mode": "url",
+                    "elicitationId": required.purchase_id,
+                    "url": required.payment_url,
+                    "message": message,
+                }]})),
+            ));
+        }
+    }
+    let mut result = CallToolResult::error(vec![ContentBlock::text(message)]);
+    result.structured_content = Some(structured);
+    Ok(result.into())
 }

@@ -127,6 +127,7 @@ pub async fn mcp_endpoint(
     }
 
     let (mut parts, body) = request.into_parts();
+    let is_delete = parts.method == Method::DELETE;
     let mut method = String::new();
     let mut tool = String::new();
     let body = if parts.method == Method::POST {
@@ -179,6 +180,15 @@ pub async fn mcp_endpoint(
     } else {
         body
     };
+    // Paid tools always need a signed-in caller: answer 401 so the client starts its sign-in.
+    // The name checked is the body's, the one rmcp dispatches (it refuses a contradicting
+    // `Mcp-Name` header).
+    if caller.is_none()
+        && method == "tools/call"
+        && snapshot.tool(&tool).is_some_and(|t| t.pricing.is_some())
+    {
+        return unauthorized(&state, &slug, None);
+    }
 
     parts.extensions.insert(McpRequestContext {
         tenant: snapshot.clone(),
@@ -198,7 +208,13 @@ pub async fn mcp_endpoint(
     {
         state.mcp.bind_session(tenant_id, minted, user);
     }
-    response.map(Body::new)
+    let mut response = response.map(Body::new);
+    // A terminated session is answered 204: clients (the Python SDK among them) expect 200,
+    // 204 or 405 to a DELETE, and rmcp says 202.
+    if is_delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
+    response
 }
 
 /// 401 with the pointer MCP clients follow to sign in (RFC 9728 §5.1).

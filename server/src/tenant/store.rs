@@ -62,6 +62,34 @@ pub(super) async fn find_tenant_by_slug(
         .transpose()
 }
 
+pub(super) async fn find_tenant_by_id(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> Result<Option<Tenant>, sea_orm::DbErr> {
+    tenant::Entity::find_by_id(tenant.0)
+        .one(db)
+        .await?
+        .map(tenant_from_row)
+        .transpose()
+}
+
+pub(super) async fn set_tool_pricing(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    tool_id: ToolId,
+    pricing: Option<serde_json::Value>,
+) -> Result<ToolConfig, TenantError> {
+    let row = tool::Entity::find_by_id(tool_id.0)
+        .filter(tool::Column::TenantId.eq(tenant.0))
+        .one(db)
+        .await?
+        .ok_or(TenantError::ToolNotFound)?;
+    let mut active: tool::ActiveModel = row.into();
+    active.pricing = Set(pricing.map(|p| p.to_string()));
+    active.updated_at = Set(Utc::now());
+    tool_from_row(active.update(db).await?).ok_or(TenantError::ToolNotFound)
+}
+
 pub(super) async fn insert_tenant(
     db: &impl ConnectionTrait,
     slug: &TenantSlug,

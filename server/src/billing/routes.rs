@@ -1,0 +1,270 @@
+//! The HTTP face of billing: the tenant's Stripe webhook, the end user's payment pages
+//! (pay, success, cancel), the account page, and the sandbox's test checkout.
+
+use super::{BillingError, WebhookError, WebhookOutcome, pages};
+use crate::app::AppState;
+use crate::tenant::Tenant;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+fn page(status: StatusCode, html: String) -> Response {
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+async fn tenant(state: &AppState, slug: &str) -> Result<Tenant, Response> {
+    state.tenants.get_tenant_by_slug(slug).await.map_err(|_| {
+        page(
+            StatusCode::NOT_FOUND,
+            pages::message("Not found", "There is no such service here."),
+        )
+    })
+}
+
+fn server_error(error: &BillingError) -> Response {
+    tracing::error!(%error, "billing page failed");
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::message(
+            "Try again shortly",
+            "Payments are unavailable right now. Please try again in a minute.",
+        ),
+    )
+}
+
+/// `POST /t/{slug}/webhooks/stripe`: verified on the raw body, applied once.
+pub async fn stripe_webhook(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(tenant) = state.tenants.get_tenant_by_slug(&slug).await else {
+        return (StatusCode::NOT_FOUND, Json(json!({"error": "not_found"}))).into_response();
+    };
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    match state
+        .billing
+        .handle_stripe_webhook(&tenant, &body, signature)
+        .await
+    {
+        Ok(outcome) => {
+            let outcome = match outcome {
+                WebhookOutcome::Applied => "applied",
+                WebhookOutcome::Duplicate => "duplicate",
+                WebhookOutcome::Ignored => "ignored",
+            };
+            Json(json!({"received": true, "outcome": outcome})).into_response()
+        }
+        Err(WebhookError::Billing(error)) => {
+            tracing::error!(tenant.slug = %slug, %error, "webhook could not be applied; Stripe will retry");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"error": "retry later"})),
+            )
+                .into_response()
+        }
+        Err(error) => {
+            tracing::warn!(tenant.slug = %slug, %error, "webhook refused");
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": error.to_string()})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /t/{slug}/pay/{purchase}`: what is bought, then on to checkout.
+pub async fn pay_page(
+    State(state): State<AppState>,
+    Path((slug, purchase)): Path<(String, Uuid)>,
+) -> Response {
+    let tenant = match tenant(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match state.billing.purchase(&tenant, purchase).await {
+        Ok(Some(view)) => page(StatusCode::OK, pages::pay(&tenant.name, &view)),
+        Ok(None) => page(
+            StatusCode::NOT_FOUND,
+            pages::message("Not found", "This payment link is unknown."),
+        ),
+        Err(e) => server_error(&e),
+    }
+}
+
+/// `GET /t/{slug}/pay/{purchase}/success`: paid, or pending until confirmed.
+pub async fn success_page(
+    State(state): State<AppState>,
+    Path((slug, purchase)): Path<(String, Uuid)>,
+) -> Response {
+    let tenant = match tenant(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match state.billing.confirm_purchase(&tenant, purchase).await {
+        Ok(Some(view)) => {
+            if let Some(url) = view.offer.as_ref().and_then(|o| o.success_url.clone())
+                && view.status == "paid"
+            {
+                let mut response = StatusCode::SEE_OTHER.into_response();
+                if let Ok(value) = HeaderValue::from_str(&url) {
+                    response.headers_mut().insert(header::LOCATION, value);
+                }
+                return response;
+            }
+            page(StatusCode::OK, pages::success(&tenant.name, &view))
+        }
+        Ok(None) => page(
+            StatusCode::NOT_FOUND,
+            pages::message("Not found", "This payment link is unknown."),
+        ),
+        Err(e) => server_error(&e),
+    }
+}
+
+/// `GET /t/{slug}/pay/{purchase}/cancel`.
+pub async fn cancel_page(
+    State(state): State<AppState>,
+    Path((slug, purchase)): Path<(String, Uuid)>,
+) -> Response {
+    let tenant = match tenant(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match state.billing.purchase(&tenant, purchase).await {
+        Ok(Some(view)) => page(StatusCode::OK, pages::cancelled(&tenant.name, &view)),
+        Ok(None) => page(
+            StatusCode::NOT_FOUND,
+            pages::message("Not found", "This payment link is unknown."),
+        ),
+        Err(e) => server_error(&e),
+    }
+}
+
+/// `GET /t/{slug}/sandbox/checkout/{session}`: the sandbox's test checkout.
+pub async fn sandbox_page(
+    State(state): State<AppState>,
+    Path((slug, session)): Path<(String, String)>,
+) -> Response {
+    let tenant = match tenant(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if tenant.settings.stripe.is_some() {
+        return page(
+            StatusCode::NOT_FOUND,
+            pages::message("Not found", "This service takes real payments."),
+        );
+    }
+    page(
+        StatusCode::OK,
+        pages::sandbox(
+            &tenant.name,
+            &format!("/t/{slug}/sandbox/checkout/{session}"),
+        ),
+    )
+}
+
+/// `POST /t/{slug}/sandbox/checkout/{session}`: "pays" in test mode.
+pub async fn sandbox_pay(
+    State(state): State<AppState>,
+    Path((slug, session)): Path<(String, String)>,
+) -> Response {
+    let tenant = match tenant(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match state.billing.pay_sandbox(&tenant, &session).await {
+        Ok(true) => page(
+            StatusCode::OK,
+            pages::message(
+                "Paid (test mode)",
+                "The test payment went through. Return to your assistant and run the tool again.",
+            ),
+        ),
+        Ok(false) => page(
+            StatusCode::NOT_FOUND,
+            pages::message("Not found", "This test checkout is unknown."),
+        ),
+        Err(e) => server_error(&e),
+    }
+}
+
+/// The signed account link's parameters.
+#[derive(Deserialize)]
+pub struct AccountQuery {
+    user: Option<Uuid>,
+    expires: Option<i64>,
+    sig: Option<String>,
+}
+
+/// `GET /t/{slug}/account?user=&expires=&sig=`: plans, remaining calls, usage and the portal.
+/// Reached through a short-lived signed link that the `billing_status` and `billing_portal`
+/// tools hand to the signed-in user.
+pub async fn account_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<AccountQuery>,
+) -> Response {
+    let tenant = match tenant(&state, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let (Some(user), Some(expires), Some(sig)) = (query.user, query.expires, query.sig) else {
+        return page(
+            StatusCode::UNAUTHORIZED,
+            pages::message(
+                "Sign in from your assistant",
+                "Ask your assistant for your billing status: it gives you a personal link to this page.",
+            ),
+        );
+    };
+    let Some(user) = state
+        .billing
+        .verify_account_link(&tenant, user, expires, &sig, &state.oauth)
+        .await
+    else {
+        return page(
+            StatusCode::FORBIDDEN,
+            pages::message(
+                "Link expired",
+                "This account link has expired. Ask your assistant for a new one.",
+            ),
+        );
+    };
+    let plans = match state.billing.status(&tenant, &user).await {
+        Ok(plans) => plans,
+        Err(e) => return server_error(&e),
+    };
+    let portal = state.billing.portal_url(&tenant, &user).await.ok();
+    page(
+        StatusCode::OK,
+        pages::account(&tenant.name, &user, &plans, portal.as_deref()),
+    )
+}

@@ -1,0 +1,230 @@
+//! Stripe behind the `PaymentProvider` port, with async-stripe: customers, Checkout Sessions,
+//! the billing portal and billing meter events. Every call has a time limit (async-stripe's
+//! async client has none) and is retried once on transient failures with the same idempotency
+//! key, so a lost response never creates a second object.
+
+use super::provider::{
+    CheckoutMode, CheckoutRequest, CheckoutSession, MeterEvent, PaymentProvider, ProviderError,
+};
+use futures::future::BoxFuture;
+use std::collections::HashMap;
+use std::time::Duration;
+use stripe::{Client, ClientBuilder, StripeError};
+use stripe_billing::billing_meter_event::CreateBillingMeterEvent;
+use stripe_billing::billing_portal_session::CreateBillingPortalSession;
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionPaymentIntentData,
+    CreateCheckoutSessionSubscriptionData, RetrieveCheckoutSession,
+};
+use stripe_client_core::{IdempotencyKey, RequestStrategy, StripeRequest};
+use stripe_core::customer::CreateCustomer;
+
+/// How long one Stripe request may take.
+pub const STRIPE_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// Stripe, for one tenant's account.
+pub struct StripePayments {
+    client: Client,
+}
+
+impl StripePayments {
+    /// A client for `secret_key` at `api_base` (Stripe's own, or a fake in tests).
+    pub fn new(secret_key: &str, api_base: &str) -> Result<Self, ProviderError> {
+        let client = ClientBuilder::new(secret_key)
+            .url(api_base.trim_end_matches('/'))
+            .build()
+            .map_err(|e| ProviderError::Refused(format!("bad Stripe configuration: {e}")))?;
+        Ok(Self { client })
+    }
+}
+
+fn classify(error: StripeError) -> ProviderError {
+    match error {
+        StripeError::Stripe(body, status) if status == 429 || status >= 500 || status == 409 => {
+            ProviderError::Unavailable(format!("Stripe answered {status}: {}", summary(&body)))
+        }
+        StripeError::Stripe(body, status) => {
+            ProviderError::Refused(format!("Stripe answered {status}: {}", summary(&body)))
+        }
+        StripeError::ClientError(e) => ProviderError::Unavailable(e),
+        StripeError::Timeout => ProviderError::Unavailable("timed out".into()),
+        other => ProviderError::Unavailable(other.to_string()),
+    }
+}
+
+fn summary(body: &stripe::ApiErrors) -> String {
+    body.message.clone().unwrap_or_else(|| "no message".into())
+}
+
+fn idempotency(key: &str) -> Result<RequestStrategy, ProviderError> {
+    IdempotencyKey::new(key)
+        .map(RequestStrategy::Idempotent)
+        .map_err(|e| ProviderError::Refused(format!("bad idempotency key: {e}")))
+}
+
+/// Runs `attempt` with a time limit, and once more on a transient failure.
+async fn with_retry<T, F, Fut>(mut attempt: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StripeError>>,
+{
+    let mut last = ProviderError::Unavailable("not attempted".into());
+    for round in 0..2 {
+        if round > 0 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        match tokio::time::timeout(STRIPE_TIMEOUT, attempt()).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(error)) => {
+                let error = classify(error);
+                if !error.is_transient() {
+                    return Err(error);
+                }
+                last = error;
+            }
+            Err(_) => last = ProviderError::Unavailable("Stripe did not answer in time".into()),
+        }
+    }
+    Err(last)
+}
+
+fn session_from(session: stripe_shared::CheckoutSession) -> CheckoutSession {
+    CheckoutSession {
+        id: session.id.to_string(),
+        url: session.url,
+        status: session
+            .status
+            .map_or_else(|| "open".to_owned(), |s| s.as_str().to_owned()),
+        payment_status: session.payment_status.as_str().to_owned(),
+        customer: session.customer.map(|c| c.id().to_string()),
+        subscription: session.subscription.map(|s| s.id().to_string()),
+        payment_intent: session.payment_intent.map(|p| p.id().to_string()),
+    }
+}
+
+impl PaymentProvider for StripePayments {
+    fn name(&self) -> &'static str {
+        "stripe"
+    }
+
+    fn create_customer<'a>(
+        &'a self,
+        email: Option<&'a str>,
+        name: Option<&'a str>,
+        metadata: HashMap<String, String>,
+        idempotency_key: &'a str,
+    ) -> BoxFuture<'a, Result<String, ProviderError>> {
+        Box::pin(async move {
+            let strategy = idempotency(idempotency_key)?;
+            let mut request = CreateCustomer::new().metadata(metadata);
+            if let Some(email) = email {
+                request = request.email(email);
+            }
+            if let Some(name) = name {
+                request = request.name(name);
+            }
+            let customer = with_retry(|| {
+                request
+                    .customize()
+                    .request_strategy(strategy.clone())
+                    .send(&self.client)
+            })
+            .await?;
+            Ok(customer.id.to_string())
+        })
+    }
+
+    fn create_checkout<'a>(
+        &'a self,
+        request: &'a CheckoutRequest,
+    ) -> BoxFuture<'a, Result<CheckoutSession, ProviderError>> {
+        Box::pin(async move {
+            let strategy = idempotency(&request.idempotency_key)?;
+            let mut item = CreateCheckoutSessionLineItems::new();
+            item.price = Some(request.price_id.clone());
+            let mut create = CreateCheckoutSession::new()
+                .customer(request.customer.clone())
+                .line_items(vec![item])
+                .success_url(request.success_url.clone())
+                .cancel_url(request.cancel_url.clone())
+                .client_reference_id(request.client_reference_id.clone())
+                .metadata(request.metadata.clone())
+                .expires_at(request.expires_at);
+            match request.mode {
+                CheckoutMode::Payment => {
+                    let mut data = CreateCheckoutSessionPaymentIntentData::new();
+                    data.metadata = Some(request.metadata.clone());
+                    create = create
+                        .mode(stripe_shared::CheckoutSessionMode::Payment)
+                        .payment_intent_data(data);
+                }
+                CheckoutMode::Subscription => {
+                    let mut data = CreateCheckoutSessionSubscriptionData::new();
+                    data.metadata = Some(request.metadata.clone());
+                    create = create
+                        .mode(stripe_shared::CheckoutSessionMode::Subscription)
+                        .subscription_data(data);
+                }
+            }
+            let session = with_retry(|| {
+                create
+                    .customize()
+                    .request_strategy(strategy.clone())
+                    .send(&self.client)
+            })
+            .await?;
+            Ok(session_from(session))
+        })
+    }
+
+    fn retrieve_checkout<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<CheckoutSession, ProviderError>> {
+        Box::pin(async move {
+            let request = RetrieveCheckoutSession::new(id);
+            let session = with_retry(|| request.send(&self.client)).await?;
+            Ok(session_from(session))
+        })
+    }
+
+    fn portal_url<'a>(
+        &'a self,
+        customer: &'a str,
+        return_url: &'a str,
+    ) -> BoxFuture<'a, Result<String, ProviderError>> {
+        Box::pin(async move {
+            let request = CreateBillingPortalSession::new()
+                .customer(customer)
+                .return_url(return_url);
+            let session = with_retry(|| request.send(&self.client)).await?;
+            Ok(session.url)
+        })
+    }
+
+    fn send_meter_event<'a>(
+        &'a self,
+        event: &'a MeterEvent,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            let payload = HashMap::from([
+                ("stripe_customer_id".to_owned(), event.customer.clone()),
+                ("value".to_owned(), event.value.to_string()),
+            ]);
+            let request = CreateBillingMeterEvent::new(event.event_name.clone(), payload)
+                .identifier(event.identifier.clone())
+                .timestamp(event.timestamp);
+            // Stripe dedupes on `identifier`; the idempotency key makes a replayed request
+            // return the first answer instead of a duplicate-identifier error.
+            let strategy = idempotency(&format!("tg-meter-{}", event.identifier))?;
+            with_retry(|| {
+                request
+                    .customize()
+                    .request_strategy(strategy.clone())
+                    .send(&self.client)
+            })
+            .await?;
+            Ok(())
+        })
+    }
+}

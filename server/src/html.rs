@@ -1,0 +1,38 @@
+//! HTML for the few server-rendered pages end users see (sign-in, payment): escaping and one
+//! shared, self-contained layout (no scripts, inline styles only, so a strict CSP holds).
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn layout(title: &str, body: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body{{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:#f6f7f9;color:#1d2327;margin:0;padding:2rem 1rem}}
+main{{max-width:28rem;margin:0 auto;background:#fff;border-radius:12px;padding:1.75rem;box-shadow:0 1px 3px rgba(0,0,0,.12)}}
+h1{{font-size:1.3rem;margin:0 0 1rem}} .host{{font-family:ui-monospace,monospace;background:#f0f0f1;padding:.1rem .3rem;border-radius:4px}}
+.warn{{background:#fcf9e8;border-left:4px solid #dba617;padding:.6rem .8rem;margin:1rem 0}}
+.demo{{background:#fcf0f1;border-left:4px solid #d63638;padding:.6rem .8rem;margin:1rem 0}}
+.actions{{display:flex;gap:.75rem;margin-top:1.5rem}} button{{font-size:1rem;padding:.6rem 1.2rem;border-radius:8px;border:1px solid #8c8f94;background:#fff;cursor:pointer}}
+button.primary{{background:#2271b1;border-color:#2271b1;color:#fff}} input[type=text]{{font-size:1rem;padding:.5rem;width:100%;box-sizing:border-box}}
+small{{color:#646970}}
+</style></head><body><main>{body}</main></body></html>"#,
+        title = escape(title),
+    )
+}
