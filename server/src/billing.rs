@@ -297,6 +297,7 @@ pub struct BillingService {
     stripe_api_url: String,
     offers: moka::future::Cache<TenantId, Arc<Vec<Offer>>>,
     meter_wakeup: Arc<Notify>,
+    meter_rounds: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 fn period_of(now: DateTime<Utc>) -> String {
@@ -323,6 +324,7 @@ impl BillingService {
                 .time_to_live(std::time::Duration::from_secs(5))
                 .build(),
             meter_wakeup: Arc::new(Notify::new()),
+            meter_rounds: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
 
@@ -525,6 +527,27 @@ impl BillingService {
         offer: &Offer,
         tool: &str,
     ) -> Result<Gate, BillingError> {
+        if let Some(reservation) = self.try_reserve(tenant, user, offer, tool).await? {
+            return Ok(reservation);
+        }
+        match self.payment_required(tenant, user, offer).await? {
+            Some(required) => Ok(Gate::Pay(required)),
+            // The provider had confirmed a payment the webhook had not told us about yet.
+            None => Ok(self
+                .try_reserve(tenant, user, offer, tool)
+                .await?
+                .unwrap_or_else(|| Gate::Pay(self.required(tenant, offer, Uuid::nil(), true)))),
+        }
+    }
+
+    /// Reserves a use when the user has one (free quota, entitlement); `None` when not.
+    async fn try_reserve(
+        &self,
+        tenant: &Tenant,
+        user: &EndUser,
+        offer: &Offer,
+        tool: &str,
+    ) -> Result<Option<Gate>, BillingError> {
         let now = self.clock.now();
         let period = period_of(now);
         let call_id = format!("call_{}", Uuid::new_v4().simple());
@@ -542,14 +565,14 @@ impl BillingService {
                 )
                 .await?;
                 txn.commit().await?;
-                return Ok(Gate::Go(Reservation {
+                return Ok(Some(Gate::Go(Reservation {
                     usage_id: usage,
                     entitlement: None,
                     metered: None,
                     tenant: tenant.id,
                     user: user.id.0,
                     call_id,
-                }));
+                })));
             }
         }
         if let Some(entitlement) =
@@ -563,7 +586,7 @@ impl BillingService {
                         .await?;
                 if billed >= cap {
                     txn.rollback().await?;
-                    return Ok(Gate::Pay(PaymentRequired {
+                    return Ok(Some(Gate::Pay(PaymentRequired {
                         purchase_id: Uuid::nil(),
                         payment_url: format!("{}/account", self.tenant_base(tenant)),
                         offer_name: offer.name.clone(),
@@ -574,7 +597,7 @@ impl BillingService {
                         ),
                         pending: false,
                         capped: true,
-                    }));
+                    })));
                 }
             }
             let consumed = match entitlement.calls_remaining {
@@ -607,20 +630,18 @@ impl BillingService {
                         offer.meter_value,
                     )
                 });
-                return Ok(Gate::Go(Reservation {
+                return Ok(Some(Gate::Go(Reservation {
                     usage_id: usage,
                     entitlement: entitlement.calls_remaining.map(|_| entitlement.id),
                     metered,
                     tenant: tenant.id,
                     user: user.id.0,
                     call_id,
-                }));
+                })));
             }
         }
         txn.rollback().await?;
-        self.payment_required(tenant, user, offer)
-            .await
-            .map(Gate::Pay)
+        Ok(None)
     }
 
     /// The tool succeeded: the use is final; a metered use is queued for the meter, in the same
@@ -729,13 +750,14 @@ impl BillingService {
         )
     }
 
-    /// Finds the user's open purchase of this offer, or creates one at the provider.
+    /// Finds the user's open purchase of this offer, or creates one at the provider. `None`
+    /// when asking the provider showed the open purchase was paid (it is now fulfilled).
     async fn payment_required(
         &self,
         tenant: &Tenant,
         user: &EndUser,
         offer: &Offer,
-    ) -> Result<PaymentRequired, BillingError> {
+    ) -> Result<Option<PaymentRequired>, BillingError> {
         let now = self.clock.now();
         let provider = self.provider_for(tenant)?;
         let open_key = format!("{}:{}", user.id.0, offer.id.0);
@@ -745,28 +767,27 @@ impl BillingService {
                 if open.status == "open"
                     && let Ok(session) = provider.retrieve_checkout(&open.session_id).await
                     && session.status == "complete"
+                    && matches!(
+                        session.payment_status.as_str(),
+                        "paid" | "no_payment_required"
+                    )
                 {
                     self.fulfil_session(tenant, &session, now.timestamp())
                         .await?;
-                    if let Some(entitlement) =
-                        store::usable_entitlement(&self.db, tenant.id, user.id.0, offer.id.0, now)
-                            .await?
-                        && entitlement.status == "active"
-                    {
-                        return Ok(self.required(
-                            tenant,
-                            offer,
-                            open.id,
-                            open.status == "processing",
-                        ));
-                    }
+                    return Ok(None);
                 }
-                return Ok(self.required(tenant, offer, open.id, open.status == "processing"));
+                return Ok(Some(self.required(
+                    tenant,
+                    offer,
+                    open.id,
+                    open.status == "processing",
+                )));
             }
             store::close_purchase(&self.db, tenant.id, open.id, "expired").await?;
         }
         let customer = self.customer(tenant, user, provider.as_ref()).await?;
-        let attempt = store::count_purchases(&self.db, tenant.id, user.id.0, offer.id.0).await?;
+        let attempt =
+            store::count_closed_purchases(&self.db, tenant.id, user.id.0, offer.id.0).await?;
         let idempotency_key = format!("tg-co-{}-{}-{}-{attempt}", tenant.id, user.id.0, offer.id.0);
         // Derived from the idempotency key, so concurrent requests agree on the purchase id.
         let purchase_id = Uuid::parse_str(&crypto::hash_token(&idempotency_key)[..32])
@@ -780,6 +801,7 @@ impl BillingService {
             },
             customer: customer.clone(),
             price_id: offer.price_id.clone(),
+            metered: offer.kind == OfferKind::Metered,
             success_url: format!("{base}/pay/{purchase_id}/success"),
             cancel_url: format!("{base}/pay/{purchase_id}/cancel"),
             client_reference_id: purchase_id.to_string(),
@@ -811,7 +833,7 @@ impl BillingService {
             now,
         )
         .await?;
-        Ok(self.required(tenant, offer, purchase_id, false))
+        Ok(Some(self.required(tenant, offer, purchase_id, false)))
     }
 
     fn required(
@@ -902,7 +924,13 @@ impl BillingService {
                     None
                 },
                 period_end: None,
-                event_created,
+                // The checkout says nothing of a subscription's later states: its own events
+                // (created, updated, deleted) all apply after it.
+                event_created: if offer.kind == OfferKind::OneTime {
+                    event_created
+                } else {
+                    0
+                },
             },
             self.clock.now(),
         )
@@ -1292,6 +1320,16 @@ impl BillingService {
             return None;
         }
         oauth.find_end_user(tenant.id, user).await.ok().flatten()
+    }
+
+    /// Wakes the meter sender now (it also wakes on each new event and on its retry timer).
+    pub fn wake_meter_sender(&self) {
+        self.meter_wakeup.notify_one();
+    }
+
+    /// Counts the sender's delivery rounds: a receiver sees a change after each one.
+    pub fn meter_rounds(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.meter_rounds.subscribe()
     }
 
     /// Meter events not yet delivered (for operators and tests).

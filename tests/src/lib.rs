@@ -9,6 +9,7 @@ pub mod fake_wporg;
 
 use anyhow::Context;
 use fake_github::FakeGitHub;
+use fake_stripe::FakeStripe;
 use fake_wporg::FakeWordPress;
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -68,6 +69,8 @@ pub struct TestApp {
     pub wporg: FakeWordPress,
     /// The fake GitHub (web and API).
     pub github: FakeGitHub,
+    /// The fake Stripe API.
+    pub stripe: FakeStripe,
     /// The app's state, to act as an operator would before the admin API exists.
     pub state: AppState,
     /// The database URL the app runs on.
@@ -75,6 +78,8 @@ pub struct TestApp {
     /// The app's clock; advance it to expire codes and tokens.
     pub clock: Arc<OffsetClock>,
     http: reqwest::Client,
+    settings: HashMap<String, String>,
+    addr: std::net::SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     scratch: Option<PathBuf>,
@@ -129,8 +134,13 @@ impl TestApp {
 
     async fn try_spawn(options: TestOptions) -> anyhow::Result<Self> {
         install_crypto();
+        if std::env::var_os("TOLLGATE_TEST_LOG").is_some() {
+            tollgate::ops::init_logging();
+        }
         let wporg = FakeWordPress::start().await;
         let github = FakeGitHub::start().await;
+        let clock = Arc::new(OffsetClock::default());
+        let stripe = FakeStripe::start_with_clock(clock.clone()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let url = format!("http://127.0.0.1:{}", addr.port());
@@ -148,6 +158,7 @@ impl TestApp {
                 "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into(),
             ),
             ("TOLLGATE_WPORG_API_URL".into(), wporg.url.clone()),
+            ("TOLLGATE_STRIPE_API_URL".into(), stripe.url.clone()),
             (
                 "TOLLGATE_WPORG_TIMEOUT_MS".into(),
                 options.wporg_timeout_ms.to_string(),
@@ -170,7 +181,6 @@ impl TestApp {
         }
         settings.extend(options.extra);
         let config = Config::from_lookup(|name| settings.get(name).cloned())?;
-        let clock = Arc::new(OffsetClock::default());
         let app = App::build_with_clock(config, clock.clone()).await?;
         let state = app.state().clone();
         let (tx, rx) = oneshot::channel::<()>();
@@ -181,6 +191,9 @@ impl TestApp {
             url,
             wporg,
             github,
+            stripe,
+            settings,
+            addr,
             state,
             database_url,
             clock,
@@ -331,6 +344,88 @@ impl TestApp {
             }
         }
         dump
+    }
+
+    /// Kills the server without a graceful shutdown, as a crash would, and starts a new one on
+    /// the same address and database. Work the old process had not finished is recovered (or
+    /// not) by the new one alone.
+    pub async fn crash_and_restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
+        self.shutdown = None;
+        let config = Config::from_lookup(|name| self.settings.get(name).cloned()).expect("config");
+        let app = App::build_with_clock(config, self.clock.clone())
+            .await
+            .expect("the app restarts");
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("the address is free again");
+        self.state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        self.server = Some(tokio::spawn(app.serve(listener, async move {
+            let _ = rx.await;
+        })));
+        self.shutdown = Some(tx);
+    }
+
+    /// Connects `slug` to the fake Stripe with one webhook secret; returns that secret.
+    pub async fn connect_stripe(&self, slug: &str) -> String {
+        let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
+        let tenant = self
+            .state
+            .tenants
+            .get_tenant_by_slug(slug)
+            .await
+            .expect("the tenant exists");
+        self.state
+            .billing
+            .connect_stripe(
+                &self.state.tenants,
+                &tenant,
+                &self.stripe.secret_key,
+                &[&secret],
+            )
+            .await
+            .expect("connected");
+        secret
+    }
+
+    /// The app's current time, in unix seconds.
+    pub fn clock_now(&self) -> i64 {
+        use tollgate::clock::Clock;
+        self.clock.now().timestamp()
+    }
+
+    /// Waits until every meter event is delivered: checks after each round of the sender
+    /// (it runs on each new event and on its retry timer), within a 60 s bound.
+    pub async fn wait_for_meter_outbox_empty(&self) {
+        let mut rounds = self.state.billing.meter_rounds();
+        let wait = async {
+            loop {
+                rounds.borrow_and_update();
+                if self
+                    .state
+                    .billing
+                    .pending_meter_events()
+                    .await
+                    .expect("count")
+                    == 0
+                {
+                    return;
+                }
+                rounds.changed().await.expect("the sender runs");
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), wait)
+            .await
+            .expect("meter events delivered within 60 s");
+    }
+
+    /// The tenant's Stripe webhook URL.
+    pub fn webhook_url(&self, slug: &str) -> String {
+        format!("{}/t/{slug}/webhooks/stripe", self.url)
     }
 
     /// Stops the server gracefully and waits for it to finish.

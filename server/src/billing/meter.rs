@@ -24,6 +24,7 @@ pub(super) fn spawn(
                     std::time::Duration::from_secs(5)
                 }
             };
+            billing.meter_rounds.send_modify(|rounds| *rounds += 1);
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = billing.meter_wakeup.notified() => {}

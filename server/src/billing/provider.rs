@@ -33,6 +33,8 @@ pub struct CheckoutRequest {
     pub customer: String,
     /// The provider price id.
     pub price_id: String,
+    /// Whether the price is metered (Stripe takes no quantity for those).
+    pub metered: bool,
     /// Where the provider sends the browser after paying.
     pub success_url: String,
     /// Where it sends the browser on cancel.

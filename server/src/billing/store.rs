@@ -355,8 +355,9 @@ pub async fn find_open_purchase(
         .await
 }
 
-/// Purchases this user ever started for this offer (the attempt number of the next one).
-pub async fn count_purchases(
+/// This user's closed purchases of this offer: the attempt number of the next checkout. An open
+/// purchase does not count, so concurrent callers agree on the number while one is open.
+pub async fn count_closed_purchases(
     db: &impl ConnectionTrait,
     tenant: TenantId,
     user: Uuid,
@@ -366,6 +367,7 @@ pub async fn count_purchases(
         .filter(purchase::Column::TenantId.eq(tenant.0))
         .filter(purchase::Column::EndUserId.eq(user))
         .filter(purchase::Column::OfferId.eq(offer))
+        .filter(purchase::Column::OpenKey.is_null())
         .count(db)
         .await
 }
@@ -687,6 +689,9 @@ pub async fn mark_meter_event(
             Expr::value((status == "sent").then_some(now)),
         )
         .filter(meter_outbox::Column::Id.eq(id))
+        // Only a pending event changes: a sender that outlived its process (or lost a race)
+        // never turns a sent event back into a pending one.
+        .filter(meter_outbox::Column::Status.eq("pending"))
         .exec(db)
         .await?;
     Ok(())

@@ -142,6 +142,9 @@ impl PaymentProvider for StripePayments {
             let strategy = idempotency(&request.idempotency_key)?;
             let mut item = CreateCheckoutSessionLineItems::new();
             item.price = Some(request.price_id.clone());
+            if !request.metered {
+                item.quantity = Some(1);
+            }
             let mut create = CreateCheckoutSession::new()
                 .customer(request.customer.clone())
                 .line_items(vec![item])
@@ -217,14 +220,23 @@ impl PaymentProvider for StripePayments {
             // Stripe dedupes on `identifier`; the idempotency key makes a replayed request
             // return the first answer instead of a duplicate-identifier error.
             let strategy = idempotency(&format!("tg-meter-{}", event.identifier))?;
-            with_retry(|| {
+            let sent = with_retry(|| {
                 request
                     .customize()
                     .request_strategy(strategy.clone())
                     .send(&self.client)
             })
-            .await?;
-            Ok(())
+            .await;
+            match sent {
+                Ok(_) => Ok(()),
+                // Stripe refuses a second event with one identifier: the first one counted.
+                Err(ProviderError::Refused(message))
+                    if message.contains("already exists with identifier") =>
+                {
+                    Ok(())
+                }
+                Err(error) => Err(error),
+            }
         })
     }
 }

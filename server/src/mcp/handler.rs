@@ -296,12 +296,21 @@ fn payment_answer(
         "price": required.price,
         "reason": required.reason,
     });
+    // A 2026-07-28 request carries its version and capabilities in its own `_meta`; a legacy
+    // session's come from `initialize`.
     let info = ctx.peer.peer_info();
-    let url_elicitation = info
-        .as_ref()
-        .and_then(|i| i.capabilities.elicitation.as_ref())
-        .is_some_and(|e| e.url.is_some());
-    let version = info.as_ref().map(|i| i.protocol_version.clone());
+    let per_request_version = ctx.meta.protocol_version();
+    let url_elicitation = match ctx.meta.client_capabilities() {
+        Some(capabilities) => capabilities
+            .elicitation
+            .as_ref()
+            .is_some_and(|e| e.url.is_some()),
+        None => info
+            .as_ref()
+            .and_then(|i| i.capabilities.elicitation.as_ref())
+            .is_some_and(|e| e.url.is_some()),
+    };
+    let version = per_request_version.or_else(|| info.as_ref().map(|i| i.protocol_version.clone()));
     if url_elicitation && !required.capped && !required.pending {
         if version == Some(ProtocolVersion::V_2026_07_28) {
             let params = ElicitRequestParams::UrlElicitationParams {

@@ -1,0 +1,342 @@
+//! Paid tools: the gate, the payment answer in each client era, the sandbox checkout, the
+//! payment pages, and the billing tools.
+
+use rmcp::model::CallToolRequestParams;
+use serde_json::{Value, json};
+use tollgate_tests::browser::OAuthClient;
+use tollgate_tests::{Era, TestApp, TestOptions};
+
+async fn priced_app() -> TestApp {
+    TestApp::spawn_with(TestOptions {
+        demo_pricing: true,
+        ..TestOptions::default()
+    })
+    .await
+}
+
+fn downloads_args() -> serde_json::Map<String, Value> {
+    json!({"slug": "akismet", "limit": 7})
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A raw 2026-07-28 `tools/call`, with the client capabilities given.
+async fn modern_call(app: &TestApp, token: &str, tool: &str, capabilities: Value) -> (u16, Value) {
+    let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": tool, "arguments": {"slug": "akismet", "limit": 7},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": capabilities}}});
+    let auth = format!("Bearer {token}");
+    let response = app
+        .post_mcp(
+            "demo",
+            &body.to_string(),
+            &[
+                ("authorization", &auth),
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", tool),
+            ],
+        )
+        .await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn token(app: &TestApp) -> String {
+    let tokens = OAuthClient::register(app, "demo").await.sign_in().await;
+    tokens["access_token"].as_str().expect("token").to_owned()
+}
+
+#[tokio::test]
+async fn a_paid_tool_lists_its_price_and_needs_sign_in() {
+    let app = priced_app().await;
+    let client = app.mcp_client("demo", Era::Stateless).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let paid = tools
+        .iter()
+        .find(|t| t.name == "wporg_plugin_downloads")
+        .expect("listed");
+    assert!(
+        paid.description
+            .as_deref()
+            .is_some_and(|d| d.contains("$5.00 for 100 calls")),
+        "{paid:?}"
+    );
+    let meta = paid.meta.as_ref().expect("_meta");
+    assert_eq!(meta.0["io.tollgate/price"]["amount"], 500);
+    assert!(tools.iter().any(|t| t.name == "billing_status"));
+    assert!(tools.iter().any(|t| t.name == "list_plans"));
+    // Free tools stay free and anonymous; the paid one asks for sign-in.
+    let free = client
+        .call_tool(CallToolRequestParams::new("wporg_theme_tags"))
+        .await
+        .expect("free call");
+    assert_ne!(free.is_error, Some(true));
+    let anonymous = client
+        .call_tool(
+            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
+        )
+        .await;
+    assert!(anonymous.is_err(), "an anonymous paid call is refused");
+    let (status, _) = {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "wporg_plugin_downloads", "arguments": {"slug": "akismet"}}});
+        let response = app.post_mcp("demo", &body.to_string(), &[]).await;
+        (response.status().as_u16(), ())
+    };
+    assert_eq!(status, 401);
+    client.cancel().await.expect("closes");
+}
+
+#[tokio::test]
+async fn free_quota_then_sandbox_payment_then_the_retry_works() {
+    let app = priced_app().await;
+    let token = token(&app).await;
+    let client = app
+        .mcp_client_with_token("demo", Era::Sessions, &token)
+        .await;
+    let call = || {
+        client.call_tool(
+            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
+        )
+    };
+    for i in 0..3 {
+        let result = call().await.expect("tools/call");
+        assert_ne!(result.is_error, Some(true), "free call {i}: {result:?}");
+    }
+    let result = call().await.expect("tools/call");
+    assert_eq!(result.is_error, Some(true));
+    let structured = result.structured_content.clone().expect("structured");
+    assert_eq!(structured["status"], "payment_required", "{structured}");
+    assert_eq!(structured["price"], "$5.00 for 100 calls");
+    let pay_url = structured["checkout_url"].as_str().expect("url").to_owned();
+    assert!(
+        pay_url.starts_with(&format!("{}/t/demo/pay/", app.url)),
+        "{pay_url}"
+    );
+    let text = result.content[0].as_text().expect("text").text.clone();
+    assert!(text.contains(&pay_url), "{text}");
+
+    // The same unpaid call again reuses the same purchase.
+    let again = call().await.expect("tools/call");
+    assert_eq!(
+        again.structured_content.expect("structured")["checkout_url"],
+        pay_url.as_str()
+    );
+
+    // The user opens the payment page, goes on to the sandbox checkout and pays.
+    let page = app
+        .http()
+        .get(&pay_url)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("Tollgate demo") && page.contains("$5.00 for 100 calls"),
+        "{page}"
+    );
+    let checkout = page
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a checkout link")
+        .to_owned();
+    let sandbox = app
+        .http()
+        .get(&checkout)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(sandbox.contains("TEST MODE"), "{sandbox}");
+    let paid = app.http().post(&checkout).send().await.expect("paid");
+    assert_eq!(paid.status(), 200);
+    let success = app
+        .http()
+        .get(format!("{pay_url}/success"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(success.contains("Payment received"), "{success}");
+
+    let result = call().await.expect("tools/call");
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+    let status = client
+        .call_tool(CallToolRequestParams::new("billing_status"))
+        .await
+        .expect("billing_status");
+    let plans = &status.structured_content.expect("structured")["plans"];
+    assert_eq!(plans[0]["calls_remaining"], 99, "{plans}");
+    assert_eq!(plans[0]["free_calls_left"], 0);
+    let account = status.content[0].as_text().expect("text").text.clone();
+    let link = account
+        .split("valid 15 minutes): ")
+        .nth(1)
+        .expect("a link")
+        .trim()
+        .to_owned();
+    let page = app.http().get(&link).send().await.expect("page");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("html").contains("99 calls left"));
+    let forged = app
+        .http()
+        .get(link.replace("sig=", "sig=0"))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(forged.status(), 403);
+    client.cancel().await.expect("closes");
+}
+
+#[tokio::test]
+async fn a_failed_paid_call_costs_nothing() {
+    let app = priced_app().await;
+    let token = token(&app).await;
+    let client = app
+        .mcp_client_with_token("demo", Era::Stateless, &token)
+        .await;
+    app.wporg.fail(
+        "/stats/plugin/1.0/downloads.php",
+        Some(tollgate_tests::fake_wporg::Failure::Status(500)),
+    );
+    for _ in 0..5 {
+        let result = client
+            .call_tool(
+                CallToolRequestParams::new("wporg_plugin_downloads")
+                    .with_arguments(downloads_args()),
+            )
+            .await
+            .expect("tools/call");
+        assert_eq!(result.is_error, Some(true));
+        assert!(
+            result.structured_content.is_none(),
+            "an upstream failure, not a payment request"
+        );
+    }
+    app.wporg.fail("/stats/plugin/1.0/downloads.php", None);
+    let status = client
+        .call_tool(CallToolRequestParams::new("billing_status"))
+        .await
+        .expect("billing_status");
+    assert_eq!(
+        status.structured_content.expect("structured")["plans"][0]["free_calls_left"],
+        3
+    );
+    client.cancel().await.expect("closes");
+}
+
+#[tokio::test]
+async fn each_era_gets_the_payment_answer_it_understands() {
+    let app = priced_app().await;
+    let token = token(&app).await;
+    // Spend the free quota.
+    for _ in 0..3 {
+        let (status, body) = modern_call(&app, &token, "wporg_plugin_downloads", json!({})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // 2026-07-28 with URL elicitation: input_required.
+    let (status, body) = modern_call(
+        &app,
+        &token,
+        "wporg_plugin_downloads",
+        json!({"elicitation": {"url": {}}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let result = &body["result"];
+    assert_eq!(result["resultType"], "input_required", "{body}");
+    let request = &result["inputRequests"]["payment"];
+    assert_eq!(request["method"], "elicitation/create", "{body}");
+    assert_eq!(request["params"]["mode"], "url");
+    assert!(
+        request["params"]["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/t/demo/pay/"))
+    );
+
+    // 2026-07-28 without it: the tool result with the link.
+    let (_, body) = modern_call(&app, &token, "wporg_plugin_downloads", json!({})).await;
+    assert_eq!(body["result"]["isError"], true, "{body}");
+    assert_eq!(
+        body["result"]["structuredContent"]["status"],
+        "payment_required"
+    );
+
+    // 2025-11-25 with URL elicitation: error -32042.
+    let auth = format!("Bearer {token}");
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {"elicitation": {"url": {}}},
+        "clientInfo": {"name": "it", "version": "1"}}});
+    let response = app
+        .post_mcp("demo", &init.to_string(), &[("authorization", &auth)])
+        .await;
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let _ = response.text().await;
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    app.post_mcp("demo", &initialized.to_string(), &headers)
+        .await;
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "wporg_plugin_downloads", "arguments": {"slug": "akismet"}}});
+    let text = app
+        .post_mcp("demo", &call.to_string(), &headers)
+        .await
+        .text()
+        .await
+        .expect("body");
+    let data = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .find(|d| !d.is_empty())
+        .unwrap_or(&text);
+    let message: Value = serde_json::from_str(data).expect("json-rpc");
+    assert_eq!(message["error"]["code"], -32042, "{message}");
+    let elicitation = &message["error"]["data"]["elicitations"][0];
+    assert_eq!(elicitation["mode"], "url");
+    assert!(
+        elicitation["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/t/demo/pay/"))
+    );
+}
+
+#[tokio::test]
+async fn list_plans_names_the_tools_each_plan_unlocks() {
+    let app = priced_app().await;
+    let client = app.mcp_client("demo", Era::Stateless).await;
+    let result = client
+        .call_tool(CallToolRequestParams::new("list_plans"))
+        .await
+        .expect("list_plans");
+    let plans = &result.structured_content.expect("structured")["plans"];
+    assert_eq!(plans[0]["name"], "Download statistics");
+    assert_eq!(plans[0]["tools"], json!(["wporg_plugin_downloads"]));
+    client.cancel().await.expect("closes");
+}
+
+#[tokio::test]
+async fn a_tenant_without_paid_tools_has_no_billing_tools() {
+    let app = TestApp::spawn().await;
+    let client = app.mcp_client("demo", Era::Stateless).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert!(tools.iter().all(|t| t.name != "billing_status"));
+    client.cancel().await.expect("closes");
+}
