@@ -114,6 +114,9 @@ impl App {
                     .trim_end_matches('/')
                     .to_owned(),
                 production: config.production,
+                metadata_documents: crate::oauth::FetchPolicy {
+                    allow_insecure_loopback: config.cimd_insecure_loopback,
+                },
             },
             identity_http,
         );

@@ -168,6 +168,9 @@ pub struct Config {
     pub master_key: Option<SecretString>,
     /// `TOLLGATE_STRIPE_API_URL`: Stripe's API base URL.
     pub stripe_api_url: Url,
+    /// `TOLLGATE_CIMD_INSECURE_LOOPBACK`: accept `http://127.0.0.1` client metadata documents
+    /// (development and tests only; refused in production mode).
+    pub cimd_insecure_loopback: bool,
     /// `TOLLGATE_MODE=production` turns off everything meant for demos (the local sign-in).
     pub production: bool,
 }
@@ -281,7 +284,28 @@ impl Config {
         let stripe_api_url =
             parse_http_url(&get, "TOLLGATE_STRIPE_API_URL", "https://api.stripe.com")?;
 
+        let cimd_insecure_loopback = match get("TOLLGATE_CIMD_INSECURE_LOOPBACK")
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") if !production => true,
+            Some("true" | "1" | "yes") => {
+                return Err(ConfigError::new(
+                    "TOLLGATE_CIMD_INSECURE_LOOPBACK",
+                    "cannot be on in production mode",
+                ));
+            }
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "TOLLGATE_CIMD_INSECURE_LOOPBACK",
+                    format!("{other:?} is not true or false"),
+                ));
+            }
+        };
+
         Ok(Self {
+            cimd_insecure_loopback,
             stripe_api_url,
             github_app,
             github_url,

@@ -5,12 +5,16 @@
 //! Protocol logic lives here, apart from HTTP (`routes.rs`) and queries (`store.rs`).
 
 mod github;
+mod metadata_document;
 mod pages;
 mod redirect;
 pub(crate) mod routes;
 mod store;
 
 pub use github::{GitHubIdentity, IdentityError, IdentityProvider, UpstreamIdentity};
+pub use metadata_document::{
+    ClientMetadataDocument, FetchPolicy, MetadataDocumentError, is_metadata_document_url,
+};
 pub use redirect::{RedirectUri, RedirectUriError};
 
 use crate::clock::Clock;
@@ -36,6 +40,8 @@ pub const PENDING_TTL: Duration = Duration::minutes(10);
 pub const UNUSED_CLIENT_TTL: Duration = Duration::hours(1);
 /// The one scope Tollgate grants: use of the tenant's MCP tools.
 pub const SCOPE: &str = "mcp";
+/// How long a fetched client metadata document is used before it is fetched again.
+pub const METADATA_DOCUMENT_TTL: Duration = Duration::hours(1);
 /// Registrations allowed per client address and tenant per minute.
 pub const REGISTRATIONS_PER_MINUTE: u32 = 20;
 
@@ -343,6 +349,8 @@ pub struct IdentitySettings {
     pub github_api_url: String,
     /// Production mode turns the local sign-in off for good.
     pub production: bool,
+    /// How client metadata documents may be fetched.
+    pub metadata_documents: FetchPolicy,
 }
 
 /// A fixed one-minute window: when it started, and how many requests it has seen.
@@ -426,7 +434,7 @@ impl OAuthService {
             "revocation_endpoint_auth_methods_supported": ["none", "client_secret_post", "client_secret_basic"],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
-            "client_id_metadata_document_supported": false,
+            "client_id_metadata_document_supported": true,
             "subject_types_supported": ["public"],
         })
     }
@@ -663,6 +671,44 @@ impl OAuthService {
         ))
     }
 
+    /// The client a `client_id` names at `/authorize`: a registered client, or the client
+    /// metadata document at that URL, fetched safely and kept for an hour.
+    async fn resolve_client(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+    ) -> Result<Option<store::ClientRecord>, FlowError> {
+        if !is_metadata_document_url(client_id, &self.identity.metadata_documents) {
+            return Ok(self.live_client(tenant, client_id).await?);
+        }
+        let now = self.clock.now();
+        if let Some((client, _)) = store::find_client(&self.db, tenant, client_id).await?
+            && now - client.created_at < METADATA_DOCUMENT_TTL
+        {
+            return Ok(Some(client));
+        }
+        let document = metadata_document::fetch(client_id, &self.identity.metadata_documents)
+            .await
+            .map_err(|e| {
+                local(
+                    400,
+                    format!("This application's client metadata document could not be used: {e}"),
+                )
+            })?;
+        let record = store::ClientRecord {
+            client_id: document.client_id,
+            client_name: document.client_name,
+            redirect_uris: document.redirect_uris,
+            auth_method: "none".into(),
+            secret_hash: None,
+            kind: "metadata_document".into(),
+            fingerprint: None,
+            created_at: now,
+        };
+        store::replace_client(&self.db, tenant, &record).await?;
+        Ok(Some(record))
+    }
+
     async fn live_client(
         &self,
         tenant: TenantId,
@@ -690,7 +736,7 @@ impl OAuthService {
             .as_deref()
             .ok_or_else(|| local(400, "The request has no client_id."))?;
         let client = self
-            .live_client(tenant.id, client_id)
+            .resolve_client(tenant.id, client_id)
             .await?
             .ok_or_else(|| {
                 local(

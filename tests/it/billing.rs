@@ -340,3 +340,153 @@ async fn a_tenant_without_paid_tools_has_no_billing_tools() {
     assert!(tools.iter().all(|t| t.name != "billing_status"));
     client.cancel().await.expect("closes");
 }
+
+/// Prices the named tools of the demo tenant with one new sandbox offer.
+async fn price_with(app: &TestApp, offer: tollgate::billing::NewOffer, tools: &[&str]) {
+    let demo = app
+        .state
+        .tenants
+        .get_tenant_by_slug("demo")
+        .await
+        .expect("demo");
+    let created = app
+        .state
+        .billing
+        .create_offer(demo.id, offer)
+        .await
+        .expect("offer");
+    for tool in app.state.tenants.list_tools(demo.id).await.expect("tools") {
+        if tools.contains(&tool.name.as_str()) {
+            app.state
+                .billing
+                .price_tool(&app.state.tenants, demo.id, tool.id, Some(created.id))
+                .await
+                .expect("priced");
+        }
+    }
+}
+
+fn sandbox_offer(kind: tollgate::billing::OfferKind) -> tollgate::billing::NewOffer {
+    tollgate::billing::NewOffer {
+        name: "Plan".into(),
+        kind,
+        price_id: "sandbox_plan".into(),
+        amount: 900,
+        currency: "eur".into(),
+        interval: Some("month".into()),
+        calls: None,
+        meter_event: Some("calls".into()),
+        meter_value: None,
+        free_quota: None,
+        spend_cap: Some(2),
+        payment_reason: None,
+        success_url: None,
+    }
+}
+
+/// Pays the purchase behind a payment-required result in the sandbox.
+async fn pay_in_sandbox(app: &TestApp, result: &rmcp::model::CallToolResult) {
+    let pay_url = result.structured_content.as_ref().expect("structured")["checkout_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let page = app
+        .http()
+        .get(&pay_url)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let checkout = page
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a checkout link")
+        .to_owned();
+    assert_eq!(
+        app.http()
+            .post(&checkout)
+            .send()
+            .await
+            .expect("paid")
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn one_plan_unlocks_every_tool_it_covers_with_one_payment() {
+    let app = TestApp::spawn().await;
+    let mut offer = sandbox_offer(tollgate::billing::OfferKind::Subscription);
+    offer.spend_cap = None;
+    price_with(
+        &app,
+        offer,
+        &["wporg_plugin_downloads", "wporg_translations"],
+    )
+    .await;
+    let token = token(&app).await;
+    let client = app
+        .mcp_client_with_token("demo", Era::Stateless, &token)
+        .await;
+    let downloads =
+        CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args());
+    let translations = CallToolRequestParams::new("wporg_translations").with_arguments(
+        json!({"type": "plugins", "slug": "akismet"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    let first = client.call_tool(downloads.clone()).await.expect("call");
+    assert_eq!(
+        first.structured_content.as_ref().expect("structured")["status"],
+        "payment_required"
+    );
+    let other = client.call_tool(translations.clone()).await.expect("call");
+    assert_eq!(
+        other.structured_content.as_ref().expect("structured")["checkout_url"],
+        first.structured_content.as_ref().expect("structured")["checkout_url"],
+        "one plan, one checkout"
+    );
+    pay_in_sandbox(&app, &first).await;
+    for call in [downloads, translations] {
+        let result = client.call_tool(call).await.expect("call");
+        assert_ne!(result.is_error, Some(true), "{result:?}");
+    }
+    client.cancel().await.expect("closes");
+}
+
+#[tokio::test]
+async fn a_metered_plan_stops_at_its_spend_cap() {
+    let app = TestApp::spawn().await;
+    price_with(
+        &app,
+        sandbox_offer(tollgate::billing::OfferKind::Metered),
+        &["wporg_plugin_downloads"],
+    )
+    .await;
+    let token = token(&app).await;
+    let client = app
+        .mcp_client_with_token("demo", Era::Stateless, &token)
+        .await;
+    let call = || {
+        client.call_tool(
+            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
+        )
+    };
+    let first = call().await.expect("call");
+    pay_in_sandbox(&app, &first).await;
+    for _ in 0..2 {
+        let result = call().await.expect("call");
+        assert_ne!(result.is_error, Some(true), "{result:?}");
+    }
+    let capped = call().await.expect("call");
+    assert_eq!(capped.is_error, Some(true));
+    assert_eq!(
+        capped.structured_content.expect("structured")["status"],
+        "spend_cap_reached"
+    );
+    client.cancel().await.expect("closes");
+}

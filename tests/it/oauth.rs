@@ -881,3 +881,79 @@ async fn a_legacy_session_belongs_to_the_user_who_opened_it() {
         .await;
     assert_eq!(anonymous.status(), 404);
 }
+
+/// Serves one client metadata document on 127.0.0.1; returns its URL (the client id).
+async fn serve_metadata_document(name: &str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/oauth/client.json",
+        listener.local_addr().expect("addr")
+    );
+    let document = json!({
+        "client_id": url,
+        "client_name": name,
+        "redirect_uris": [REDIRECT_URI],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    let router = axum::Router::new().route(
+        "/oauth/client.json",
+        axum::routing::get(move || {
+            let document = document.clone();
+            async move { axum::Json(document) }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_client_metadata_document_url_works_as_a_client_id() {
+    let app = TestApp::spawn_with(TestOptions {
+        extra: vec![("TOLLGATE_CIMD_INSECURE_LOOPBACK".into(), "true".into())],
+        ..TestOptions::default()
+    })
+    .await;
+    let (_, meta) = get_json(&app, "/.well-known/oauth-authorization-server/t/demo").await;
+    assert_eq!(meta["client_id_metadata_document_supported"], true);
+    let client_id = serve_metadata_document("Doc Client").await;
+    let client = OAuthClient {
+        app: &app,
+        slug: "demo".into(),
+        client_id,
+    };
+    let pkce = Pkce::new();
+    let browser = Browser::new();
+    let consent = client.consent_page(&browser, &pkce).await;
+    assert!(consent.body.contains("Doc Client"), "{}", consent.body);
+    let back = client.approve(&browser, &consent).await;
+    let code = query_param(&back, "code").expect("code");
+    let (status, tokens) = client.exchange(&code, &pkce).await;
+    assert_eq!(status, 200, "{tokens}");
+}
+
+#[tokio::test]
+async fn a_metadata_document_on_a_private_address_is_never_fetched() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new();
+    for client_id in [
+        serve_metadata_document("Local").await,
+        "https://127.0.0.1/client.json".to_owned(),
+        "https://169.254.169.254/latest/meta-data".to_owned(),
+        "https://10.1.2.3/client.json".to_owned(),
+    ] {
+        let client = OAuthClient {
+            app: &app,
+            slug: "demo".into(),
+            client_id: client_id.clone(),
+        };
+        let page = browser.get(&client.authorize_url(&Pkce::new(), &[])).await;
+        assert_eq!(page.status, 400, "{client_id}");
+        assert!(page.location.is_none(), "{client_id}");
+    }
+}

@@ -92,6 +92,24 @@ pub async fn insert_client(
     Ok(())
 }
 
+/// Stores a (re)fetched client metadata document as the client of that id.
+pub async fn replace_client(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    client: &ClientRecord,
+) -> Result<(), DbErr> {
+    oauth_client::Entity::delete_many()
+        .filter(oauth_client::Column::TenantId.eq(tenant.0))
+        .filter(oauth_client::Column::ClientId.eq(client.client_id.as_str()))
+        .exec(db)
+        .await?;
+    match insert_client(db, tenant, client).await {
+        // Another request stored the same document at the same moment.
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(()),
+        other => other,
+    }
+}
+
 /// Forgets dynamically registered clients that never completed a sign-in.
 pub async fn delete_unused_clients(
     db: &impl ConnectionTrait,

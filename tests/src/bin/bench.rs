@@ -143,13 +143,29 @@ async fn main() -> anyhow::Result<()> {
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientCapabilities": {},
     });
+    // BENCH_TOOL picks another tool (its arguments must be optional), to compare output sizes.
+    let tool = std::env::var("BENCH_TOOL").unwrap_or_else(|_| "wporg_query_themes".into());
+    let arguments = if tool == "wporg_query_themes" {
+        json!({"search": "blog", "per_page": 5})
+    } else {
+        json!({})
+    };
     let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": "wporg_query_themes", "arguments": {"search": "blog", "per_page": 5}, "_meta": meta}})
+        "name": tool, "arguments": arguments, "_meta": meta}})
     .to_string();
     let mcp_headers = vec![
         ("mcp-protocol-version", "2026-07-28".to_owned()),
         ("mcp-method", "tools/call".to_owned()),
-        ("mcp-name", "wporg_query_themes".to_owned()),
+        ("mcp-name", tool.clone()),
+    ];
+    // The protocol floor: `server/discover` through the same endpoint runs rmcp's stateless
+    // dispatch and Tollgate's guard, but no tool, no cache and no billing.
+    let discover =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}})
+            .to_string();
+    let discover_headers = vec![
+        ("mcp-protocol-version", "2026-07-28".to_owned()),
+        ("mcp-method", "server/discover".to_owned()),
     ];
     // Warm the upstream cache, and check the call works at all.
     let warm = drive(
@@ -176,22 +192,29 @@ async fn main() -> anyhow::Result<()> {
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for &n in &clients {
         let echo = drive(&echo_url, &call, &[], n, duration).await?;
+        let floor = drive(
+            &app.mcp_url("demo"),
+            &discover,
+            &discover_headers,
+            n,
+            duration,
+        )
+        .await?;
         let mcp = drive(&app.mcp_url("demo"), &call, &mcp_headers, n, duration).await?;
-        println!(
-            "| axum JSON-RPC echo (ceiling) | {n} | {:.0} | {:.2} | {:.2} | {} | 100% |",
-            echo.per_second(),
-            echo.percentile_ms(0.5),
-            echo.percentile_ms(0.99),
-            echo.errors
-        );
-        println!(
-            "| Tollgate cached `tools/call` | {n} | {:.0} | {:.2} | {:.2} | {} | {:.0}% |",
-            mcp.per_second(),
-            mcp.percentile_ms(0.5),
-            mcp.percentile_ms(0.99),
-            mcp.errors,
-            100.0 * mcp.per_second() / echo.per_second()
-        );
+        for (name, run) in [
+            ("axum JSON-RPC echo (ceiling)", &echo),
+            ("Tollgate `server/discover` (rmcp floor)", &floor),
+            ("Tollgate cached `tools/call`", &mcp),
+        ] {
+            println!(
+                "| {name} | {n} | {:.0} | {:.2} | {:.2} | {} | {:.0}% |",
+                run.per_second(),
+                run.percentile_ms(0.5),
+                run.percentile_ms(0.99),
+                run.errors,
+                100.0 * run.per_second() / echo.per_second()
+            );
+        }
     }
     println!(
         "\nUpstream requests during the measured runs: {} (all answered from cache).",
