@@ -1,6 +1,9 @@
 //! HTML for the few server-rendered pages end users see (sign-in, payment): escaping and one
 //! shared, self-contained layout (no scripts, inline styles only, so a strict CSP holds).
 
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -35,4 +38,32 @@ small{{color:#646970}}
 </style></head><body><main>{body}</main></body></html>"#,
         title = escape(title),
     )
+}
+
+/// A page as an HTTP response, with the headers every end-user page carries: a strict CSP,
+/// no framing, no caching, no referrer. (The one HTTP helper outside `routes.rs`: both the
+/// sign-in and the payment routes answer with these pages.)
+pub fn page(status: StatusCode, html: String) -> Response {
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }

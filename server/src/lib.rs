@@ -17,5 +17,5 @@ mod router;
 pub mod tenant;
 pub mod wordpress;
 
-pub use app::{App, AppState};
+pub use app::{App, AppState, Services};
 pub use config::Config;

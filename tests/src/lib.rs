@@ -120,6 +120,22 @@ async fn fresh_database() -> anyhow::Result<(String, Option<PathBuf>)> {
     }
 }
 
+/// Starts an rmcp client over `transport` in the given era.
+async fn connect(transport: StreamableHttpClientTransport<reqwest::Client>, era: Era) -> McpClient {
+    match era {
+        Era::Sessions => ().serve(transport).await.expect("the client initializes"),
+        Era::Stateless => ()
+            .serve_with_lifecycle(
+                transport,
+                ClientLifecycleMode::Discover {
+                    preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+                },
+            )
+            .await
+            .expect("the client discovers the server"),
+    }
+}
+
 impl TestApp {
     /// Starts Tollgate with default options.
     pub async fn spawn() -> Self {
@@ -218,19 +234,11 @@ impl TestApp {
 
     /// An rmcp client connected to `slug`'s endpoint, speaking the given era.
     pub async fn mcp_client(&self, slug: &str, era: Era) -> McpClient {
-        let transport = StreamableHttpClientTransport::from_uri(self.mcp_url(slug));
-        match era {
-            Era::Sessions => ().serve(transport).await.expect("the client initializes"),
-            Era::Stateless => ()
-                .serve_with_lifecycle(
-                    transport,
-                    ClientLifecycleMode::Discover {
-                        preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
-                    },
-                )
-                .await
-                .expect("the client discovers the server"),
-        }
+        connect(
+            StreamableHttpClientTransport::from_uri(self.mcp_url(slug)),
+            era,
+        )
+        .await
     }
 
     /// POSTs a raw JSON-RPC body to a tenant's endpoint with MCP's usual headers plus `headers`.
@@ -276,19 +284,7 @@ impl TestApp {
                 self.mcp_url(slug),
             )
             .auth_header(token.to_owned());
-        let transport = StreamableHttpClientTransport::from_config(config);
-        match era {
-            Era::Sessions => ().serve(transport).await.expect("the client initializes"),
-            Era::Stateless => ()
-                .serve_with_lifecycle(
-                    transport,
-                    ClientLifecycleMode::Discover {
-                        preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
-                    },
-                )
-                .await
-                .expect("the client discovers the server"),
-        }
+        connect(StreamableHttpClientTransport::from_config(config), era).await
     }
 
     /// The end users of a tenant.

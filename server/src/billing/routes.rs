@@ -3,6 +3,7 @@
 
 use super::{BillingError, WebhookError, WebhookOutcome, pages};
 use crate::app::AppState;
+use crate::html::page;
 use crate::tenant::Tenant;
 use axum::Json;
 use axum::body::Bytes;
@@ -12,27 +13,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
-
-fn page(status: StatusCode, html: String) -> Response {
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        html,
-    )
-        .into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
-}
 
 async fn tenant(state: &AppState, slug: &str) -> Result<Tenant, Response> {
     state.tenants.get_tenant_by_slug(slug).await.map_err(|_| {

@@ -5,6 +5,7 @@ use super::{
     AuthorizeParams, ConsentOutcome, FlowError, OAuthError, RegistrationRequest, TokenParams, pages,
 };
 use crate::app::AppState;
+use crate::html::page;
 use crate::tenant::Tenant;
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -32,32 +33,6 @@ async fn page_tenant(state: &AppState, slug: &str) -> Result<Tenant, Response> {
             pages::error("There is no such service here."),
         )
     })
-}
-
-/// Security headers every page of the flow carries: no framing, no caching, no referrer.
-fn page(status: StatusCode, html: String) -> Response {
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        html,
-    )
-        .into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    response
 }
 
 fn see_other(location: &str) -> Response {
