@@ -957,3 +957,104 @@ async fn a_metadata_document_on_a_private_address_is_never_fetched() {
         assert!(page.location.is_none(), "{client_id}");
     }
 }
+
+#[tokio::test]
+async fn an_operator_preregistered_confidential_client_authenticates_with_its_secret() {
+    let app = TestApp::spawn().await;
+    let tenant = app
+        .state
+        .tenants
+        .get_tenant_by_slug("demo")
+        .await
+        .expect("demo");
+    let registered = app
+        .state
+        .oauth
+        .preregister_client(&tenant, "Operator's app", &[REDIRECT_URI], true)
+        .await
+        .expect("registered");
+    let secret = registered.client_secret.clone().expect("a secret");
+    let client = OAuthClient {
+        app: &app,
+        slug: "demo".into(),
+        client_id: registered.client_id.clone(),
+    };
+    let pkce = Pkce::new();
+    let code = client.authorize(&pkce).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_verifier", pkce.verifier.as_str()),
+    ];
+    let wrong = app
+        .http()
+        .post(format!("{}/t/demo/oauth/token", app.url))
+        .basic_auth(&registered.client_id, Some("tgs_wrong"))
+        .form(&form)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(wrong.status(), 401);
+    let body: Value = wrong.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_client");
+    // The failed authentication did not burn the code.
+    let right = app
+        .http()
+        .post(format!("{}/t/demo/oauth/token", app.url))
+        .basic_auth(&registered.client_id, Some(&secret))
+        .form(&form)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(right.status(), 200);
+    assert_eq!(right.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn a_tenant_can_bring_its_own_github_app() {
+    // No platform GitHub app: without the tenant's own, the demo sign-in would be used.
+    let app = TestApp::spawn_with(TestOptions {
+        github: false,
+        ..TestOptions::default()
+    })
+    .await;
+    let tenant = app
+        .state
+        .tenants
+        .get_tenant_by_slug("demo")
+        .await
+        .expect("demo");
+    let sealed = app
+        .state
+        .oauth
+        .seal_github_secret(tenant.id, &app.github.client_secret)
+        .expect("sealed");
+    let mut settings = tenant.settings.clone();
+    settings.github_app = Some(tollgate::tenant::TenantGitHubApp {
+        client_id: app.github.client_id.clone(),
+        client_secret_sealed: sealed.clone(),
+    });
+    app.state
+        .tenants
+        .update_settings(tenant.id, &settings)
+        .await
+        .expect("saved");
+    assert!(!sealed.contains(&app.github.client_secret));
+    let client = OAuthClient::register(&app, "demo").await;
+    let pkce = Pkce::new();
+    let browser = Browser::new();
+    let consent = client.consent_page(&browser, &pkce).await;
+    assert!(
+        consent.body.contains("sign in with GitHub"),
+        "{}",
+        consent.body
+    );
+    let _ = client.approve(&browser, &consent).await;
+    assert_eq!(
+        app.github.token_requests(),
+        1,
+        "the tenant's app signed the user in"
+    );
+    assert_eq!(app.end_users("demo").await[0].provider, "github");
+}

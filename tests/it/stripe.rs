@@ -177,6 +177,28 @@ async fn a_one_time_purchase_through_stripe_checkout_unlocks_its_calls() {
         "{form:?}"
     );
 
+    let success = session["success_url"].as_str().expect("success url");
+    assert!(
+        success.starts_with(&format!("{}/t/demo/pay/", shop.app.url))
+            && success.ends_with("/success"),
+        "{success}"
+    );
+    let cancel = session["cancel_url"]
+        .as_str()
+        .expect("cancel url")
+        .to_owned();
+    assert!(cancel.ends_with("/cancel"), "{cancel}");
+    let cancelled = shop
+        .app
+        .http()
+        .get(&cancel)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(cancelled.contains("Nothing was charged"), "{cancelled}");
     // The payment page leads to Stripe's checkout.
     let pay_url = first.structured_content.as_ref().expect("structured")["checkout_url"]
         .as_str()
@@ -204,6 +226,21 @@ async fn a_one_time_purchase_through_stripe_checkout_unlocks_its_calls() {
     // Two calls bought, two used: the third asks again, with a new checkout.
     assert_eq!(status(&call(&client).await), "payment_required");
     assert_eq!(shop.app.stripe.checkout_sessions().len(), 2);
+    // The billing portal is Stripe's, for this user's customer.
+    let portal = client
+        .call_tool(CallToolRequestParams::new("billing_portal"))
+        .await
+        .expect("billing_portal");
+    let url = portal.structured_content.expect("structured")["portal_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    assert!(url.starts_with(&shop.app.stripe.url), "{url}");
+    let portal_sessions = shop.app.stripe.portal_sessions();
+    assert_eq!(
+        portal_sessions[0]["customer"],
+        shop.app.stripe.customers()[0]["id"]
+    );
     client.cancel().await.expect("closes");
 }
 

@@ -184,6 +184,11 @@ impl TestApp {
             "TOLLGATE_SEED_DEMO".into(),
             if options.demo_pricing { "true" } else { "free" }.into(),
         );
+        // GitHub is always the fake; `github` decides whether the platform has an app there.
+        settings.extend([
+            ("TOLLGATE_GITHUB_URL".into(), github.url.clone()),
+            ("TOLLGATE_GITHUB_API_URL".into(), github.api_url.clone()),
+        ]);
         if options.github {
             settings.extend([
                 ("TOLLGATE_GITHUB_CLIENT_ID".into(), github.client_id.clone()),
@@ -191,8 +196,6 @@ impl TestApp {
                     "TOLLGATE_GITHUB_CLIENT_SECRET".into(),
                     github.client_secret.clone(),
                 ),
-                ("TOLLGATE_GITHUB_URL".into(), github.url.clone()),
-                ("TOLLGATE_GITHUB_API_URL".into(), github.api_url.clone()),
             ]);
         }
         settings.extend(options.extra);
