@@ -1,6 +1,7 @@
 //! Tollgate's black-box tests: one binary, one module per area of the URL space.
 
 mod billing;
+mod conformance;
 mod logs;
 mod mcp;
 mod oauth;
