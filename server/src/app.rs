@@ -98,6 +98,7 @@ impl App {
                 .as_str()
                 .trim_end_matches('/')
                 .to_owned(),
+            config.production,
         );
         let released = billing.release_stale_reservations().await?;
         if released > 0 {

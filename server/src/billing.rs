@@ -295,8 +295,14 @@ pub struct BillingService {
     key: Arc<MasterKey>,
     public: PublicUrl,
     stripe_api_url: String,
+    /// In production mode the sandbox never takes "payments": without Stripe, paid tools wait.
+    production: bool,
     offers: moka::future::Cache<TenantId, Arc<Vec<Offer>>>,
     meter_wakeup: Arc<Notify>,
+    /// One lock per (tenant, user, offer) while a checkout is looked up or created, so that
+    /// concurrent calls in this process wait and reuse the first one's purchase. Across
+    /// processes the deterministic idempotency key does the same at the provider.
+    purchase_locks: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
     meter_rounds: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
@@ -312,6 +318,7 @@ impl BillingService {
         key: Arc<MasterKey>,
         public: PublicUrl,
         stripe_api_url: String,
+        production: bool,
     ) -> Self {
         Self {
             db,
@@ -319,11 +326,16 @@ impl BillingService {
             key,
             public,
             stripe_api_url,
+            production,
             offers: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(std::time::Duration::from_secs(5))
                 .build(),
             meter_wakeup: Arc::new(Notify::new()),
+            purchase_locks: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(std::time::Duration::from_secs(600))
+                .build(),
             meter_rounds: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
@@ -345,6 +357,9 @@ impl BillingService {
                     &self.stripe_api_url,
                 )?))
             }
+            None if self.production => Err(BillingError::Invalid(
+                "this service has not connected its payment provider yet".into(),
+            )),
             None => Ok(Arc::new(SandboxPayments {
                 tenant_base: self.tenant_base(tenant),
             })),
@@ -758,9 +773,13 @@ impl BillingService {
         user: &EndUser,
         offer: &Offer,
     ) -> Result<Option<PaymentRequired>, BillingError> {
-        let now = self.clock.now();
         let provider = self.provider_for(tenant)?;
         let open_key = format!("{}:{}", user.id.0, offer.id.0);
+        let lock = self
+            .purchase_locks
+            .get_with(format!("{}:{open_key}", tenant.id), Arc::default);
+        let _held = lock.lock().await;
+        let now = self.clock.now();
         if let Some(open) = store::find_open_purchase(&self.db, tenant.id, &open_key).await? {
             if open.expires_at > now + Duration::minutes(2) {
                 // The webhook may be late: ask the provider once, on this retry.
@@ -793,6 +812,14 @@ impl BillingService {
         let purchase_id = Uuid::parse_str(&crypto::hash_token(&idempotency_key)[..32])
             .unwrap_or_else(|_| Uuid::new_v4());
         let base = self.tenant_base(tenant);
+        // Every parameter sent under one idempotency key must be the same on a repeat, so the
+        // expiry is rounded to a 5-minute step (it lands 60 to 65 minutes ahead).
+        let step = 300;
+        let expires_at = DateTime::<Utc>::from_timestamp(
+            now.timestamp() - now.timestamp().rem_euclid(step) + CHECKOUT_TTL.num_seconds() + step,
+            0,
+        )
+        .unwrap_or(now + CHECKOUT_TTL);
         let request = CheckoutRequest {
             mode: if offer.kind == OfferKind::OneTime {
                 CheckoutMode::Payment
@@ -811,7 +838,7 @@ impl BillingService {
                 ("tollgate_offer".to_owned(), offer.id.0.to_string()),
                 ("tollgate_purchase".to_owned(), purchase_id.to_string()),
             ]),
-            expires_at: (now + CHECKOUT_TTL).timestamp(),
+            expires_at: expires_at.timestamp(),
             idempotency_key: idempotency_key.clone(),
         };
         let session = provider.create_checkout(&request).await?;
@@ -828,7 +855,7 @@ impl BillingService {
                 checkout_url: url,
                 open_key,
                 idempotency_key,
-                expires_at: now + CHECKOUT_TTL,
+                expires_at,
             },
             now,
         )
@@ -945,7 +972,7 @@ impl BillingService {
         tenant: &Tenant,
         session_id: &str,
     ) -> Result<bool, BillingError> {
-        if tenant.settings.stripe.is_some() {
+        if tenant.settings.stripe.is_some() || self.production {
             return Ok(false);
         }
         let Some(purchase) =

@@ -490,3 +490,35 @@ async fn a_metered_plan_stops_at_its_spend_cap() {
     );
     client.cancel().await.expect("closes");
 }
+
+#[tokio::test]
+async fn in_production_the_sandbox_never_takes_payments() {
+    let app = TestApp::spawn_with(TestOptions {
+        demo_pricing: true,
+        extra: vec![("TOLLGATE_MODE".into(), "production".into())],
+        ..TestOptions::default()
+    })
+    .await;
+    let token = token(&app).await;
+    let client = app
+        .mcp_client_with_token("demo", Era::Stateless, &token)
+        .await;
+    let call = || {
+        client.call_tool(
+            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
+        )
+    };
+    // The free quota still works; then there is no way to pay until Stripe is connected.
+    for _ in 0..3 {
+        assert_ne!(call().await.expect("call").is_error, Some(true));
+    }
+    let result = call().await.expect("call");
+    assert_eq!(result.is_error, Some(true));
+    assert!(
+        result.structured_content.is_none(),
+        "no payment link: {result:?}"
+    );
+    let text = result.content[0].as_text().expect("text").text.clone();
+    assert!(text.contains("Payments are unavailable"), "{text}");
+    client.cancel().await.expect("closes");
+}

@@ -156,7 +156,7 @@ pub async fn sandbox_page(
         Ok(t) => t,
         Err(r) => return r,
     };
-    if tenant.settings.stripe.is_some() {
+    if tenant.settings.stripe.is_some() || state.config.production {
         return page(
             StatusCode::NOT_FOUND,
             pages::message("Not found", "This service takes real payments."),
