@@ -12,6 +12,7 @@ mod provider;
 pub(crate) mod routes;
 mod sandbox;
 mod store;
+use store::PurchaseKey;
 mod stripe;
 pub mod webhook;
 
@@ -265,6 +266,14 @@ pub struct PaymentRequired {
     pub pending: bool,
     /// The spend cap or quota is exhausted for this period (no payment link helps).
     pub capped: bool,
+}
+
+/// What looking for the user's checkout found.
+enum Checkout {
+    /// Payment is needed here.
+    Ask(PaymentRequired),
+    /// This open purchase turned out to be paid, and is now fulfilled.
+    Paid(Uuid),
 }
 
 /// What the gate decided.
@@ -546,12 +555,13 @@ impl BillingService {
             return Ok(reservation);
         }
         match self.payment_required(tenant, user, offer).await? {
-            Some(required) => Ok(Gate::Pay(required)),
-            // The provider had confirmed a payment the webhook had not told us about yet.
-            None => Ok(self
+            Checkout::Ask(required) => Ok(Gate::Pay(required)),
+            // The provider had confirmed a payment the webhook had not told us about yet. Should
+            // it still grant nothing (say the customer did not match), point at that purchase.
+            Checkout::Paid(purchase) => Ok(self
                 .try_reserve(tenant, user, offer, tool)
                 .await?
-                .unwrap_or_else(|| Gate::Pay(self.required(tenant, offer, Uuid::nil(), true)))),
+                .unwrap_or_else(|| Gate::Pay(self.required(tenant, offer, purchase, true)))),
         }
     }
 
@@ -765,14 +775,14 @@ impl BillingService {
         )
     }
 
-    /// Finds the user's open purchase of this offer, or creates one at the provider. `None`
-    /// when asking the provider showed the open purchase was paid (it is now fulfilled).
+    /// Finds the user's open purchase of this offer, or creates one at the provider; or finds,
+    /// by asking the provider, that the open purchase was paid (it is now fulfilled).
     async fn payment_required(
         &self,
         tenant: &Tenant,
         user: &EndUser,
         offer: &Offer,
-    ) -> Result<Option<PaymentRequired>, BillingError> {
+    ) -> Result<Checkout, BillingError> {
         let provider = self.provider_for(tenant)?;
         let open_key = format!("{}:{}", user.id.0, offer.id.0);
         let lock = self
@@ -793,16 +803,16 @@ impl BillingService {
                 {
                     self.fulfil_session(tenant, &session, now.timestamp())
                         .await?;
-                    return Ok(None);
+                    return Ok(Checkout::Paid(open.id));
                 }
-                return Ok(Some(self.required(
+                return Ok(Checkout::Ask(self.required(
                     tenant,
                     offer,
                     open.id,
                     open.status == "processing",
                 )));
             }
-            store::close_purchase(&self.db, tenant.id, open.id, "expired").await?;
+            store::set_purchase_status(&self.db, tenant.id, open.id, "expired", true).await?;
         }
         let customer = self.customer(tenant, user, provider.as_ref()).await?;
         let attempt =
@@ -860,7 +870,12 @@ impl BillingService {
             now,
         )
         .await?;
-        Ok(Some(self.required(tenant, offer, purchase_id, false)))
+        Ok(Checkout::Ask(self.required(
+            tenant,
+            offer,
+            purchase_id,
+            false,
+        )))
     }
 
     fn required(
@@ -902,7 +917,8 @@ impl BillingService {
         session: &CheckoutSession,
         event_created: i64,
     ) -> Result<bool, BillingError> {
-        let Some(purchase) = store::find_purchase_by_session(txn, tenant.id, &session.id).await?
+        let Some(purchase) =
+            store::find_purchase_by(txn, tenant.id, PurchaseKey::Session(&session.id)).await?
         else {
             tracing::info!(tenant.slug = %tenant.slug, session = %session.id, "checkout session not created by Tollgate: ignored");
             return Ok(false);
@@ -976,7 +992,7 @@ impl BillingService {
             return Ok(false);
         }
         let Some(purchase) =
-            store::find_purchase_by_session(&self.db, tenant.id, session_id).await?
+            store::find_purchase_by(&self.db, tenant.id, PurchaseKey::Session(session_id)).await?
         else {
             return Ok(false);
         };
@@ -1174,7 +1190,8 @@ impl BillingService {
                 let Some(id) = object["id"].as_str() else {
                     return Ok(false);
                 };
-                let Some(purchase) = store::find_purchase_by_session(txn, tenant.id, id).await?
+                let Some(purchase) =
+                    store::find_purchase_by(txn, tenant.id, PurchaseKey::Session(id)).await?
                 else {
                     return Ok(false);
                 };
@@ -1214,8 +1231,12 @@ impl BillingService {
                     {
                         Some(id) => store::find_purchase(txn, tenant.id, id).await?,
                         None => {
-                            store::find_purchase_by_subscription(txn, tenant.id, subscription)
-                                .await?
+                            store::find_purchase_by(
+                                txn,
+                                tenant.id,
+                                PurchaseKey::Subscription(subscription),
+                            )
+                            .await?
                         }
                     };
                     let Some(purchase) = purchase else {
@@ -1289,8 +1310,12 @@ impl BillingService {
                 let Some(payment_intent) = object["payment_intent"].as_str() else {
                     return Ok(false);
                 };
-                let Some(purchase) =
-                    store::find_purchase_by_payment_intent(txn, tenant.id, payment_intent).await?
+                let Some(purchase) = store::find_purchase_by(
+                    txn,
+                    tenant.id,
+                    PurchaseKey::PaymentIntent(payment_intent),
+                )
+                .await?
                 else {
                     return Ok(false);
                 };

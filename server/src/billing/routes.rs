@@ -79,23 +79,33 @@ pub async fn stripe_webhook(
     }
 }
 
-/// `GET /t/{slug}/pay/{purchase}`: what is bought, then on to checkout.
-pub async fn pay_page(
-    State(state): State<AppState>,
-    Path((slug, purchase)): Path<(String, Uuid)>,
+/// A purchase rendered by `render`, or a 404 page.
+async fn purchase_page(
+    state: &AppState,
+    slug: &str,
+    purchase: Uuid,
+    render: fn(&str, &super::PurchaseView) -> String,
 ) -> Response {
-    let tenant = match tenant(&state, &slug).await {
+    let tenant = match tenant(state, slug).await {
         Ok(t) => t,
         Err(r) => return r,
     };
     match state.billing.purchase(&tenant, purchase).await {
-        Ok(Some(view)) => page(StatusCode::OK, pages::pay(&tenant.name, &view)),
+        Ok(Some(view)) => page(StatusCode::OK, render(&tenant.name, &view)),
         Ok(None) => page(
             StatusCode::NOT_FOUND,
             pages::message("Not found", "This payment link is unknown."),
         ),
         Err(e) => server_error(&e),
     }
+}
+
+/// `GET /t/{slug}/pay/{purchase}`: what is bought, then on to checkout.
+pub async fn pay_page(
+    State(state): State<AppState>,
+    Path((slug, purchase)): Path<(String, Uuid)>,
+) -> Response {
+    purchase_page(&state, &slug, purchase, pages::pay).await
 }
 
 /// `GET /t/{slug}/pay/{purchase}/success`: paid, or pending until confirmed.
@@ -133,18 +143,7 @@ pub async fn cancel_page(
     State(state): State<AppState>,
     Path((slug, purchase)): Path<(String, Uuid)>,
 ) -> Response {
-    let tenant = match tenant(&state, &slug).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    match state.billing.purchase(&tenant, purchase).await {
-        Ok(Some(view)) => page(StatusCode::OK, pages::cancelled(&tenant.name, &view)),
-        Ok(None) => page(
-            StatusCode::NOT_FOUND,
-            pages::message("Not found", "This payment link is unknown."),
-        ),
-        Err(e) => server_error(&e),
-    }
+    purchase_page(&state, &slug, purchase, pages::cancelled).await
 }
 
 /// `GET /t/{slug}/sandbox/checkout/{session}`: the sandbox's test checkout.

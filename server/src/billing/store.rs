@@ -383,49 +383,32 @@ pub async fn find_purchase(
         .await
 }
 
-pub async fn find_purchase_by_session(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    session: &str,
-) -> Result<Option<purchase::Model>, DbErr> {
-    purchase::Entity::find()
-        .filter(purchase::Column::TenantId.eq(tenant.0))
-        .filter(purchase::Column::SessionId.eq(session))
-        .one(db)
-        .await
+/// What a provider event names a purchase by.
+pub enum PurchaseKey<'a> {
+    /// The checkout session id.
+    Session(&'a str),
+    /// The subscription id.
+    Subscription(&'a str),
+    /// The payment intent id.
+    PaymentIntent(&'a str),
 }
 
-pub async fn find_purchase_by_subscription(
+/// The tenant's purchase with this session, subscription or payment intent id.
+pub async fn find_purchase_by(
     db: &impl ConnectionTrait,
     tenant: TenantId,
-    subscription: &str,
+    key: PurchaseKey<'_>,
 ) -> Result<Option<purchase::Model>, DbErr> {
+    let (column, value) = match key {
+        PurchaseKey::Session(id) => (purchase::Column::SessionId, id),
+        PurchaseKey::Subscription(id) => (purchase::Column::SubscriptionId, id),
+        PurchaseKey::PaymentIntent(id) => (purchase::Column::PaymentIntent, id),
+    };
     purchase::Entity::find()
         .filter(purchase::Column::TenantId.eq(tenant.0))
-        .filter(purchase::Column::SubscriptionId.eq(subscription))
+        .filter(column.eq(value))
         .one(db)
         .await
-}
-
-pub async fn find_purchase_by_payment_intent(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    payment_intent: &str,
-) -> Result<Option<purchase::Model>, DbErr> {
-    purchase::Entity::find()
-        .filter(purchase::Column::TenantId.eq(tenant.0))
-        .filter(purchase::Column::PaymentIntent.eq(payment_intent))
-        .one(db)
-        .await
-}
-
-pub async fn close_purchase(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    id: Uuid,
-    status: &str,
-) -> Result<(), DbErr> {
-    set_purchase_status(db, tenant, id, status, true).await
 }
 
 /// Sets a purchase's status; `close` frees its open slot so a new checkout can be made.
