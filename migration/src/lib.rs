@@ -5,6 +5,9 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_tenants_and_tools;
 mod m20261127_000002_oauth;
 mod m20261127_000003_billing;
+mod m20261127_000004_accounts;
+mod m20261127_000005_analytics;
+mod m20261127_000006_client_revocation;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -16,6 +19,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_tenants_and_tools::Migration),
             Box::new(m20261127_000002_oauth::Migration),
             Box::new(m20261127_000003_billing::Migration),
+            Box::new(m20261127_000004_accounts::Migration),
+            Box::new(m20261127_000005_analytics::Migration),
+            Box::new(m20261127_000006_client_revocation::Migration),
         ]
     }
 }

@@ -1,10 +1,13 @@
 //! Building the application from its configuration, and serving it on a bound listener.
 
+use crate::account::{AccountService, OperatorGitHub};
+use crate::analytics::AnalyticsService;
 use crate::billing::BillingService;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, DemoSeed};
 use crate::crypto::MasterKey;
 use crate::mcp::McpEndpoints;
+use crate::oauth::github::GitHubIdentity;
 use crate::oauth::{GitHubApp, IdentitySettings, OAuthService};
 use crate::ops::metrics::Metrics;
 use crate::tenant::TenantService;
@@ -47,6 +50,10 @@ pub struct Services {
     pub oauth: OAuthService,
     /// Offers, payments, entitlements and metering.
     pub billing: BillingService,
+    /// Call statistics and the dashboard's analytics.
+    pub analytics: AnalyticsService,
+    /// Operators: accounts, sessions, API tokens, roles, invitations, audit log.
+    pub accounts: AccountService,
     /// The clock.
     pub clock: Arc<dyn Clock>,
 }
@@ -110,7 +117,7 @@ impl App {
         let oauth = OAuthService::new(
             db.clone(),
             clock.clone(),
-            master_key,
+            master_key.clone(),
             config.public_url.clone(),
             IdentitySettings {
                 github_app: config
@@ -131,7 +138,7 @@ impl App {
                     allow_insecure_loopback: config.cimd_insecure_loopback,
                 },
             },
-            identity_http,
+            identity_http.clone(),
         );
         if config.github_app.is_none() && !config.production {
             tracing::warn!(
@@ -147,8 +154,30 @@ impl App {
                 seed_demo_pricing(&tenants, &billing).await?;
             }
         }
+        let operator_github = config.github_app.clone().map(|(client_id, secret)| OperatorGitHub {
+            provider: Arc::new(GitHubIdentity::new(
+                client_id,
+                secret,
+                config.github_url.as_str(),
+                config.github_api_url.as_str(),
+                identity_http.clone(),
+            )),
+            callback: format!(
+                "{}/api/v1/session/github/callback",
+                config.public_url.as_str().trim_end_matches('/')
+            ),
+        });
+        let accounts = AccountService::new(
+            db.clone(),
+            clock.clone(),
+            master_key.clone(),
+            operator_github,
+            config.setup_token.clone(),
+        );
         let shutdown = CancellationToken::new();
         let state = AppState(Arc::new(Services {
+            accounts,
+            analytics: AnalyticsService::new(db.clone(), clock.clone()),
             oauth,
             billing,
             clock,
@@ -180,6 +209,7 @@ impl App {
             .state
             .billing
             .spawn_meter_sender(self.state.tenants.clone(), self.shutdown.clone());
+        let statistics = self.state.analytics.spawn_flusher(self.shutdown.clone());
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -192,6 +222,11 @@ impl App {
         .await?;
         self.shutdown.cancel();
         let _ = meter.await;
+        let _ = statistics.await;
+        // Every request has finished: the last calls' counters are saved now.
+        if let Err(error) = self.state.analytics.flush().await {
+            tracing::error!(%error, "could not save the last call counters");
+        }
         Ok(())
     }
 }

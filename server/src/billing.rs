@@ -6,6 +6,7 @@
 //! Every change to money or entitlements is written in one transaction with the record that makes
 //! it idempotent: the webhook event id, the checkout session id, or the tool call id.
 
+mod customers;
 mod meter;
 mod pages;
 mod provider;
@@ -247,6 +248,15 @@ pub struct Reservation {
     tenant: TenantId,
     user: Uuid,
     call_id: String,
+    /// Paid for (an entitlement or the meter), not a free-quota call.
+    billed: bool,
+}
+
+impl Reservation {
+    /// Whether the call is paid for (by an entitlement or the meter) rather than free quota.
+    pub fn is_billed(&self) -> bool {
+        self.billed
+    }
 }
 
 /// Why a call must be paid first, and where.
@@ -420,75 +430,122 @@ impl BillingService {
         Ok(())
     }
 
+    /// Disconnects a tenant from Stripe: its payments go through the sandbox again (in
+    /// production mode, paid tools wait until a provider is connected). Purchases and
+    /// entitlements already made stay.
+    pub async fn disconnect_stripe(
+        &self,
+        tenants: &TenantService,
+        tenant: &Tenant,
+    ) -> Result<Tenant, BillingError> {
+        // Read afresh, so that a settings change made meanwhile is kept.
+        let current = tenants.get_tenant_by_id(tenant.id).await?;
+        let settings = TenantSettings {
+            stripe: None,
+            ..current.settings
+        };
+        Ok(tenants.update_settings(tenant.id, &settings).await?)
+    }
+
+    /// Asks the tenant's payment provider whether its credentials work. Never fails: a
+    /// refusal is `ok: false` with the provider's message (Stripe echoes at most a masked key;
+    /// the key itself is never put in the message).
+    pub async fn test_connection(&self, tenant: &Tenant) -> frontend::wire::ConnectionTest {
+        let checked = match self.provider_for(tenant) {
+            Ok(provider) => provider.check_connection().await.map_err(|e| match e {
+                ProviderError::Refused(message) => message,
+                ProviderError::Unavailable(message) => {
+                    format!("Stripe could not be reached: {message}")
+                }
+                other @ ProviderError::Unsupported => other.to_string(),
+            }),
+            Err(error) => Err(error.to_string()),
+        };
+        match checked {
+            Ok(message) => frontend::wire::ConnectionTest { ok: true, message },
+            Err(message) => frontend::wire::ConnectionTest {
+                ok: false,
+                message: self.without_secret_key(tenant, message),
+            },
+        }
+    }
+
+    /// `message` with the tenant's Stripe secret key masked, should it appear.
+    fn without_secret_key(&self, tenant: &Tenant, message: String) -> String {
+        let key = tenant.settings.stripe.as_ref().and_then(|c| {
+            self.key
+                .open(&c.secret_key_sealed, &stripe_key_context(tenant.id))
+                .ok()
+        });
+        match key {
+            Some(key) if !key.expose().is_empty() && message.contains(key.expose()) => {
+                message.replace(key.expose(), "sk_…")
+            }
+            _ => message,
+        }
+    }
+
+    /// The active prices in the tenant's Stripe account (at most 100, newest first), for
+    /// choosing an offer's price; none on the sandbox.
+    pub async fn stripe_prices(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<Vec<frontend::wire::StripePrice>, BillingError> {
+        let provider = self.provider_for(tenant)?;
+        Ok(provider.list_prices().await?)
+    }
+
+    /// Forgets what this service caches about a tenant (its offers); for a deleted tenant.
+    pub async fn forget_tenant(&self, tenant: TenantId) {
+        self.offers.invalidate(&tenant).await;
+    }
+
+    /// The names of the tools each offer prices, in `tools/list` order (disabled tools
+    /// included). Offers that price no tool are absent.
+    pub async fn offer_tool_names(
+        &self,
+        tenants: &TenantService,
+        tenant: TenantId,
+    ) -> Result<HashMap<OfferId, Vec<String>>, BillingError> {
+        let mut names: HashMap<OfferId, Vec<String>> = HashMap::new();
+        for tool in tenants.list_tools(tenant).await? {
+            if let Some(offer) = pricing_offer_id(tool.pricing.as_ref()) {
+                names
+                    .entry(OfferId(offer))
+                    .or_default()
+                    .push(tool.name.as_str().to_owned());
+            }
+        }
+        Ok(names)
+    }
+
     /// Creates an offer.
     pub async fn create_offer(
         &self,
         tenant: TenantId,
         new: NewOffer,
     ) -> Result<Offer, BillingError> {
-        let name = new.name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(BillingError::Invalid(
-                "the offer name must be 1-200 characters".into(),
-            ));
-        }
-        if new.price_id.trim().is_empty() {
-            return Err(BillingError::Invalid("a price id is required".into()));
-        }
-        if new.amount < 0 {
-            return Err(BillingError::Invalid(
-                "the amount cannot be negative".into(),
-            ));
-        }
-        let currency = new.currency.trim().to_ascii_lowercase();
-        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
-            return Err(BillingError::Invalid(
-                "the currency must be a 3-letter ISO code".into(),
-            ));
-        }
-        if new.calls.is_some_and(|n| n < 1)
-            || new.spend_cap.is_some_and(|n| n < 1)
-            || new.free_quota.is_some_and(|n| n < 0)
-        {
-            return Err(BillingError::Invalid("call counts must be positive".into()));
-        }
-        if new.kind == OfferKind::Metered
-            && new
-                .meter_event
-                .as_deref()
-                .is_none_or(|e| e.trim().is_empty())
-        {
-            return Err(BillingError::Invalid(
-                "a metered offer needs its meter event name".into(),
-            ));
-        }
-        if let Some(url) = &new.success_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            return Err(BillingError::Invalid(
-                "the success URL must be an http(s) URL".into(),
-            ));
-        }
-        let offer = Offer {
-            id: OfferId(Uuid::new_v4()),
-            name: name.to_owned(),
-            kind: new.kind,
-            price_id: new.price_id.trim().to_owned(),
-            amount: new.amount,
-            currency,
-            interval: new.interval.filter(|_| new.kind != OfferKind::OneTime),
-            calls: new.calls.filter(|_| new.kind == OfferKind::OneTime),
-            meter_event: new.meter_event.filter(|_| new.kind == OfferKind::Metered),
-            meter_value: new.meter_value.unwrap_or(1).max(1),
-            free_quota: new.free_quota,
-            spend_cap: new.spend_cap,
-            payment_reason: new
-                .payment_reason
-                .filter(|r| !r.trim().is_empty())
-                .unwrap_or_else(|| format!("Payment is required to use {name}")),
-            success_url: new.success_url,
-        };
+        let offer = validated_offer(OfferId(Uuid::new_v4()), new)?;
         store::insert_offer(&self.db, tenant, &offer, self.clock.now()).await?;
+        self.offers.invalidate(&tenant).await;
+        Ok(offer)
+    }
+
+    /// Changes an offer, checked as [`create_offer`](Self::create_offer) checks a new one. The
+    /// change applies to future purchases and at once to the price the tenant's `tools/list`
+    /// shows (it reads offers through the cache invalidated here); entitlements already bought
+    /// stay as they are. Another tenant's or an unknown offer is [`BillingError::OfferNotFound`]
+    /// and nothing changes.
+    pub async fn update_offer(
+        &self,
+        tenant: TenantId,
+        offer: OfferId,
+        new: NewOffer,
+    ) -> Result<Offer, BillingError> {
+        let offer = validated_offer(offer, new)?;
+        if !store::update_offer(&self.db, tenant, &offer, self.clock.now()).await? {
+            return Err(BillingError::OfferNotFound);
+        }
         self.offers.invalidate(&tenant).await;
         Ok(offer)
     }
@@ -528,11 +585,7 @@ impl BillingService {
         tenant: TenantId,
         pricing: Option<&serde_json::Value>,
     ) -> Result<Option<Offer>, BillingError> {
-        let Some(id) = pricing
-            .and_then(|p| p.get("offer_id"))
-            .and_then(|v| v.as_str())
-            .and_then(|s| Uuid::parse_str(s).ok())
-        else {
+        let Some(id) = pricing_offer_id(pricing) else {
             return Ok(None);
         };
         Ok(self
@@ -597,6 +650,7 @@ impl BillingService {
                     tenant: tenant.id,
                     user: user.id.0,
                     call_id,
+                    billed: false,
                 })));
             }
         }
@@ -662,6 +716,7 @@ impl BillingService {
                     tenant: tenant.id,
                     user: user.id.0,
                     call_id,
+                    billed: true,
                 })));
             }
         }
@@ -734,7 +789,7 @@ impl BillingService {
         Ok(count)
     }
 
-    async fn customer(
+    async fn provider_customer(
         &self,
         tenant: &Tenant,
         user: &EndUser,
@@ -814,7 +869,7 @@ impl BillingService {
             }
             store::set_purchase_status(&self.db, tenant.id, open.id, "expired", true).await?;
         }
-        let customer = self.customer(tenant, user, provider.as_ref()).await?;
+        let customer = self.provider_customer(tenant, user, provider.as_ref()).await?;
         let attempt =
             store::count_closed_purchases(&self.db, tenant.id, user.id.0, offer.id.0).await?;
         let idempotency_key = format!("tg-co-{}-{}-{}-{attempt}", tenant.id, user.id.0, offer.id.0);
@@ -1439,6 +1494,81 @@ pub enum WebhookError {
     /// Applying it failed; Stripe will retry.
     #[error("{0}")]
     Billing(#[from] BillingError),
+}
+
+/// The offer id a tool's pricing names (`{"offer_id": "…"}`), if any.
+fn pricing_offer_id(pricing: Option<&serde_json::Value>) -> Option<Uuid> {
+    pricing
+        .and_then(|p| p.get("offer_id"))
+        .and_then(|v| v.as_str())
+        .and_then(|s| Uuid::parse_str(s).ok())
+}
+
+/// Checks an operator's offer and normalises it (trimmed names, lower-case currency, fields
+/// that do not apply to its kind dropped), under the id `id`.
+fn validated_offer(id: OfferId, new: NewOffer) -> Result<Offer, BillingError> {
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(BillingError::Invalid(
+            "the offer name must be 1-200 characters".into(),
+        ));
+    }
+    if new.price_id.trim().is_empty() {
+        return Err(BillingError::Invalid("a price id is required".into()));
+    }
+    if new.amount < 0 {
+        return Err(BillingError::Invalid(
+            "the amount cannot be negative".into(),
+        ));
+    }
+    let currency = new.currency.trim().to_ascii_lowercase();
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
+        return Err(BillingError::Invalid(
+            "the currency must be a 3-letter ISO code".into(),
+        ));
+    }
+    if new.calls.is_some_and(|n| n < 1)
+        || new.spend_cap.is_some_and(|n| n < 1)
+        || new.free_quota.is_some_and(|n| n < 0)
+    {
+        return Err(BillingError::Invalid("call counts must be positive".into()));
+    }
+    if new.kind == OfferKind::Metered
+        && new
+            .meter_event
+            .as_deref()
+            .is_none_or(|e| e.trim().is_empty())
+    {
+        return Err(BillingError::Invalid(
+            "a metered offer needs its meter event name".into(),
+        ));
+    }
+    if let Some(url) = &new.success_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(BillingError::Invalid(
+            "the success URL must be an http(s) URL".into(),
+        ));
+    }
+    Ok(Offer {
+        id,
+        name: name.to_owned(),
+        kind: new.kind,
+        price_id: new.price_id.trim().to_owned(),
+        amount: new.amount,
+        currency,
+        interval: new.interval.filter(|_| new.kind != OfferKind::OneTime),
+        calls: new.calls.filter(|_| new.kind == OfferKind::OneTime),
+        meter_event: new.meter_event.filter(|_| new.kind == OfferKind::Metered),
+        meter_value: new.meter_value.unwrap_or(1).max(1),
+        free_quota: new.free_quota,
+        spend_cap: new.spend_cap,
+        payment_reason: new
+            .payment_reason
+            .filter(|r| !r.trim().is_empty())
+            .unwrap_or_else(|| format!("Payment is required to use {name}")),
+        success_url: new.success_url,
+    })
 }
 
 fn stripe_key_context(tenant: TenantId) -> String {

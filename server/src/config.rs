@@ -173,6 +173,12 @@ pub struct Config {
     pub cimd_insecure_loopback: bool,
     /// `TOLLGATE_MODE=production` turns off everything meant for demos (the local sign-in).
     pub production: bool,
+    /// `TOLLGATE_ADMIN_ASSETS`: the folder `scripts/build-frontend` writes the dashboard into
+    /// (default `frontend/dist`, relative to the working directory).
+    pub admin_assets: std::path::PathBuf,
+    /// `TOLLGATE_SETUP_TOKEN`: a fixed token for the first operator's setup link (automation);
+    /// without it a random one is printed at start while no operator exists.
+    pub setup_token: Option<SecretString>,
 }
 
 const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -305,6 +311,10 @@ impl Config {
         };
 
         Ok(Self {
+            admin_assets: get("TOLLGATE_ADMIN_ASSETS")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| std::path::PathBuf::from("frontend/dist")),
+            setup_token: get("TOLLGATE_SETUP_TOKEN").map(SecretString::new),
             cimd_insecure_loopback,
             stripe_api_url,
             github_app,

@@ -46,6 +46,15 @@ async fn serve() -> anyhow::Result<()> {
     println!("  demo MCP endpoint: {}", public.join("/t/demo/mcp"));
     println!("  health:            {}", public.join("/healthz"));
     println!("  metrics:           {}", public.join("/metrics"));
+    println!("  dashboard:         {}", public.join("/admin"));
+    // A fresh install has no operator yet: this one-time link creates the first (it stays
+    // valid until used; a restart prints a new one).
+    if let Some(token) = app.state().accounts.setup_token().await? {
+        println!();
+        println!("  No operator account exists yet. Create the first one here (one-time link):");
+        println!("    {}?token={}", public.join("/admin/setup"), token.expose());
+        println!();
+    }
     app.serve(listener, shutdown_signal()).await?;
     Ok(())
 }

@@ -9,6 +9,7 @@ pub(crate) mod routes;
 use crate::app::AppState;
 use crate::oauth::Caller;
 use crate::tenant::{TenantId, TenantSnapshot};
+pub use handler::{describe_tool, offer_of};
 use handler::TollgateMcp;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -18,6 +19,34 @@ use tokio_util::sync::CancellationToken;
 
 /// How long clients may cache a `tools/list` answer (2026-07-28 `ttlMs`).
 pub const TOOLS_LIST_TTL_MS: u64 = 30_000;
+
+/// What `tools/list` answers for a tenant: its enabled tools in order, each described with its
+/// price, then the billing tools when the tenant prices something and offers them. The admin
+/// API's preview shows exactly this.
+pub fn listed_tools(
+    snapshot: &TenantSnapshot,
+    offers: &[crate::billing::Offer],
+) -> Vec<rmcp::model::Tool> {
+    let mut tools: Vec<rmcp::model::Tool> = snapshot
+        .tools
+        .iter()
+        .map(|tool| handler::describe_tool(tool, handler::offer_of(offers, tool)))
+        .collect();
+    if billing_tools_on(snapshot, offers) {
+        tools.extend(billing_tools::describe());
+    }
+    tools
+}
+
+/// Whether the tenant offers `billing_status` and friends: it sells something and did not turn
+/// them off.
+fn billing_tools_on(snapshot: &TenantSnapshot, offers: &[crate::billing::Offer]) -> bool {
+    snapshot.tenant.settings.billing_tools
+        && snapshot
+            .tools
+            .iter()
+            .any(|t| handler::offer_of(offers, t).is_some())
+}
 
 /// What the endpoint's middleware learned about a request, for the MCP handler.
 #[derive(Clone, Debug)]

@@ -4,7 +4,7 @@
 //!
 //! Protocol logic lives here, apart from HTTP (`routes.rs`) and queries (`store.rs`).
 
-mod github;
+pub mod github;
 mod metadata_document;
 mod pages;
 mod redirect;
@@ -108,6 +108,10 @@ pub enum OAuthError {
     /// Too many requests.
     #[error("{0}")]
     SlowDown(String),
+    /// The operator named a client this tenant does not have (or has revoked). Never answered
+    /// at the OAuth endpoints; the admin API answers it with 404.
+    #[error("client not found")]
+    ClientNotFound,
     /// `server_error`.
     #[error("internal error")]
     Server(#[from] sea_orm::DbErr),
@@ -126,6 +130,7 @@ impl OAuthError {
             Self::InvalidRedirectUri(_) => "invalid_redirect_uri",
             Self::InvalidClientMetadata(_) => "invalid_client_metadata",
             Self::SlowDown(_) => "slow_down",
+            Self::ClientNotFound => "invalid_client",
             Self::Server(_) => "server_error",
         }
     }
@@ -611,6 +616,7 @@ impl OAuthService {
             kind: "dynamic".into(),
             fingerprint: (secret.is_none()).then_some(fingerprint),
             created_at: now,
+            revoked: false,
         };
         store::insert_client(&self.db, tenant.id, &row).await?;
         Ok(registered(
@@ -661,6 +667,7 @@ impl OAuthService {
             kind: "preregistered".into(),
             fingerprint: None,
             created_at: self.clock.now(),
+            revoked: false,
         };
         store::insert_client(&self.db, tenant.id, &row).await?;
         Ok(registered(
@@ -672,17 +679,25 @@ impl OAuthService {
     }
 
     /// The client a `client_id` names at `/authorize`: a registered client, or the client
-    /// metadata document at that URL, fetched safely and kept for an hour.
+    /// metadata document at that URL, fetched safely and kept for an hour. A revoked client is
+    /// refused, a metadata document URL included: its stored row keeps it blocked.
     async fn resolve_client(
         &self,
         tenant: TenantId,
         client_id: &str,
     ) -> Result<Option<store::ClientRecord>, FlowError> {
+        let stored = store::find_client(&self.db, tenant, client_id).await?;
+        if stored.as_ref().is_some_and(|(client, _)| client.revoked) {
+            return Err(local(
+                403,
+                "The operator of this service has revoked this application's access.",
+            ));
+        }
         if !is_metadata_document_url(client_id, &self.identity.metadata_documents) {
-            return Ok(self.live_client(tenant, client_id).await?);
+            return Ok(stored.and_then(|client| self.usable(client)));
         }
         let now = self.clock.now();
-        if let Some((client, _)) = store::find_client(&self.db, tenant, client_id).await?
+        if let Some((client, _)) = stored
             && now - client.created_at < METADATA_DOCUMENT_TTL
         {
             return Ok(Some(client));
@@ -704,6 +719,7 @@ impl OAuthService {
             kind: "metadata_document".into(),
             fingerprint: None,
             created_at: now,
+            revoked: false,
         };
         store::replace_client(&self.db, tenant, &record).await?;
         Ok(Some(record))
@@ -714,13 +730,21 @@ impl OAuthService {
         tenant: TenantId,
         client_id: &str,
     ) -> Result<Option<store::ClientRecord>, sea_orm::DbErr> {
-        let Some(client) = store::find_client(&self.db, tenant, client_id).await? else {
-            return Ok(None);
-        };
-        let expired = client.1.is_none()
-            && client.0.kind == "dynamic"
-            && self.clock.now() - client.0.created_at > UNUSED_CLIENT_TTL;
-        Ok((!expired).then_some(client.0))
+        Ok(store::find_client(&self.db, tenant, client_id)
+            .await?
+            .and_then(|client| self.usable(client)))
+    }
+
+    /// The client, unless it is revoked or a dynamic registration never used within
+    /// [`UNUSED_CLIENT_TTL`].
+    fn usable(
+        &self,
+        (client, last_used): (store::ClientRecord, Option<DateTime<Utc>>),
+    ) -> Option<store::ClientRecord> {
+        let expired = last_used.is_none()
+            && client.kind == "dynamic"
+            && self.clock.now() - client.created_at > UNUSED_CLIENT_TTL;
+        (!expired && !client.revoked).then_some(client)
     }
 
     /// Validates an authorization request and prepares the consent page.
@@ -1211,6 +1235,13 @@ impl OAuthService {
                 "resource differs from the authorization request".into(),
             ));
         }
+        if !store::claim_live_client(&txn, tenant.id, &record.client_id, now).await? {
+            // Revoked since it was authenticated: the code is burned all the same.
+            txn.commit().await?;
+            return Err(OAuthError::InvalidClient(
+                "this client's access was revoked".into(),
+            ));
+        }
         let grant = store::insert_grant(
             &txn,
             tenant.id,
@@ -1308,6 +1339,12 @@ impl OAuthService {
                         "resource differs from the grant".into(),
                     ));
                 }
+                if !store::claim_live_client(&txn, tenant.id, &client.client_id, now).await? {
+                    txn.rollback().await?;
+                    return Err(OAuthError::InvalidClient(
+                        "this client's access was revoked".into(),
+                    ));
+                }
                 let response = self
                     .issue_tokens(&txn, tenant.id, grant.id, &grant.scope, now)
                     .await?;
@@ -1350,6 +1387,55 @@ impl OAuthService {
             now,
         )
         .await?;
+        Ok(())
+    }
+
+    /// The tenant's MCP clients, for the dashboard: every client that may still sign users in
+    /// (not revoked, and not a dynamic registration that expired unused), oldest first, each
+    /// with the number of users holding a grant that is not revoked (`active_grants`).
+    pub async fn list_clients(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<frontend::wire::McpClientView>, OAuthError> {
+        let mut users = store::count_users_with_live_grants(&self.db, tenant).await?;
+        Ok(store::list_clients(&self.db, tenant)
+            .await?
+            .into_iter()
+            .filter_map(|client| self.usable(client))
+            .map(|client| frontend::wire::McpClientView {
+                active_grants: users.remove(&client.client_id).unwrap_or_default(),
+                created_at: client
+                    .created_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                client_id: client.client_id,
+                name: client.client_name,
+                redirect_uris: client.redirect_uris,
+                kind: client.kind,
+            })
+            .collect())
+    }
+
+    /// Revokes a client for the operator, in one transaction: the client can no longer start an
+    /// authorization, redeem a code or refresh a token, and every grant and token issued to it
+    /// is revoked, so its access tokens stop working at the next request (they are looked up on
+    /// every request; nothing caches them).
+    ///
+    /// The client is marked revoked rather than deleted, because deleting would not revoke a
+    /// client metadata document: its URL would simply be fetched and registered again. The
+    /// mark keeps that URL blocked for this tenant. A dynamically registered client cannot be
+    /// blocked that way (anyone may register any metadata), so the same software may register
+    /// again and get a new client id, and its users must then sign in and consent afresh.
+    ///
+    /// An unknown client, another tenant's, or one already revoked is
+    /// [`OAuthError::ClientNotFound`], and nothing changes.
+    pub async fn revoke_client(&self, tenant: TenantId, client_id: &str) -> Result<(), OAuthError> {
+        let txn = self.db.begin().await?;
+        if !store::revoke_client(&txn, tenant, client_id, self.clock.now()).await? {
+            txn.rollback().await?;
+            return Err(OAuthError::ClientNotFound);
+        }
+        txn.commit().await?;
+        tracing::info!(tenant.id = %tenant, client.id = %client_id, "MCP client revoked by the operator");
         Ok(())
     }
 

@@ -1,11 +1,12 @@
 //! Every URL Tollgate serves, in one place.
 
 use crate::app::AppState;
+use crate::admin::{assets, routes as api};
 use crate::{billing, mcp, oauth, ops};
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, patch, post, put};
 use tower_http::trace::TraceLayer;
 
 /// The application's routes.
@@ -85,6 +86,114 @@ pub fn build(state: AppState) -> Router {
             "/t/{slug}/oauth/revoke",
             post(oauth::routes::revoke).options(preflight),
         )
+        // The operators' dashboard and the admin API behind it (docs/admin-api.md).
+        .route("/admin", get(assets::page))
+        .route("/admin/pkg/{file}", get(assets::file))
+        .route("/admin/{*page}", get(assets::page))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/api/v1/setup", get(api::setup_status).post(api::setup))
+        .route(
+            "/api/v1/session",
+            get(api::get_session)
+                .post(api::sign_in)
+                .delete(api::sign_out),
+        )
+        .route("/api/v1/session/options", get(api::sign_in_options))
+        .route("/api/v1/session/github", get(api::github_start))
+        .route(
+            "/api/v1/session/github/callback",
+            get(api::github_callback),
+        )
+        .route(
+            "/api/v1/tokens",
+            get(api::list_tokens).post(api::create_token),
+        )
+        .route("/api/v1/tokens/{id}", delete(api::delete_token))
+        .route("/api/v1/catalog", get(api::catalog))
+        .route(
+            "/api/v1/invitations/accept",
+            post(api::accept_invitation),
+        )
+        .route(
+            "/api/v1/tenants",
+            get(api::list_tenants).post(api::create_tenant),
+        )
+        .route(
+            "/api/v1/tenants/{slug}",
+            get(api::get_tenant)
+                .patch(api::update_tenant)
+                .delete(api::delete_tenant),
+        )
+        .route("/api/v1/tenants/{slug}/overview", get(api::overview))
+        .route(
+            "/api/v1/tenants/{slug}/tools",
+            get(api::list_tools).post(api::add_tool),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/tools/order",
+            put(api::reorder_tools),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/tools/preview",
+            get(api::preview_tools),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/tools/{id}",
+            patch(api::update_tool),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/offers",
+            get(api::list_offers).post(api::create_offer),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/offers/{id}",
+            put(api::update_offer),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/payments/stripe",
+            put(api::connect_stripe).delete(api::disconnect_stripe),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/payments/stripe/test",
+            post(api::test_stripe),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/payments/stripe/prices",
+            get(api::stripe_prices),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/github-app",
+            put(api::set_github_app).delete(api::remove_github_app),
+        )
+        .route("/api/v1/tenants/{slug}/clients", get(api::list_clients))
+        .route(
+            "/api/v1/tenants/{slug}/clients/{client_id}",
+            delete(api::revoke_client),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/customers",
+            get(api::list_customers),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/customers/{id}",
+            get(api::get_customer),
+        )
+        .route("/api/v1/tenants/{slug}/analytics", get(api::analytics))
+        .route("/api/v1/tenants/{slug}/audit", get(api::audit_log))
+        .route("/api/v1/tenants/{slug}/members", get(api::list_members))
+        .route(
+            "/api/v1/tenants/{slug}/members/{operator_id}",
+            patch(api::change_role).delete(api::remove_member),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/invitations",
+            get(api::list_invitations).post(api::invite),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/invitations/{id}",
+            delete(api::revoke_invitation),
+        )
+        .route("/api/v1/{*rest}", any(api::not_found))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ops::routes::count_requests,

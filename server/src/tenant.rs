@@ -231,6 +231,9 @@ pub enum TenantError {
     /// The tenant already has a tool with this name.
     #[error("this tenant already has a tool named {0:?}")]
     ToolNameTaken(String),
+    /// A new tool order does not list every tool of the tenant exactly once.
+    #[error("{0}")]
+    InvalidOrder(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
@@ -336,6 +339,27 @@ impl TenantService {
         Ok(tenant)
     }
 
+    /// Renames a tenant (1-200 characters, like [`create_tenant`](Self::create_tenant)).
+    pub async fn rename_tenant(&self, tenant: TenantId, name: &str) -> Result<Tenant, TenantError> {
+        let name = check_text("name", name, 200)?;
+        let tenant = store::update_tenant_name(&self.db, tenant, &name).await?;
+        self.invalidate(&tenant.slug).await;
+        Ok(tenant)
+    }
+
+    /// Deletes a tenant and every row it owns, in one transaction (the list of
+    /// tables is `tenant::store::TENANT_TABLES`). Its MCP endpoint answers 404 at once in
+    /// this process (other processes within [`SNAPSHOT_TTL`]) and its slug is free again.
+    ///
+    /// Billing keeps a short cache of the tenant's offers: callers also call
+    /// [`BillingService::forget_tenant`](crate::billing::BillingService::forget_tenant).
+    pub async fn delete_tenant(&self, tenant: TenantId) -> Result<(), TenantError> {
+        let slug = store::delete_tenant(&self.db, tenant).await?;
+        self.invalidate(&slug).await;
+        tracing::info!(tenant.id = %tenant, tenant.slug = %slug, "tenant deleted");
+        Ok(())
+    }
+
     /// The tenant with this id.
     pub async fn get_tenant_by_id(&self, tenant: TenantId) -> Result<Tenant, TenantError> {
         store::find_tenant_by_id(&self.db, tenant)
@@ -423,6 +447,20 @@ impl TenantService {
         let slug = store::bump_config_version(&self.db, tenant).await?;
         self.invalidate(&slug).await;
         Ok(updated)
+    }
+
+    /// Puts the tenant's tools in this order (positions 0..n), in one transaction. `ids` must
+    /// list every tool of the tenant exactly once ([`TenantError::InvalidOrder`]); an id that is
+    /// not a tool of this tenant is [`TenantError::ToolNotFound`]. Either way nothing changes.
+    /// Returns every tool in the new order.
+    pub async fn reorder_tools(
+        &self,
+        tenant: TenantId,
+        ids: &[ToolId],
+    ) -> Result<Vec<ToolConfig>, TenantError> {
+        let (slug, tools) = store::reorder_tools(&self.db, tenant, ids).await?;
+        self.invalidate(&slug).await;
+        Ok(tools)
     }
 
     /// Creates the `demo` tenant with the whole WordPress.org pack, unless it exists.

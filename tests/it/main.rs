@@ -1,6 +1,10 @@
 //! Tollgate's black-box tests: one binary, one module per area of the URL space.
 
+mod admin;
+mod admin_services;
+mod analytics;
 mod billing;
+mod browser_smoke;
 mod conformance;
 mod logs;
 mod mcp;

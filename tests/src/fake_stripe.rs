@@ -1,4 +1,4 @@
-//! A fake Stripe: a real HTTP server speaking Stripe's v1 wire format for customers, Checkout, the customer portal, meter events and prices, and signing webhooks as Stripe does.
+//! A fake Stripe: a real HTTP server speaking Stripe's v1 wire format for customers, Checkout, the customer portal, meter events, prices and products, and the balance, and signing webhooks as Stripe does.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -230,6 +230,7 @@ struct Account {
     log: Vec<Logged>,
     failures: Vec<(String, Failure)>,
     prices: Vec<Value>,
+    products: Vec<Value>,
     customers: Vec<Value>,
     sessions: Vec<Session>,
     portal_sessions: Vec<Value>,
@@ -244,6 +245,10 @@ struct Account {
 impl Account {
     fn price(&self, id: &str) -> Option<&Value> {
         self.prices.iter().find(|price| price["id"] == id)
+    }
+
+    fn product(&self, id: &str) -> Option<&Value> {
+        self.products.iter().find(|product| product["id"] == id)
     }
 
     fn customer(&self, id: &str) -> Option<&Value> {
@@ -412,6 +417,27 @@ impl FakeStripe {
         recurring_interval: Option<&str>,
         metered: bool,
     ) {
+        self.add_product_price(
+            id,
+            &format!("Product of {id}"),
+            unit_amount,
+            currency,
+            recurring_interval,
+            metered,
+        );
+    }
+
+    /// [`add_price`](Self::add_price) on a new product named `product_name` (what
+    /// `expand[]=data.product` shows).
+    pub fn add_product_price(
+        &self,
+        id: &str,
+        product_name: &str,
+        unit_amount: i64,
+        currency: &str,
+        recurring_interval: Option<&str>,
+        metered: bool,
+    ) {
         assert!(
             !metered || recurring_interval.is_some(),
             "a metered price is recurring: give it an interval"
@@ -432,19 +458,42 @@ impl FakeStripe {
                 "usage_type": if metered { "metered" } else { "licensed" },
             })
         });
+        let now = self.shared.now();
+        let product = format!("prod_{}", random_base62(14));
+        let product_object = json!({
+            "id": product,
+            "object": "product",
+            "active": true,
+            "created": now,
+            "default_price": id,
+            "description": null,
+            "images": [],
+            "livemode": false,
+            "marketing_features": [],
+            "metadata": {},
+            "name": product_name,
+            "package_dimensions": null,
+            "shippable": null,
+            "statement_descriptor": null,
+            "tax_code": null,
+            "type": "service",
+            "unit_label": null,
+            "updated": now,
+            "url": null,
+        });
         let price = json!({
             "id": id,
             "object": "price",
             "active": true,
             "billing_scheme": "per_unit",
-            "created": self.shared.now(),
+            "created": now,
             "currency": currency.to_ascii_lowercase(),
             "custom_unit_amount": null,
             "livemode": false,
             "lookup_key": null,
             "metadata": {},
             "nickname": null,
-            "product": format!("prod_{}", random_base62(14)),
+            "product": product,
             "recurring": recurring,
             "tax_behavior": "unspecified",
             "tiers_mode": null,
@@ -456,6 +505,7 @@ impl FakeStripe {
         let mut account = self.shared.account();
         account.prices.retain(|existing| existing["id"] != id);
         account.prices.push(price);
+        account.products.push(product_object);
     }
 
     /// How many requests arrived whose `"{METHOD} {path}"` starts with the prefix (e.g.
@@ -1020,6 +1070,8 @@ fn endpoint(shared: &Shared, account: &mut Account, request: &Request, now: i64)
         ("POST", ["billing", "meter_events"]) => create_meter_event(account, &form, now),
         ("GET", ["prices"]) => list_prices(account, &form),
         ("GET", ["prices", id]) => retrieve(&form, account.price(id), "price", id),
+        ("GET", ["products", id]) => retrieve(&form, account.product(id), "product", id),
+        ("GET", ["balance"]) => balance(&form),
         ("GET", ["subscriptions", id]) => {
             let subscription = account.subscriptions.iter().find(|s| s["id"] == *id);
             retrieve(&form, subscription, "subscription", id)
@@ -1823,18 +1875,56 @@ fn list_prices(account: &Account, form: &Form<'_>) -> Reply {
             None => return no_such(StatusCode::BAD_REQUEST, "price", after, "starting_after"),
         },
     };
+    let mut expand_product = false;
+    for path in form.list("expand") {
+        match path.as_str() {
+            "data.product" => expand_product = true,
+            other => {
+                return bad_param(
+                    "expand",
+                    &format!("This property cannot be expanded ({other})."),
+                );
+            }
+        }
+    }
     let limit = usize::try_from(limit).unwrap_or(10);
     let page: Vec<Value> = matching
         .iter()
         .skip(start)
         .take(limit)
-        .map(|price| (*price).clone())
+        .map(|price| {
+            let mut price = (*price).clone();
+            if expand_product
+                && let Some(product) = price["product"].as_str().and_then(|id| account.product(id))
+            {
+                price["product"] = product.clone();
+            }
+            price
+        })
         .collect();
     Reply::ok(&json!({
         "object": "list",
         "data": page,
         "has_more": matching.len() > start + limit,
         "url": "/v1/prices",
+    }))
+}
+
+// ----- balance -----
+
+/// The account's balance: a test account that has been paid nothing yet (its payments settle
+/// outside the fake).
+fn balance(form: &Form<'_>) -> Reply {
+    if let Some(refusal) = form.reject_unknown(&["expand"]) {
+        return refusal;
+    }
+    let zero = json!([{"amount": 0, "currency": "usd", "source_types": {"card": 0}}]);
+    Reply::ok(&json!({
+        "object": "balance",
+        "available": zero,
+        "connect_reserved": [{"amount": 0, "currency": "usd"}],
+        "livemode": false,
+        "pending": zero,
     }))
 }
 
@@ -2769,6 +2859,49 @@ mod tests {
             (unknown.status, unknown.error().2),
             (400, "customer".into())
         );
+    }
+
+    #[tokio::test]
+    async fn prices_expand_their_product_and_the_balance_wants_the_key() {
+        let stripe = FakeStripe::start().await;
+        stripe.add_product_price("price_pro", "Pro", 500, "usd", Some("month"), false);
+        let plain = get(&stripe, "/v1/prices", &[]).await.json();
+        let product = plain["data"][0]["product"]
+            .as_str()
+            .expect("an id")
+            .to_owned();
+        assert!(product.starts_with("prod_"), "{product}");
+        let expanded = get(&stripe, "/v1/prices", &[("expand[]", "data.product")]).await;
+        let expanded = expanded.json();
+        assert_eq!(expanded["data"][0]["product"]["id"], product.as_str());
+        assert_eq!(expanded["data"][0]["product"]["object"], "product");
+        assert_eq!(expanded["data"][0]["product"]["name"], "Pro");
+        let retrieved = get(&stripe, &format!("/v1/products/{product}"), &[]).await;
+        assert_eq!(retrieved.json()["name"], "Pro");
+        let unknown = get(&stripe, "/v1/prices", &[("expand[]", "data.nope")]).await;
+        assert_eq!((unknown.status, unknown.error().2), (400, "expand".into()));
+
+        let balance = get(&stripe, "/v1/balance", &[]).await;
+        assert_eq!(balance.status, 200);
+        assert_eq!(balance.json()["object"], "balance");
+        assert_eq!(balance.json()["livemode"], false);
+        let key = "sk_test_51NotTheAccountsKeyAtAll1234";
+        let wrong = answer(
+            client()
+                .get(format!("{}/v1/balance", stripe.url))
+                .bearer_auth(key),
+        )
+        .await;
+        assert_eq!(wrong.status, 401);
+        let message = wrong.json()["error"]["message"]
+            .as_str()
+            .expect("a message")
+            .to_owned();
+        assert!(
+            message.starts_with("Invalid API Key provided: sk_test_*") && message.ends_with("1234"),
+            "{message}"
+        );
+        assert!(!message.contains(key), "{message}");
     }
 
     #[tokio::test]

@@ -2,10 +2,12 @@
 //! file, or a fresh PostgreSQL database when `TOLLGATE_TEST_DATABASE` is a `postgres://` URL),
 //! pointed at fakes of the outside world that are real HTTP servers.
 
+pub mod admin;
 pub mod browser;
 pub mod fake_github;
 pub mod fake_stripe;
 pub mod fake_wporg;
+pub mod webdriver;
 
 use anyhow::Context;
 use fake_github::FakeGitHub;
@@ -180,6 +182,11 @@ impl TestApp {
                 options.wporg_timeout_ms.to_string(),
             ),
         ]);
+        settings.insert("TOLLGATE_SETUP_TOKEN".into(), admin::SETUP_TOKEN.into());
+        settings.insert(
+            "TOLLGATE_ADMIN_ASSETS".into(),
+            admin::assets_dir().display().to_string(),
+        );
         settings.insert(
             "TOLLGATE_SEED_DEMO".into(),
             if options.demo_pricing { "true" } else { "free" }.into(),

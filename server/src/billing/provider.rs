@@ -130,4 +130,12 @@ pub trait PaymentProvider: Send + Sync {
         &'a self,
         event: &'a MeterEvent,
     ) -> BoxFuture<'a, Result<(), ProviderError>>;
+
+    /// Checks that the credentials work; on success, says what is connected, for the operator
+    /// (e.g. "Connected to Stripe (test mode)").
+    fn check_connection(&self) -> BoxFuture<'_, Result<String, ProviderError>>;
+
+    /// The account's active prices, for the operator to choose an offer's price from.
+    fn list_prices(&self)
+    -> BoxFuture<'_, Result<Vec<frontend::wire::StripePrice>, ProviderError>>;
 }

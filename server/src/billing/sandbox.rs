@@ -77,4 +77,15 @@ impl PaymentProvider for SandboxPayments {
             Ok(())
         })
     }
+
+    fn check_connection(&self) -> BoxFuture<'_, Result<String, ProviderError>> {
+        Box::pin(async { Ok("Sandbox: no Stripe account connected".to_owned()) })
+    }
+
+    fn list_prices(
+        &self,
+    ) -> BoxFuture<'_, Result<Vec<frontend::wire::StripePrice>, ProviderError>> {
+        // The sandbox takes any label as a price id: there is nothing to list.
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }

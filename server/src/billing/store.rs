@@ -64,6 +64,45 @@ pub async fn insert_offer(
     Ok(())
 }
 
+/// Overwrites the offer `o.id` of this tenant with `o`; false when the tenant has no such
+/// offer (nothing changed).
+pub async fn update_offer(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    o: &Offer,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = offer::Entity::update_many()
+        .col_expr(offer::Column::Name, Expr::value(o.name.clone()))
+        .col_expr(offer::Column::Kind, Expr::value(o.kind.as_str()))
+        .col_expr(offer::Column::PriceId, Expr::value(o.price_id.clone()))
+        .col_expr(offer::Column::Amount, Expr::value(o.amount))
+        .col_expr(offer::Column::Currency, Expr::value(o.currency.clone()))
+        .col_expr(offer::Column::Interval, Expr::value(o.interval.clone()))
+        .col_expr(offer::Column::Calls, Expr::value(o.calls))
+        .col_expr(
+            offer::Column::MeterEvent,
+            Expr::value(o.meter_event.clone()),
+        )
+        .col_expr(offer::Column::MeterValue, Expr::value(o.meter_value))
+        .col_expr(offer::Column::FreeQuota, Expr::value(o.free_quota))
+        .col_expr(offer::Column::SpendCap, Expr::value(o.spend_cap))
+        .col_expr(
+            offer::Column::PaymentReason,
+            Expr::value(o.payment_reason.clone()),
+        )
+        .col_expr(
+            offer::Column::SuccessUrl,
+            Expr::value(o.success_url.clone()),
+        )
+        .col_expr(offer::Column::UpdatedAt, Expr::value(now))
+        .filter(offer::Column::TenantId.eq(tenant.0))
+        .filter(offer::Column::Id.eq(o.id.0))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
 pub async fn list_offers(db: &impl ConnectionTrait, tenant: TenantId) -> Result<Vec<Offer>, DbErr> {
     Ok(offer::Entity::find()
         .filter(offer::Column::TenantId.eq(tenant.0))
@@ -684,5 +723,112 @@ pub async fn count_pending_meter_events(db: &impl ConnectionTrait) -> Result<u64
     meter_outbox::Entity::find()
         .filter(meter_outbox::Column::Status.eq("pending"))
         .count(db)
+        .await
+}
+
+/// The tenant's end users, newest first.
+pub async fn list_end_users(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> Result<Vec<crate::entity::end_user::Model>, DbErr> {
+    use crate::entity::end_user;
+    end_user::Entity::find()
+        .filter(end_user::Column::TenantId.eq(tenant.0))
+        .order_by_desc(end_user::Column::CreatedAt)
+        .order_by_asc(end_user::Column::Id)
+        .all(db)
+        .await
+}
+
+pub async fn find_end_user(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<crate::entity::end_user::Model>, DbErr> {
+    use crate::entity::end_user;
+    end_user::Entity::find_by_id(id)
+        .filter(end_user::Column::TenantId.eq(tenant.0))
+        .one(db)
+        .await
+}
+
+/// The tenant's entitlements (of one user, or of all), oldest first.
+pub async fn list_entitlements(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    user: Option<Uuid>,
+) -> Result<Vec<entitlement::Model>, DbErr> {
+    let mut query = entitlement::Entity::find().filter(entitlement::Column::TenantId.eq(tenant.0));
+    if let Some(user) = user {
+        query = query.filter(entitlement::Column::EndUserId.eq(user));
+    }
+    query
+        .order_by_asc(entitlement::Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+/// Billed calls (paid or metered, committed) in `period`, per end user (of one user, or of
+/// all).
+pub async fn count_billed_usage_per_user(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    user: Option<Uuid>,
+    period: &str,
+) -> Result<Vec<(Uuid, i64)>, DbErr> {
+    let mut query = usage::Entity::find()
+        .select_only()
+        .column(usage::Column::EndUserId)
+        .column_as(usage::Column::Id.count(), "calls")
+        .filter(usage::Column::TenantId.eq(tenant.0))
+        .filter(usage::Column::Period.eq(period))
+        .filter(usage::Column::Kind.is_in(["paid", "metered"]))
+        .filter(usage::Column::Status.eq("committed"));
+    if let Some(user) = user {
+        query = query.filter(usage::Column::EndUserId.eq(user));
+    }
+    query
+        .group_by(usage::Column::EndUserId)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// An end user's purchases, newest first.
+pub async fn list_purchases_of(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    user: Uuid,
+) -> Result<Vec<purchase::Model>, DbErr> {
+    purchase::Entity::find()
+        .filter(purchase::Column::TenantId.eq(tenant.0))
+        .filter(purchase::Column::EndUserId.eq(user))
+        .order_by_desc(purchase::Column::CreatedAt)
+        .order_by_desc(purchase::Column::Id)
+        .all(db)
+        .await
+}
+
+/// An end user's committed calls (free quota included) per (tool, period), newest period
+/// first.
+pub async fn usage_per_tool(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    user: Uuid,
+) -> Result<Vec<(String, String, i64)>, DbErr> {
+    usage::Entity::find()
+        .select_only()
+        .column(usage::Column::ToolName)
+        .column(usage::Column::Period)
+        .column_as(usage::Column::Id.count(), "calls")
+        .filter(usage::Column::TenantId.eq(tenant.0))
+        .filter(usage::Column::EndUserId.eq(user))
+        .filter(usage::Column::Status.eq("committed"))
+        .group_by(usage::Column::ToolName)
+        .group_by(usage::Column::Period)
+        .order_by_desc(usage::Column::Period)
+        .order_by_asc(usage::Column::ToolName)
+        .into_tuple()
+        .all(db)
         .await
 }

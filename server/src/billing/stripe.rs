@@ -16,8 +16,13 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionPaymentIntentData,
     CreateCheckoutSessionSubscriptionData, RetrieveCheckoutSession,
 };
-use stripe_client_core::{IdempotencyKey, RequestStrategy, StripeRequest};
+use stripe_client_core::{
+    IdempotencyKey, RequestBuilder, RequestStrategy, StripeMethod, StripeRequest,
+};
+use stripe_core::balance::RetrieveForMyAccountBalance;
 use stripe_core::customer::CreateCustomer;
+use stripe_shared::{Price, PriceType, RecurringUsageType};
+use stripe_types::{Expandable, List};
 
 /// How long one Stripe request may take.
 pub const STRIPE_TIMEOUT: Duration = Duration::from_secs(8);
@@ -100,6 +105,64 @@ fn session_from(session: stripe_shared::CheckoutSession) -> CheckoutSession {
         subscription: session.subscription.map(|s| s.id().to_string()),
         payment_intent: session.payment_intent.map(|p| p.id().to_string()),
     }
+}
+
+/// The query of `GET /v1/prices` for [`PaymentProvider::list_prices`]. Listing prices needs
+/// no more of async-stripe than its client and the shared `Price` type, so this request is
+/// built by hand rather than by enabling the whole products area.
+#[derive(serde::Serialize)]
+struct ListPrices {
+    active: bool,
+    limit: u8,
+    expand: Vec<&'static str>,
+}
+
+/// A Stripe price as the dashboard shows it; `None` for prices without a unit amount
+/// (tiered or customer-chosen), which an offer cannot use.
+fn price_view(price: &Price) -> Option<frontend::wire::StripePrice> {
+    let amount = price.unit_amount?;
+    let currency = price.currency.to_string();
+    let product = match &price.product {
+        Expandable::Object(product) => product.name.clone(),
+        Expandable::Id(id) => id.to_string(),
+    };
+    let money = super::format_money(amount, &currency);
+    let recurring = price
+        .recurring
+        .as_ref()
+        .filter(|_| price.type_ != PriceType::OneTime);
+    let (kind, interval, text) = match recurring {
+        None => ("one_time", None, money),
+        Some(recurring) => {
+            let interval = recurring.interval.as_str().to_owned();
+            let every = match recurring.interval_count {
+                0 | 1 => interval.clone(),
+                n => format!("{n} {interval}s"),
+            };
+            if recurring.usage_type == RecurringUsageType::Metered {
+                (
+                    "metered",
+                    Some(interval),
+                    format!("{money} per unit, billed every {every}"),
+                )
+            } else {
+                (
+                    "subscription",
+                    Some(interval),
+                    format!("{money} per {every}"),
+                )
+            }
+        }
+    };
+    Some(frontend::wire::StripePrice {
+        id: price.id.to_string(),
+        product,
+        amount,
+        currency,
+        kind: kind.to_owned(),
+        interval,
+        text,
+    })
 }
 
 impl PaymentProvider for StripePayments {
@@ -237,6 +300,41 @@ impl PaymentProvider for StripePayments {
                 }
                 Err(error) => Err(error),
             }
+        })
+    }
+
+    fn check_connection(&self) -> BoxFuture<'_, Result<String, ProviderError>> {
+        Box::pin(async move {
+            // The balance is the cheapest read every secret key (and most restricted keys)
+            // may make, and it tells test mode from live mode.
+            let request = RetrieveForMyAccountBalance::new();
+            let balance = with_retry(|| request.send(&self.client)).await?;
+            Ok(if balance.livemode {
+                "Connected to Stripe (live mode)"
+            } else {
+                "Connected to Stripe (test mode)"
+            }
+            .to_owned())
+        })
+    }
+
+    fn list_prices(
+        &self,
+    ) -> BoxFuture<'_, Result<Vec<frontend::wire::StripePrice>, ProviderError>> {
+        Box::pin(async move {
+            let query = ListPrices {
+                active: true,
+                limit: 100,
+                expand: vec!["data.product"],
+            };
+            let page = with_retry(|| {
+                RequestBuilder::new(StripeMethod::Get, "/prices")
+                    .query(&query)
+                    .customize::<List<Price>>()
+                    .send(&self.client)
+            })
+            .await?;
+            Ok(page.data.iter().filter_map(price_view).collect())
         })
     }
 }

@@ -23,6 +23,8 @@ pub struct Model {
     pub fingerprint: Option<String>,
     pub created_at: DateTimeUtc,
     pub last_used_at: Option<DateTimeUtc>,
+    /// When the operator revoked it; a revoked client is never used again.
+    pub revoked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

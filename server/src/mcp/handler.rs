@@ -1,6 +1,7 @@
 //! The rmcp `ServerHandler`: `tools/list` and `tools/call` from the calling tenant's configuration.
 
 use super::{McpRequestContext, TOOLS_LIST_TTL_MS};
+use crate::analytics::Outcome;
 use crate::app::AppState;
 use crate::billing::{Gate, Offer, PaymentRequired};
 use crate::tenant::Tenant;
@@ -114,7 +115,7 @@ impl ServerHandler for TollgateMcp {
         if super::billing_tools::is_billing_tool(&request.name)
             && self.billing_tools_on(&context, &offers)
         {
-            return super::billing_tools::call(
+            let response = super::billing_tools::call(
                 &self.state,
                 tenant,
                 context.caller.as_ref(),
@@ -123,7 +124,19 @@ impl ServerHandler for TollgateMcp {
                 &request.name,
             )
             .await;
+            let outcome = match &response {
+                Ok(CallToolResponse::Complete(result)) if result.is_error != Some(true) => {
+                    Outcome::Free
+                }
+                _ => Outcome::Error,
+            };
+            self.state
+                .analytics
+                .record(tenant.id, &request.name, outcome);
+            return response;
         }
+        // An unknown tool is not counted: its name is whatever the client sent, and counting
+        // it would let anyone add rows to the tenant's statistics.
         let Some(tool) = context.tenant.tool(&request.name) else {
             self.state
                 .metrics
@@ -138,6 +151,9 @@ impl ServerHandler for TollgateMcp {
             None => None,
             Some(offer) => {
                 let Some(caller) = context.caller.as_ref() else {
+                    self.state
+                        .analytics
+                        .record(tenant.id, tool.name.as_str(), Outcome::Error);
                     return Err(ErrorData::invalid_request(
                         "sign in to use this paid tool",
                         None,
@@ -151,6 +167,11 @@ impl ServerHandler for TollgateMcp {
                 {
                     Ok(Gate::Go(reservation)) => Some(reservation),
                     Ok(Gate::Pay(required)) => {
+                        self.state.analytics.record(
+                            tenant.id,
+                            tool.name.as_str(),
+                            Outcome::PaymentRequired,
+                        );
                         self.state.metrics.tool_call(
                             tenant.slug.as_str(),
                             tool.name.as_str(),
@@ -161,6 +182,9 @@ impl ServerHandler for TollgateMcp {
                     }
                     Err(error) => {
                         tracing::error!(tenant.slug = %tenant.slug, tool.name = %tool.name, %error, "payment gate failed");
+                        self.state
+                            .analytics
+                            .record(tenant.id, tool.name.as_str(), Outcome::Error);
                         self.state.metrics.tool_call(
                             tenant.slug.as_str(),
                             tool.name.as_str(),
@@ -189,6 +213,14 @@ impl ServerHandler for TollgateMcp {
                 tracing::error!(tenant.slug = %tenant.slug, tool.name = %tool.name, %error, "could not settle a paid call");
             }
         }
+        let counted = match (&outcome, &reservation) {
+            (Err(_), _) => Outcome::Error,
+            (Ok(_), Some(reservation)) if reservation.is_billed() => Outcome::Paid,
+            (Ok(_), _) => Outcome::Free,
+        };
+        self.state
+            .analytics
+            .record(tenant.id, tool.name.as_str(), counted);
         let result = match outcome {
             Ok(output) => {
                 self.state

@@ -4,11 +4,12 @@ use super::{EndUser, EndUserId, UpstreamIdentity};
 use crate::entity::{end_user, oauth_client, oauth_code, oauth_grant, oauth_pending, oauth_token};
 use crate::tenant::TenantId;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set, SqlErr,
+    QuerySelect, Set, SqlErr,
 };
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A registered client.
@@ -22,6 +23,8 @@ pub struct ClientRecord {
     pub kind: String,
     pub fingerprint: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Revoked by the operator: never used again.
+    pub revoked: bool,
 }
 
 fn client_from_row(row: oauth_client::Model) -> (ClientRecord, Option<DateTime<Utc>>) {
@@ -35,6 +38,7 @@ fn client_from_row(row: oauth_client::Model) -> (ClientRecord, Option<DateTime<U
             kind: row.kind,
             fingerprint: row.fingerprint,
             created_at: row.created_at,
+            revoked: row.revoked_at.is_some(),
         },
         row.last_used_at,
     )
@@ -62,6 +66,8 @@ pub async fn find_client_by_fingerprint(
     Ok(oauth_client::Entity::find()
         .filter(oauth_client::Column::TenantId.eq(tenant.0))
         .filter(oauth_client::Column::Fingerprint.eq(fingerprint))
+        // A revoked client is not handed out again: the same metadata registers anew.
+        .filter(oauth_client::Column::RevokedAt.is_null())
         .one(db)
         .await?
         .map(|row| client_from_row(row).0))
@@ -86,13 +92,15 @@ pub async fn insert_client(
         fingerprint: Set(client.fingerprint.clone()),
         created_at: Set(client.created_at),
         last_used_at: Set(None),
+        revoked_at: Set(None),
     }
     .insert(db)
     .await?;
     Ok(())
 }
 
-/// Stores a (re)fetched client metadata document as the client of that id.
+/// Stores a (re)fetched client metadata document as the client of that id. A revoked client
+/// of that id stays as it is (the insert then fails as a duplicate, and is ignored).
 pub async fn replace_client(
     db: &impl ConnectionTrait,
     tenant: TenantId,
@@ -101,6 +109,7 @@ pub async fn replace_client(
     oauth_client::Entity::delete_many()
         .filter(oauth_client::Column::TenantId.eq(tenant.0))
         .filter(oauth_client::Column::ClientId.eq(client.client_id.as_str()))
+        .filter(oauth_client::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
     match insert_client(db, tenant, client).await {
@@ -139,6 +148,112 @@ pub async fn touch_client(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Marks the client used now, if it is not revoked; false when it is (or is unknown). Run in
+/// the transaction that issues tokens, before the grant is written: the row lock it takes
+/// orders it against [`revoke_client`], so a grant is either seen and revoked by a concurrent
+/// revocation or refused here.
+pub async fn claim_live_client(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = oauth_client::Entity::update_many()
+        .col_expr(oauth_client::Column::LastUsedAt, Expr::value(now))
+        .filter(oauth_client::Column::TenantId.eq(tenant.0))
+        .filter(oauth_client::Column::ClientId.eq(client_id))
+        .filter(oauth_client::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// The tenant's clients that are not revoked, oldest first, each with when it last completed a
+/// sign-in.
+pub async fn list_clients(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> Result<Vec<(ClientRecord, Option<DateTime<Utc>>)>, DbErr> {
+    Ok(oauth_client::Entity::find()
+        .filter(oauth_client::Column::TenantId.eq(tenant.0))
+        .filter(oauth_client::Column::RevokedAt.is_null())
+        .order_by_asc(oauth_client::Column::CreatedAt)
+        .order_by_asc(oauth_client::Column::ClientId)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(client_from_row)
+        .collect())
+}
+
+/// Per client id: how many users hold a grant that is not revoked.
+pub async fn count_users_with_live_grants(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> Result<HashMap<String, u64>, DbErr> {
+    let rows: Vec<(String, i64)> = oauth_grant::Entity::find()
+        .select_only()
+        .column(oauth_grant::Column::ClientId)
+        .column_as(
+            Expr::col(oauth_grant::Column::EndUserId).count_distinct(),
+            "users",
+        )
+        .filter(oauth_grant::Column::TenantId.eq(tenant.0))
+        .filter(oauth_grant::Column::RevokedAt.is_null())
+        .group_by(oauth_grant::Column::ClientId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(client, users)| (client, u64::try_from(users).unwrap_or_default()))
+        .collect())
+}
+
+/// Revokes a client that is not revoked yet, with every grant and token issued to it; false
+/// when the tenant has no such live client (nothing changed). Run it in a transaction.
+pub async fn revoke_client(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let revoked = oauth_client::Entity::update_many()
+        .col_expr(oauth_client::Column::RevokedAt, Expr::value(now))
+        .filter(oauth_client::Column::TenantId.eq(tenant.0))
+        .filter(oauth_client::Column::ClientId.eq(client_id))
+        .filter(oauth_client::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    if revoked.rows_affected != 1 {
+        return Ok(false);
+    }
+    oauth_grant::Entity::update_many()
+        .col_expr(oauth_grant::Column::RevokedAt, Expr::value(now))
+        .filter(oauth_grant::Column::TenantId.eq(tenant.0))
+        .filter(oauth_grant::Column::ClientId.eq(client_id))
+        .filter(oauth_grant::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    oauth_token::Entity::update_many()
+        .col_expr(oauth_token::Column::RevokedAt, Expr::value(now))
+        .filter(oauth_token::Column::TenantId.eq(tenant.0))
+        .filter(oauth_token::Column::RevokedAt.is_null())
+        .filter(
+            oauth_token::Column::GrantId.in_subquery(
+                Query::select()
+                    .column(oauth_grant::Column::Id)
+                    .from(oauth_grant::Entity)
+                    .and_where(oauth_grant::Column::TenantId.eq(tenant.0))
+                    .and_where(oauth_grant::Column::ClientId.eq(client_id))
+                    .to_owned(),
+            ),
+        )
+        .exec(db)
+        .await?;
+    Ok(true)
 }
 
 /// A new pending authorization.

@@ -7,12 +7,40 @@ use super::{
 use crate::entity::{tenant, tool};
 use crate::wordpress::Operation;
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
+use std::collections::HashSet;
 use uuid::Uuid;
+
+/// Every table that holds rows of a tenant, in a `tenant_id` column, children before the tables
+/// they point at. Deleting a tenant deletes its rows from each, in this order, then the tenant
+/// row, in one transaction. A new tenant-owned table belongs here: the test
+/// `deleting_a_tenant_removes_every_row_it_owns` finds every table with a `tenant_id` column and
+/// fails on one this list misses (the foreign keys' `ON DELETE CASCADE` is only a second line).
+pub(super) const TENANT_TABLES: &[&str] = &[
+    // billing
+    "meter_outbox",
+    "usage",
+    "entitlement",
+    "purchase",
+    "customer",
+    "provider_event",
+    "offer",
+    // analytics
+    "call_stat",
+    // the authorization server
+    "oauth_token",
+    "oauth_code",
+    "oauth_grant",
+    "oauth_pending",
+    "oauth_client",
+    "end_user",
+    // tenant
+    "tool",
+];
 
 fn tenant_from_row(row: tenant::Model) -> Result<Tenant, sea_orm::DbErr> {
     let slug = TenantSlug::parse(&row.slug)
@@ -130,6 +158,99 @@ pub(super) async fn update_tenant_settings(
     active.config_version = Set(version + 1);
     active.updated_at = Set(Utc::now());
     Ok(tenant_from_row(active.update(db).await?)?)
+}
+
+pub(super) async fn update_tenant_name(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Tenant, TenantError> {
+    let row = tenant::Entity::find_by_id(tenant.0)
+        .one(db)
+        .await?
+        .ok_or(TenantError::TenantNotFound)?;
+    let version = row.config_version;
+    let mut active: tenant::ActiveModel = row.into();
+    active.name = Set(name.to_owned());
+    active.config_version = Set(version + 1);
+    active.updated_at = Set(Utc::now());
+    Ok(tenant_from_row(active.update(db).await?)?)
+}
+
+/// Deletes the tenant's rows from every table in [`TENANT_TABLES`], then the tenant, in one
+/// transaction. Returns the slug it had (for cache invalidation).
+pub(super) async fn delete_tenant(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+) -> Result<TenantSlug, TenantError> {
+    let txn = db.begin().await?;
+    let row = tenant::Entity::find_by_id(tenant.0)
+        .one(&txn)
+        .await?
+        .ok_or(TenantError::TenantNotFound)?;
+    let slug = tenant_from_row(row)?.slug;
+    for table in TENANT_TABLES {
+        let delete = Query::delete()
+            .from_table(Alias::new(*table))
+            .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant.0))
+            .to_owned();
+        txn.execute(&delete).await?;
+    }
+    tenant::Entity::delete_by_id(tenant.0).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(slug)
+}
+
+/// Sets the positions of the tenant's tools to their index in `ids`, which must name every tool
+/// of the tenant exactly once; bumps the configuration version. Returns the slug and the tools
+/// in their new order.
+pub(super) async fn reorder_tools(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    ids: &[ToolId],
+) -> Result<(TenantSlug, Vec<ToolConfig>), TenantError> {
+    let txn = db.begin().await?;
+    let existing: HashSet<Uuid> = tool::Entity::find()
+        .select_only()
+        .column(tool::Column::Id)
+        .filter(tool::Column::TenantId.eq(tenant.0))
+        .into_tuple::<Uuid>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .collect();
+    if ids.iter().any(|id| !existing.contains(&id.0)) {
+        return Err(TenantError::ToolNotFound);
+    }
+    let listed: HashSet<Uuid> = ids.iter().map(|id| id.0).collect();
+    if listed.len() != ids.len() {
+        return Err(TenantError::InvalidOrder(
+            "the order lists a tool more than once".into(),
+        ));
+    }
+    if listed.len() != existing.len() {
+        return Err(TenantError::InvalidOrder(format!(
+            "the order must list every tool of the tenant exactly once: it lists {} of {}",
+            listed.len(),
+            existing.len()
+        )));
+    }
+    let now = Utc::now();
+    for (position, id) in ids.iter().enumerate() {
+        let position = i32::try_from(position)
+            .map_err(|_| TenantError::InvalidOrder("too many tools".into()))?;
+        tool::Entity::update_many()
+            .col_expr(tool::Column::Position, Expr::value(position))
+            .col_expr(tool::Column::UpdatedAt, Expr::value(now))
+            .filter(tool::Column::TenantId.eq(tenant.0))
+            .filter(tool::Column::Id.eq(id.0))
+            .exec(&txn)
+            .await?;
+    }
+    let slug = bump_config_version(&txn, tenant).await?;
+    let tools = list_tools(&txn, tenant).await?;
+    txn.commit().await?;
+    Ok((slug, tools))
 }
 
 /// Bumps the tenant's configuration version and returns its slug (for cache invalidation).

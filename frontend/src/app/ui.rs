@@ -1,0 +1,459 @@
+//! The small building blocks every page uses: form fields that validate as you type, submit
+//! buttons with a spinner, error notes, copy buttons, inline confirmations, loading states.
+
+use super::api::{ApiResult, Failure};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::future::Future;
+use wasm_bindgen::JsCast;
+
+/// A request in flight and its outcome, for one form or button.
+#[derive(Clone, Copy)]
+pub struct Busy {
+    /// True while the request runs.
+    pub pending: RwSignal<bool>,
+    /// The API's error, shown next to the form.
+    pub failure: RwSignal<Option<Failure>>,
+}
+
+impl Busy {
+    /// A fresh one.
+    pub fn new() -> Self {
+        Busy {
+            pending: RwSignal::new(false),
+            failure: RwSignal::new(None),
+        }
+    }
+
+    /// Runs `request`; on success hands the answer to `then`, else keeps the failure.
+    pub fn run<T, F>(self, request: F, then: impl FnOnce(T) + 'static)
+    where
+        T: 'static,
+        F: Future<Output = ApiResult<T>> + 'static,
+    {
+        if self.pending.get_untracked() {
+            return;
+        }
+        self.pending.set(true);
+        self.failure.set(None);
+        spawn_local(async move {
+            let outcome = request.await;
+            self.pending.set(false);
+            match outcome {
+                Ok(value) => then(value),
+                Err(failure) => self.failure.set(Some(failure)),
+            }
+        });
+    }
+
+    /// The API's message for `field`, if it blamed that field.
+    pub fn field_error(self, field: &'static str) -> Signal<Option<String>> {
+        Signal::derive(move || {
+            self.failure.with(|f| {
+                f.as_ref()
+                    .filter(|f| f.field() == Some(field))
+                    .map(Failure::message)
+            })
+        })
+    }
+}
+
+impl Default for Busy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The validation message of `value` under `rule`, once something was typed.
+pub fn check(
+    value: RwSignal<String>,
+    rule: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static,
+) -> Signal<Option<String>> {
+    Signal::derive(move || value.with(|v| rule(v).err()))
+}
+
+/// A labelled input bound to `value`, with its validation message and the API's message for
+/// its field.
+#[component]
+pub fn Field(
+    /// Shown above the input.
+    #[prop(into)]
+    label: String,
+    /// The API field name (the input's `name`).
+    name: &'static str,
+    /// The value.
+    value: RwSignal<String>,
+    /// `text`, `email`, `password`, `number`, `url`, … (default `text`).
+    #[prop(optional)]
+    kind: Option<&'static str>,
+    /// Placeholder.
+    #[prop(optional, into)]
+    placeholder: Option<String>,
+    /// A hint under the input.
+    #[prop(optional, into)]
+    hint: Option<String>,
+    /// The validation message (shown once the field was edited).
+    #[prop(optional, into)]
+    error: Option<Signal<Option<String>>>,
+    /// The request whose failure may name this field.
+    #[prop(optional)]
+    busy: Option<Busy>,
+    /// A textarea instead of an input.
+    #[prop(optional)]
+    multiline: bool,
+    /// Read only.
+    #[prop(optional, into)]
+    disabled: Option<Signal<bool>>,
+    /// `autocomplete`.
+    #[prop(optional)]
+    autocomplete: Option<&'static str>,
+) -> impl IntoView {
+    let touched = RwSignal::new(false);
+    let server = busy.map(|b| b.field_error(name));
+    let message = Signal::derive(move || {
+        let own = error
+            .and_then(|e| e.get())
+            .filter(|_| touched.get() || !value.with(String::is_empty));
+        own.or_else(|| server.and_then(|s| s.get()))
+    });
+    let disabled = Signal::derive(move || disabled.is_some_and(|d| d.get()));
+    let id = format!("f-{name}-{}", next_id());
+    let input = if multiline {
+        view! {
+            <textarea
+                id=id.clone()
+                name=name
+                rows="4"
+                placeholder=placeholder
+                prop:value=move || value.get()
+                on:input=move |ev| {
+                    touched.set(true);
+                    value.set(event_target_value(&ev));
+                }
+                disabled=disabled
+                aria-invalid=move || message.with(|m| m.is_some().to_string())
+            ></textarea>
+        }
+        .into_any()
+    } else {
+        view! {
+            <input
+                id=id.clone()
+                name=name
+                type=kind.unwrap_or("text")
+                placeholder=placeholder
+                autocomplete=autocomplete
+                prop:value=move || value.get()
+                on:input=move |ev| {
+                    touched.set(true);
+                    value.set(event_target_value(&ev));
+                }
+                disabled=disabled
+                aria-invalid=move || message.with(|m| m.is_some().to_string())
+            />
+        }
+        .into_any()
+    };
+    view! {
+        <div class="field" class:invalid=move || message.with(Option::is_some)>
+            <label for=id>{label}</label>
+            {input}
+            {hint.map(|h| view! { <small class="hint">{h}</small> })}
+            {move || {
+                message
+                    .get()
+                    .map(|m| {
+                        view! {
+                            <small class="field-error" data-test=format!("field-error-{name}")>
+                                {m}
+                            </small>
+                        }
+                    })
+            }}
+        </div>
+    }
+}
+
+fn next_id() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A submit button: disabled while `invalid` or in flight, "Saving…" with a spinner meanwhile.
+#[component]
+pub fn Submit(
+    /// The label.
+    #[prop(into)]
+    label: String,
+    /// The request.
+    busy: Busy,
+    /// Whether the form is invalid.
+    #[prop(optional, into)]
+    invalid: Option<Signal<bool>>,
+    /// The `data-test` hook.
+    test: &'static str,
+    /// Text while in flight (default "Saving…").
+    #[prop(optional)]
+    pending_label: Option<&'static str>,
+    /// Extra classes.
+    #[prop(optional)]
+    class: Option<&'static str>,
+) -> impl IntoView {
+    let pending = busy.pending;
+    let label = StoredValue::new(label);
+    view! {
+        <button
+            type="submit"
+            class=format!("btn primary {}", class.unwrap_or(""))
+            data-test=test
+            disabled=move || pending.get() || invalid.is_some_and(|i| i.get())
+            aria-busy=move || pending.get().to_string()
+        >
+            {move || {
+                if pending.get() {
+                    view! {
+                        <span class="spinner" aria-hidden="true"></span>
+                        {pending_label.unwrap_or("Saving…")}
+                    }
+                        .into_any()
+                } else {
+                    label.get_value().into_any()
+                }
+            }}
+        </button>
+    }
+}
+
+/// The API's error for a form (unless it named a field shown elsewhere).
+#[component]
+pub fn FormError(busy: Busy, #[prop(optional)] fields: &'static [&'static str]) -> impl IntoView {
+    move || {
+        busy.failure
+            .get()
+            .filter(|f| f.field().is_none_or(|field| !fields.contains(&field)))
+            .map(|f| {
+                view! {
+                    <p class="alert error" role="alert" data-test="form-error">
+                        {f.message()}
+                    </p>
+                }
+            })
+    }
+}
+
+/// A spinner with a label.
+#[component]
+pub fn Loading() -> impl IntoView {
+    view! {
+        <div class="loading" data-test="loading">
+            <span class="spinner" aria-hidden="true"></span>
+            "Loading…"
+        </div>
+    }
+}
+
+/// A load error.
+#[component]
+pub fn LoadError(failure: Failure) -> impl IntoView {
+    view! {
+        <p class="alert error" role="alert" data-test="load-error">
+            {failure.into_message()}
+        </p>
+    }
+}
+
+/// Renders a resource: spinner, error, or `f(value)`.
+pub fn loaded<T, V>(
+    resource: LocalResource<ApiResult<T>>,
+    f: impl Fn(T) -> V + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + 'static,
+    V: IntoView + 'static,
+{
+    move || match resource.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Err(failure)) => view! { <LoadError failure/> }.into_any(),
+        Some(Ok(value)) => f(value).into_any(),
+    }
+}
+
+/// Copies `text` to the clipboard; says "Copied" for a moment.
+#[component]
+pub fn CopyButton(
+    /// What to copy.
+    #[prop(into)]
+    text: Signal<String>,
+    /// The label (default "Copy").
+    #[prop(optional)]
+    label: Option<&'static str>,
+) -> impl IntoView {
+    let state = RwSignal::new(0_u8); // 0 idle, 1 copied, 2 failed
+    let copy = move |_| {
+        let value = text.get_untracked();
+        spawn_local(async move {
+            let ok = copy_text(&value).await;
+            state.set(if ok { 1 } else { 2 });
+            sleep_ms(1800).await;
+            state.set(0);
+        });
+    };
+    view! {
+        <button
+            type="button"
+            class="btn small copy"
+            data-test="copy-button"
+            data-copied=move || (state.get() == 1).then_some("true")
+            on:click=copy
+        >
+            {move || match state.get() {
+                1 => "Copied".to_string(),
+                2 => "Press Ctrl+C".to_string(),
+                _ => label.unwrap_or("Copy").to_string(),
+            }}
+        </button>
+    }
+}
+
+/// Writes to the clipboard (falls back to selecting a hidden textarea and `execCommand`).
+pub async fn copy_text(value: &str) -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let promise = window.navigator().clipboard().write_text(value);
+    wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()
+}
+
+/// Waits `ms` milliseconds.
+pub async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(resolve.unchecked_ref(), ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// A button that asks "Sure?" inline before running `on_confirm`.
+#[component]
+pub fn ConfirmButton(
+    /// The first label ("Revoke").
+    label: &'static str,
+    /// The question ("Revoke this client?").
+    #[prop(into)]
+    question: String,
+    /// The `data-test` hook of the first button.
+    test: &'static str,
+    /// What to do.
+    on_confirm: Callback<()>,
+    /// While in flight.
+    #[prop(optional)]
+    busy: Option<Busy>,
+    /// Hidden (read-only roles).
+    #[prop(optional, into)]
+    hidden: Option<Signal<bool>>,
+) -> impl IntoView {
+    let asking = RwSignal::new(false);
+    let pending = Signal::derive(move || busy.is_some_and(|b| b.pending.get()));
+    let question = StoredValue::new(question);
+    move || {
+        if hidden.is_some_and(|h| h.get()) {
+            return ().into_any();
+        }
+        if asking.get() {
+            view! {
+                <span class="confirm">
+                    <span>{question.get_value()}</span>
+                    <button
+                        type="button"
+                        class="btn small danger"
+                        data-test="confirm-yes"
+                        disabled=pending
+                        on:click=move |_| {
+                            asking.set(false);
+                            on_confirm.run(());
+                        }
+                    >
+                        "Yes, " {label.to_lowercase()}
+                    </button>
+                    <button
+                        type="button"
+                        class="btn small"
+                        data-test="confirm-no"
+                        on:click=move |_| asking.set(false)
+                    >
+                        "Cancel"
+                    </button>
+                </span>
+            }
+            .into_any()
+        } else {
+            view! {
+                <button
+                    type="button"
+                    class="btn small danger-outline"
+                    data-test=test
+                    disabled=pending
+                    on:click=move |_| asking.set(true)
+                >
+                    {move || if pending.get() { "Working…" } else { label }}
+                </button>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// A page heading.
+#[component]
+pub fn PageTitle(
+    #[prop(into)] title: String,
+    #[prop(optional, into)] subtitle: Option<String>,
+) -> impl IntoView {
+    view! {
+        <div class="page-head">
+            <h1 data-test="page-title">{title}</h1>
+            {subtitle.map(|s| view! { <p class="muted">{s}</p> })}
+        </div>
+    }
+}
+
+/// 404 inside the app.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <main class="auth-page">
+            <div class="card narrow">
+                <h1>"Page not found"</h1>
+                <p>
+                    <a href="/admin">"Back to your tenants"</a>
+                </p>
+            </div>
+        </main>
+    }
+}
+
+/// A read-only note for viewers.
+#[component]
+pub fn ReadOnlyNote() -> impl IntoView {
+    view! {
+        <p class="alert info" data-test="read-only">
+            "You are a viewer of this tenant: you can look, not change."
+        </p>
+    }
+}
+
+/// A role badge.
+#[component]
+pub fn RoleBadge(#[prop(into)] role: String) -> impl IntoView {
+    let class = format!("badge role-{role}");
+    view! { <span class=class>{role}</span> }
+}
+
+/// The query parameter `name` of the current URL.
+pub fn query_param(name: &'static str) -> Memo<String> {
+    let query = leptos_router::hooks::use_query_map();
+    Memo::new(move |_| query.with(|q| q.get(name).unwrap_or_default()))
+}

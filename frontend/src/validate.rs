@@ -1,0 +1,136 @@
+//! The rules operators' input must follow, shared by the server (which enforces them) and the
+//! dashboard (which checks them as you type). Each function answers the message to show, or
+//! `Ok(())`.
+
+/// Slugs that would collide with Tollgate's own URL space.
+pub const RESERVED_SLUGS: &[&str] = &["admin", "api", "www", "static", "assets", "well-known"];
+
+/// A tenant slug: 2-63 lower-case letters, digits and hyphens, starting with a letter, not
+/// ending with a hyphen, not reserved.
+pub fn slug(raw: &str) -> Result<(), String> {
+    let ok_len = (2..=63).contains(&raw.len());
+    let ok_chars = raw
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok_ends = raw.starts_with(|c: char| c.is_ascii_lowercase()) && !raw.ends_with('-');
+    if !(ok_len && ok_chars && ok_ends) {
+        return Err(format!(
+            "{raw:?} is not a valid tenant slug: use 2-63 lowercase letters, digits and \
+             hyphens, starting with a letter"
+        ));
+    }
+    if RESERVED_SLUGS.contains(&raw) {
+        return Err(format!("{raw:?} is reserved"));
+    }
+    Ok(())
+}
+
+/// A tool name as MCP clients see it: 1-64 characters of `A-Z a-z 0-9 _ . -`.
+pub fn tool_name(raw: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{raw:?} is not a valid tool name: use 1-64 characters of A-Z, a-z, 0-9, '_', '.' \
+             and '-'"
+        ))
+    }
+}
+
+/// A display text (name, title, description): 1 to `max` characters once trimmed.
+pub fn text(field: &str, raw: &str, max: usize) -> Result<(), String> {
+    let value = raw.trim();
+    if value.is_empty() || value.chars().count() > max {
+        return Err(format!("the {field} must be 1-{max} characters"));
+    }
+    Ok(())
+}
+
+/// An e-mail address: something before and after one `@`, at most 254 characters.
+pub fn email(raw: &str) -> Result<(), String> {
+    let raw = raw.trim();
+    let valid = raw.len() <= 254
+        && raw.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@') && domain.contains('.')
+        })
+        && !raw.chars().any(char::is_whitespace);
+    if valid {
+        Ok(())
+    } else {
+        Err("enter an e-mail address like ada@example.com".into())
+    }
+}
+
+/// The shortest password accepted.
+pub const MIN_PASSWORD: usize = 10;
+
+/// A password: at least [`MIN_PASSWORD`] characters, at most 1024.
+pub fn password(raw: &str) -> Result<(), String> {
+    let n = raw.chars().count();
+    if n < MIN_PASSWORD {
+        return Err(format!("use at least {MIN_PASSWORD} characters"));
+    }
+    if n > 1024 {
+        return Err("use at most 1024 characters".into());
+    }
+    Ok(())
+}
+
+/// A role name.
+pub fn role(raw: &str) -> Result<(), String> {
+    match raw {
+        "owner" | "admin" | "viewer" => Ok(()),
+        _ => Err("the role must be owner, admin or viewer".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_lowercase_words_and_not_reserved() {
+        for ok in [
+            "ab",
+            "acme",
+            "acme-tools-2",
+            &format!("a{}", "b".repeat(62)),
+        ] {
+            assert!(slug(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "a", "Acme", "2acme", "acme-", "ac me", "admin", "api", "ümlaut",
+        ] {
+            assert!(slug(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tool_names_follow_the_mcp_character_set() {
+        assert!(tool_name("wporg.query-themes_2").is_ok());
+        assert!(tool_name("").is_err());
+        assert!(tool_name("has space").is_err());
+        assert!(tool_name(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn emails_and_passwords() {
+        assert!(email("ada@example.com").is_ok());
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "a b@example.com",
+            "ada@localhost",
+        ] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+        assert!(password("short").is_err());
+        assert!(password("long enough!").is_ok());
+    }
+}
