@@ -134,6 +134,15 @@ pub fn nice_max(max: u64) -> u64 {
     }
 }
 
+/// How many steps the axis from 0 to `max` (a [`nice_max`]) is cut into, so that every tick is
+/// a whole number and no two ticks read the same: 4 or 5 when they divide it, else fewer.
+pub fn tick_steps(max: u64) -> u64 {
+    [4, 5, 2]
+        .into_iter()
+        .find(|steps| max.is_multiple_of(*steps))
+        .unwrap_or(1)
+}
+
 /// Escapes text for SVG/HTML content and attributes.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -167,9 +176,10 @@ pub fn stacked_bars_svg(days: &[DayStack]) -> String {
         "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" \
          aria-label=\"Calls per day\" preserveAspectRatio=\"none\">"
     );
-    for tick in 0..=4_u64 {
-        let value = max * tick / 4;
-        let y = TOP + plot_h - plot_h * tick as f64 / 4.0;
+    let steps = tick_steps(max);
+    for tick in 0..=steps {
+        let value = max * tick / steps;
+        let y = TOP + plot_h - plot_h * tick as f64 / steps as f64;
         let _ = write!(
             svg,
             "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/>\
@@ -309,6 +319,19 @@ mod tests {
         assert_eq!(nice_max(11), 20);
         assert_eq!(nice_max(200), 200);
         assert_eq!(nice_max(201), 500);
+    }
+
+    #[test]
+    fn ticks_are_whole_and_distinct() {
+        for max in [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] {
+            let steps = tick_steps(max);
+            assert!(max.is_multiple_of(steps), "{max}");
+            assert!(max / steps >= 1, "{max}");
+        }
+        assert_eq!(tick_steps(1), 1);
+        assert_eq!(tick_steps(2), 2);
+        assert_eq!(tick_steps(5), 5);
+        assert_eq!(tick_steps(20), 4);
     }
 
     #[test]

@@ -143,7 +143,8 @@ impl AnalyticsService {
     /// deleted tenant's, which are dropped.
     pub async fn flush(&self) -> Result<(), AnalyticsError> {
         let _flushing = self.flushing.lock().await;
-        let taken = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let taken =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
         if taken.is_empty() {
             return Ok(());
         }
@@ -317,8 +318,8 @@ impl AnalyticsService {
     /// Saved and unsaved calls of `tenant` from `since` on.
     async fn counts(&self, tenant: TenantId, since: NaiveDate) -> Result<Counts, AnalyticsError> {
         let _flushing = self.flushing.lock().await;
-        let saved = store::list_counts(&self.db, tenant, &since.format("%Y-%m-%d").to_string())
-            .await?;
+        let saved =
+            store::list_counts(&self.db, tenant, &since.format("%Y-%m-%d").to_string()).await?;
         let mut counts = Counts::new();
         for row in saved {
             let (Ok(day), Some(outcome)) = (

@@ -154,19 +154,22 @@ impl App {
                 seed_demo_pricing(&tenants, &billing).await?;
             }
         }
-        let operator_github = config.github_app.clone().map(|(client_id, secret)| OperatorGitHub {
-            provider: Arc::new(GitHubIdentity::new(
-                client_id,
-                secret,
-                config.github_url.as_str(),
-                config.github_api_url.as_str(),
-                identity_http.clone(),
-            )),
-            callback: format!(
-                "{}/api/v1/session/github/callback",
-                config.public_url.as_str().trim_end_matches('/')
-            ),
-        });
+        let operator_github = config
+            .github_app
+            .clone()
+            .map(|(client_id, secret)| OperatorGitHub {
+                provider: Arc::new(GitHubIdentity::new(
+                    client_id,
+                    secret,
+                    config.github_url.as_str(),
+                    config.github_api_url.as_str(),
+                    identity_http.clone(),
+                )),
+                callback: format!(
+                    "{}/api/v1/session/github/callback",
+                    config.public_url.as_str().trim_end_matches('/')
+                ),
+            });
         let accounts = AccountService::new(
             db.clone(),
             clock.clone(),

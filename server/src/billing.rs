@@ -789,6 +789,7 @@ impl BillingService {
         Ok(count)
     }
 
+    /// The user's customer id at the payment provider, created there on first use.
     async fn provider_customer(
         &self,
         tenant: &Tenant,
@@ -869,7 +870,9 @@ impl BillingService {
             }
             store::set_purchase_status(&self.db, tenant.id, open.id, "expired", true).await?;
         }
-        let customer = self.provider_customer(tenant, user, provider.as_ref()).await?;
+        let customer = self
+            .provider_customer(tenant, user, provider.as_ref())
+            .await?;
         let attempt =
             store::count_closed_purchases(&self.db, tenant.id, user.id.0, offer.id.0).await?;
         let idempotency_key = format!("tg-co-{}-{}-{}-{attempt}", tenant.id, user.id.0, offer.id.0);

@@ -2,9 +2,9 @@
 //!
 //! See `ARCHITECTURE.md` at the repository root for the map of this crate.
 
-pub mod analytics;
 pub mod account;
 pub mod admin;
+pub mod analytics;
 pub mod app;
 pub mod billing;
 pub mod clock;

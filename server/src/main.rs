@@ -52,7 +52,11 @@ async fn serve() -> anyhow::Result<()> {
     if let Some(token) = app.state().accounts.setup_token().await? {
         println!();
         println!("  No operator account exists yet. Create the first one here (one-time link):");
-        println!("    {}?token={}", public.join("/admin/setup"), token.expose());
+        println!(
+            "    {}?token={}",
+            public.join("/admin/setup"),
+            token.expose()
+        );
         println!();
     }
     app.serve(listener, shutdown_signal()).await?;

@@ -1,7 +1,7 @@
 //! Every URL Tollgate serves, in one place.
 
-use crate::app::AppState;
 use crate::admin::{assets, routes as api};
+use crate::app::AppState;
 use crate::{billing, mcp, oauth, ops};
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -100,20 +100,14 @@ pub fn build(state: AppState) -> Router {
         )
         .route("/api/v1/session/options", get(api::sign_in_options))
         .route("/api/v1/session/github", get(api::github_start))
-        .route(
-            "/api/v1/session/github/callback",
-            get(api::github_callback),
-        )
+        .route("/api/v1/session/github/callback", get(api::github_callback))
         .route(
             "/api/v1/tokens",
             get(api::list_tokens).post(api::create_token),
         )
         .route("/api/v1/tokens/{id}", delete(api::delete_token))
         .route("/api/v1/catalog", get(api::catalog))
-        .route(
-            "/api/v1/invitations/accept",
-            post(api::accept_invitation),
-        )
+        .route("/api/v1/invitations/accept", post(api::accept_invitation))
         .route(
             "/api/v1/tenants",
             get(api::list_tenants).post(api::create_tenant),
@@ -137,18 +131,12 @@ pub fn build(state: AppState) -> Router {
             "/api/v1/tenants/{slug}/tools/preview",
             get(api::preview_tools),
         )
-        .route(
-            "/api/v1/tenants/{slug}/tools/{id}",
-            patch(api::update_tool),
-        )
+        .route("/api/v1/tenants/{slug}/tools/{id}", patch(api::update_tool))
         .route(
             "/api/v1/tenants/{slug}/offers",
             get(api::list_offers).post(api::create_offer),
         )
-        .route(
-            "/api/v1/tenants/{slug}/offers/{id}",
-            put(api::update_offer),
-        )
+        .route("/api/v1/tenants/{slug}/offers/{id}", put(api::update_offer))
         .route(
             "/api/v1/tenants/{slug}/payments/stripe",
             put(api::connect_stripe).delete(api::disconnect_stripe),
@@ -170,10 +158,7 @@ pub fn build(state: AppState) -> Router {
             "/api/v1/tenants/{slug}/clients/{client_id}",
             delete(api::revoke_client),
         )
-        .route(
-            "/api/v1/tenants/{slug}/customers",
-            get(api::list_customers),
-        )
+        .route("/api/v1/tenants/{slug}/customers", get(api::list_customers))
         .route(
             "/api/v1/tenants/{slug}/customers/{id}",
             get(api::get_customer),

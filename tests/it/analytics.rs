@@ -155,7 +155,9 @@ async fn the_paid_flow_counts_payment_requests_checkouts_revenue_and_customers()
     .await;
     let tokens = OAuthClient::register(&app, "demo").await.sign_in().await;
     let token = tokens["access_token"].as_str().expect("token");
-    let client = app.mcp_client_with_token("demo", Era::Sessions, token).await;
+    let client = app
+        .mcp_client_with_token("demo", Era::Sessions, token)
+        .await;
     let args = json!({"slug": "akismet", "limit": 7});
     // Three free calls of the quota, then a payment request.
     for _ in 0..3 {
@@ -299,4 +301,38 @@ async fn counters_survive_a_flush_and_a_crash_without_counting_twice() {
     let after = report(&app, "demo", 30).await;
     assert_eq!(row(&after, "wporg_plugin_info"), [2, 0, 0, 0], "{after}");
     assert_eq!(after["totals"]["calls"], 2);
+}
+
+#[tokio::test]
+async fn a_deleted_tenants_counters_are_dropped_and_the_others_saved() {
+    let mut app = TestApp::spawn().await;
+    let client = app.mcp_client("demo", Era::Stateless).await;
+    call(&client, "wporg_plugin_info", json!({"slug": "akismet"})).await;
+    client.cancel().await.expect("closes");
+    let acme = app
+        .state
+        .tenants
+        .create_tenant("acme", "Acme")
+        .await
+        .expect("acme")
+        .id;
+    app.state
+        .analytics
+        .record(acme, "acme_tool", tollgate::analytics::Outcome::Free);
+    let demo = tenant(&app, "demo").await;
+    app.state
+        .tenants
+        .delete_tenant(demo)
+        .await
+        .expect("deleted");
+    app.state
+        .analytics
+        .flush()
+        .await
+        .expect("a deleted tenant's counters do not fail the flush");
+    app.crash_and_restart().await;
+    assert_eq!(
+        row(&report(&app, "acme", 1).await, "acme_tool"),
+        [1, 0, 0, 0]
+    );
 }

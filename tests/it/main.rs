@@ -6,6 +6,7 @@ mod analytics;
 mod billing;
 mod browser_smoke;
 mod conformance;
+mod dashboard;
 mod logs;
 mod mcp;
 mod oauth;

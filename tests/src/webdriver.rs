@@ -223,8 +223,8 @@ impl Element {
         Ok(value.as_str().unwrap_or_default().to_owned())
     }
 
-    /// An attribute (or, failing that, the property of that name, as WebDriver defines it:
-    /// `value` gives a field's current value); `None` when absent.
+    /// The HTML attribute `name` (a boolean attribute reads `"true"` when present); `None`
+    /// when absent. A field's current value is its *property* `value`: see [`Element::value`].
     pub async fn attr(&self, name: &str) -> anyhow::Result<Option<String>> {
         let value = self
             .session
@@ -236,6 +236,17 @@ impl Element {
             Value::String(text) => Some(text),
             other => Some(other.to_string()),
         })
+    }
+
+    /// A field's current value (its `value` property: what the user typed or the app set),
+    /// which its `value` attribute does not follow.
+    pub async fn value(&self) -> anyhow::Result<String> {
+        let value = self
+            .session
+            .get(&self.path("/property/value"))
+            .await
+            .with_context(|| format!("reading the value of `{}`", self.selector))?;
+        Ok(value.as_str().unwrap_or_default().to_owned())
     }
 
     /// Whether the element is displayed.
@@ -560,6 +571,29 @@ impl Chromium {
         }
     }
 
+    /// Waits until the field matching `css` holds `expected` (its `value` property; the app
+    /// may set it a moment after an input event).
+    pub async fn wait_for_value(&self, css: &str, expected: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + self.wait;
+        loop {
+            let seen = match self.wait_present(css).await?.value().await {
+                Ok(value) if value == expected => return Ok(()),
+                Ok(value) => value,
+                Err(e) if is_driver_error(&e, "stale element reference") => String::new(),
+                Err(e) => return Err(e),
+            };
+            if Instant::now() > deadline {
+                let what = format!(
+                    "timed out after {:?} waiting for `{css}` to hold {expected:?} (it holds \
+                     {seen:?})",
+                    self.wait
+                );
+                return Err(self.failure(&what).await);
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+
     /// Waits until the current URL satisfies `accept`; returns it.
     pub async fn wait_until_url(&self, accept: impl Fn(&str) -> bool) -> anyhow::Result<String> {
         let deadline = Instant::now() + self.wait;
@@ -717,9 +751,28 @@ fn delete_session_blocking(port: u16, session_id: &str) -> std::io::Result<()> {
         "DELETE /session/{session_id} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
          Content-Length: 0\r\nConnection: close\r\n\r\n"
     )?;
+    // chromedriver keeps the connection open: read the head, then `Content-Length` bytes.
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer)?;
-    Ok(())
+    let mut chunk = [0u8; 4096];
+    loop {
+        let read = stream.read(&mut chunk)?;
+        if read == 0 {
+            return Ok(());
+        }
+        answer.extend_from_slice(&chunk[..read]);
+        let Some(head_end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&answer[..head_end]).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if answer.len() >= head_end + 4 + length {
+            return Ok(());
+        }
+    }
 }
 
 /// Decodes standard, padded base64 (the screenshot encoding).

@@ -228,8 +228,8 @@ pub async fn send_empty<B: Serialize>(method: Method, path: &str, body: &B) -> A
     run(builder(method, path).json(body), false).await.map(drop)
 }
 
-/// What `GET /api/v1/session` tells: the session, or (401) the sign-in options, which the
-/// server adds to the error body (`{"error": …, "github_enabled": …, "setup_needed": …}`).
+/// What `GET /api/v1/session` tells: the session, or (401) not signed in (with the sign-in
+/// options, should the server add them to the error body).
 pub enum Probe {
     /// Signed in.
     SignedIn(Session),

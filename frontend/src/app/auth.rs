@@ -4,7 +4,9 @@ use super::api::{self, Method};
 use super::ui::{Busy, Field, FormError, Loading, Submit, check, query_param};
 use super::{AuthState, navigator, use_auth};
 use crate::validate;
-use crate::wire::{AcceptInvitation, Session, SetupRequest, SetupStatus, SignInRequest};
+use crate::wire::{
+    AcceptInvitation, Session, SetupRequest, SetupStatus, SignInOptions, SignInRequest,
+};
 use leptos::prelude::*;
 
 /// The frame of the signed-out pages.
@@ -121,7 +123,12 @@ pub fn SignInPage() -> impl IntoView {
             }
         });
     }
-    let setup = LocalResource::new(|| api::get_quiet::<SetupStatus>("/setup"));
+    let options = LocalResource::new(|| api::get_quiet::<SignInOptions>("/session/options"));
+    Effect::new(move |_| {
+        if let Some(Ok(o)) = options.get() {
+            auth.options.set(Some(o));
+        }
+    });
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let busy = Busy::new();
@@ -157,10 +164,8 @@ pub fn SignInPage() -> impl IntoView {
             .with(|o| o.as_ref().is_some_and(|o| o.github_enabled))
     };
     let setup_needed = move || {
-        setup.get().is_some_and(|s| s.is_ok_and(|s| s.needed))
-            || auth
-                .options
-                .with(|o| o.as_ref().is_some_and(|o| o.setup_needed))
+        auth.options
+            .with(|o| o.as_ref().is_some_and(|o| o.setup_needed))
     };
     view! {
         <AuthFrame title="Sign in">

@@ -396,16 +396,27 @@ pub fn ToolEditorPage() -> impl IntoView {
             )),
         })
     });
+    // The editor is built once per tool: a save updates `tools`, which must not rebuild the
+    // forms (they would lose their "Saved" notes and what is being typed).
+    let shown = Memo::new(move |_| {
+        tool.with(|t| {
+            t.as_ref()
+                .map(|r| r.as_ref().map(|t| t.id.clone()).map_err(Clone::clone))
+        })
+    });
     let back = move || format!("/admin/t/{}/tools", ctx.slug.get());
     view! {
         <main class="page" data-test="tool-editor">
             <p class="crumbs">
                 <a href=back>"← Tools"</a>
             </p>
-            {move || match tool.get() {
+            {move || match shown.get() {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(failure)) => view! { <LoadError failure/> }.into_any(),
-                Some(Ok(t)) => view! { <ToolEditor tool=t tools/> }.into_any(),
+                Some(Ok(_)) => match tool.get_untracked() {
+                    Some(Ok(t)) => view! { <ToolEditor tool=t tools/> }.into_any(),
+                    _ => view! { <Loading/> }.into_any(),
+                },
             }}
         </main>
     }

@@ -39,8 +39,9 @@ pub async fn add_counts(
             count: Set(c.count),
         });
         // `count = call_stat.count + excluded.count`, which PostgreSQL and SQLite both accept.
+        let excluded = Alias::new("excluded");
         let add = Expr::col((call_stat::Entity, call_stat::Column::Count))
-            .add(Expr::col((Alias::new("excluded"), call_stat::Column::Count)));
+            .add(Expr::col((excluded, call_stat::Column::Count)));
         call_stat::Entity::insert_many(rows)
             .on_conflict(
                 OnConflict::columns([

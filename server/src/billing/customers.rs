@@ -59,16 +59,12 @@ impl BillingService {
             .iter()
             .map(|held| plan(&offers, held, now))
             .collect();
-        let calls = store::count_billed_usage_per_user(
-            &self.db,
-            tenant,
-            Some(user.id),
-            &period_of(now),
-        )
-        .await?
-        .into_iter()
-        .map(|(_, calls)| calls)
-        .sum();
+        let calls =
+            store::count_billed_usage_per_user(&self.db, tenant, Some(user.id), &period_of(now))
+                .await?
+                .into_iter()
+                .map(|(_, calls)| calls)
+                .sum();
         let payments = store::list_purchases_of(&self.db, tenant, user.id)
             .await?
             .into_iter()

@@ -31,6 +31,10 @@ pub(super) const TENANT_TABLES: &[&str] = &[
     "offer",
     // analytics
     "call_stat",
+    // operators: who may manage it, who was invited, and its audit log
+    "membership",
+    "invitation",
+    "audit_log",
     // the authorization server
     "oauth_token",
     "oauth_code",
