@@ -4,7 +4,8 @@ use super::api::{self, Method};
 use super::navigator;
 use super::shell::use_tenant_list;
 use super::ui::{
-    Busy, ConfirmButton, CopyButton, Field, FormError, PageTitle, RoleBadge, Submit, check, loaded,
+    Busy, ConfirmButton, CopyButton, Field, FormError, PageTitle, RoleBadge, Submit, check,
+    data_table, loaded,
 };
 use crate::text::{short_time, suggest_slug};
 use crate::validate;
@@ -205,57 +206,36 @@ pub fn TokensPage() -> impl IntoView {
             {loaded(
                 tokens,
                 move |list: Vec<ApiToken>| {
-                    if list.is_empty() {
-                        return view! {
-                            <p class="empty" data-test="tokens-table">"No tokens yet."</p>
-                        }
-                            .into_any();
-                    }
-                    view! {
-                        <div class="table-wrap">
-                            <table data-test="tokens-table">
-                                <thead>
-                                    <tr>
-                                        <th>"Name"</th>
-                                        <th>"Token"</th>
-                                        <th>"Created"</th>
-                                        <th>"Last used"</th>
-                                        <th></th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {list
-                                        .into_iter()
-                                        .map(|t| {
-                                            let id = t.id.clone();
-                                            view! {
-                                                <tr>
-                                                    <td>{t.name}</td>
-                                                    <td class="mono">{t.prefix} "…"</td>
-                                                    <td>{short_time(&t.created_at)}</td>
-                                                    <td>
-                                                        {t
-                                                            .last_used_at
-                                                            .map(|at| short_time(&at))
-                                                            .unwrap_or_else(|| "never".into())}
-                                                    </td>
-                                                    <td class="actions">
-                                                        <ConfirmButton label="Revoke"
-                                                            question="Revoke this token?"
-                                                            test="token-revoke" busy=revoke_busy
-                                                            on_confirm=Callback::new(move |()| {
-                                                                revoke.run(id.clone());
-                                                            })/>
-                                                    </td>
-                                                </tr>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
-                    }
-                        .into_any()
+                    data_table(
+                        "tokens-table",
+                        "No tokens yet.",
+                        &["Name", "Token", "Created", "Last used", ""],
+                        list,
+                        |t| {
+                            let id = t.id.clone();
+                            view! {
+                                <tr>
+                                    <td>{t.name}</td>
+                                    <td class="mono">{t.prefix} "…"</td>
+                                    <td>{short_time(&t.created_at)}</td>
+                                    <td>
+                                        {t
+                                            .last_used_at
+                                            .map(|at| short_time(&at))
+                                            .unwrap_or_else(|| "never".into())}
+                                    </td>
+                                    <td class="actions">
+                                        <ConfirmButton label="Revoke"
+                                            question="Revoke this token?"
+                                            test="token-revoke" busy=revoke_busy
+                                            on_confirm=Callback::new(move |()| {
+                                                revoke.run(id.clone());
+                                            })/>
+                                    </td>
+                                </tr>
+                            }
+                        },
+                    )
                 },
             )}
         </main>

@@ -2,7 +2,7 @@
 
 use super::api;
 use super::tenant::use_tenant;
-use super::ui::{PageTitle, loaded};
+use super::ui::{PageTitle, data_table, loaded};
 use crate::chart::{self, SERIES};
 use crate::text::short_time;
 use crate::wire::{Analytics, AuditEntry};
@@ -160,57 +160,38 @@ pub fn AuditPage() -> impl IntoView {
             {loaded(
                 entries,
                 |list: Vec<AuditEntry>| {
-                    if list.is_empty() {
-                        return view! { <p class="empty" data-test="audit-table">"Nothing yet."</p> }
-                            .into_any();
-                    }
-                    view! {
-                        <div class="table-wrap">
-                            <table data-test="audit-table">
-                                <thead>
-                                    <tr>
-                                        <th>"When (UTC)"</th>
-                                        <th>"Who"</th>
-                                        <th>"Action"</th>
-                                        <th>"Target"</th>
-                                        <th>"Detail"</th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {list
-                                        .into_iter()
-                                        .map(|e| {
-                                            let detail = if e.detail.is_null() {
-                                                None
-                                            } else {
-                                                Some(serde_json::to_string_pretty(&e.detail).unwrap_or_default())
-                                            };
-                                            view! {
-                                                <tr data-test="audit-row">
-                                                    <td class="nowrap">{short_time(&e.at)}</td>
-                                                    <td>{e.actor}</td>
-                                                    <td><code>{e.action}</code></td>
-                                                    <td class="mono small">{e.target}</td>
-                                                    <td>
-                                                        {detail
-                                                            .map(|d| {
-                                                                view! {
-                                                                    <details>
-                                                                        <summary>"Show"</summary>
-                                                                        <pre class="json small">{d}</pre>
-                                                                    </details>
-                                                                }
-                                                            })}
-                                                    </td>
-                                                </tr>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
-                    }
-                        .into_any()
+                    data_table(
+                        "audit-table",
+                        "Nothing yet.",
+                        &["When (UTC)", "Who", "Action", "Target", "Detail"],
+                        list,
+                        |e| {
+                            let detail = if e.detail.is_null() {
+                                None
+                            } else {
+                                Some(serde_json::to_string_pretty(&e.detail).unwrap_or_default())
+                            };
+                            view! {
+                                <tr data-test="audit-row">
+                                    <td class="nowrap">{short_time(&e.at)}</td>
+                                    <td>{e.actor}</td>
+                                    <td><code>{e.action}</code></td>
+                                    <td class="mono small">{e.target}</td>
+                                    <td>
+                                        {detail
+                                            .map(|d| {
+                                                view! {
+                                                    <details>
+                                                        <summary>"Show"</summary>
+                                                        <pre class="json small">{d}</pre>
+                                                    </details>
+                                                }
+                                            })}
+                                    </td>
+                                </tr>
+                            }
+                        },
+                    )
                 },
             )}
         </main>

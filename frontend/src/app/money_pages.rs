@@ -4,7 +4,7 @@ use super::api::{self, Method};
 use super::tenant::use_tenant;
 use super::ui::{
     Busy, ConfirmButton, CopyButton, Field, FormError, Loading, PageTitle, ReadOnlyNote, Submit,
-    check, loaded,
+    check, data_table, loaded,
 };
 use crate::money::{self, COMMON_CURRENCIES};
 use crate::plan::{FIELDS, KINDS, PlanInput};
@@ -329,69 +329,45 @@ pub fn PlansPage() -> impl IntoView {
             {loaded(
                 offers,
                 move |list: Vec<Offer>| {
-                    if list.is_empty() {
-                        return view! {
-                            <p class="empty" data-test="plans-table">
-                                "No plans yet. Price a tool from its editor, or create a plan here."
-                            </p>
-                        }
-                            .into_any();
-                    }
-                    view! {
-                        <div class="table-wrap">
-                            <table data-test="plans-table">
-                                <thead>
-                                    <tr>
-                                        <th>"Plan"</th>
-                                        <th>"Kind"</th>
-                                        <th>"Price"</th>
-                                        <th>"Free calls"</th>
-                                        <th>"Tools"</th>
-                                        <th></th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {list
-                                        .into_iter()
-                                        .map(|o| {
-                                            let kind = KINDS
-                                                .iter()
-                                                .find(|(k, _)| *k == o.fields.kind)
-                                                .map(|(_, l)| *l)
-                                                .unwrap_or("?");
-                                            let stored = StoredValue::new(o.clone());
-                                            let tools = if o.tools.is_empty() {
-                                                "–".to_string()
-                                            } else {
-                                                o.tools.join(", ")
-                                            };
-                                            view! {
-                                                <tr data-test=format!("plan-row-{}", o.fields.name)>
-                                                    <td><strong>{o.fields.name.clone()}</strong>
-                                                        <div class="muted mono small">{o.fields.price_id.clone()}</div>
-                                                    </td>
-                                                    <td>{kind}</td>
-                                                    <td data-test="plan-price">{o.price_text.clone()}</td>
-                                                    <td>{o.fields.free_quota.unwrap_or(0)}</td>
-                                                    <td class="mono small">{tools}</td>
-                                                    <td class="actions">
-                                                        <Show when=move || !read_only.get()>
-                                                            <button type="button" class="btn small"
-                                                                data-test="plan-edit"
-                                                                on:click=move |_| editing.set(Some(Some(stored.get_value())))>
-                                                                "Edit"
-                                                            </button>
-                                                        </Show>
-                                                    </td>
-                                                </tr>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
-                    }
-                        .into_any()
+                    data_table(
+                        "plans-table",
+                        "No plans yet. Price a tool from its editor, or create a plan here.",
+                        &["Plan", "Kind", "Price", "Free calls", "Tools", ""],
+                        list,
+                        |o| {
+                            let kind = KINDS
+                                .iter()
+                                .find(|(k, _)| *k == o.fields.kind)
+                                .map(|(_, l)| *l)
+                                .unwrap_or("?");
+                            let stored = StoredValue::new(o.clone());
+                            let tools = if o.tools.is_empty() {
+                                "–".to_string()
+                            } else {
+                                o.tools.join(", ")
+                            };
+                            view! {
+                                <tr data-test=format!("plan-row-{}", o.fields.name)>
+                                    <td><strong>{o.fields.name.clone()}</strong>
+                                        <div class="muted mono small">{o.fields.price_id.clone()}</div>
+                                    </td>
+                                    <td>{kind}</td>
+                                    <td data-test="plan-price">{o.price_text.clone()}</td>
+                                    <td>{o.fields.free_quota.unwrap_or(0)}</td>
+                                    <td class="mono small">{tools}</td>
+                                    <td class="actions">
+                                        <Show when=move || !read_only.get()>
+                                            <button type="button" class="btn small"
+                                                data-test="plan-edit"
+                                                on:click=move |_| editing.set(Some(Some(stored.get_value())))>
+                                                "Edit"
+                                            </button>
+                                        </Show>
+                                    </td>
+                                </tr>
+                            }
+                        },
+                    )
                 },
             )}
             <Show when=move || !read_only.get() && editing.with(Option::is_none)>
@@ -688,50 +664,27 @@ fn StripePrices() -> impl IntoView {
             {loaded(
                 prices,
                 |list: Vec<StripePrice>| {
-                    if list.is_empty() {
-                        return view! {
-                            <p class="empty" data-test="stripe-prices">
-                                "No active prices. Create products and prices in Stripe first."
-                            </p>
-                        }
-                            .into_any();
-                    }
-                    view! {
-                        <div class="table-wrap">
-                            <table data-test="stripe-prices">
-                                <thead>
-                                    <tr>
-                                        <th>"Product"</th>
-                                        <th>"Price"</th>
-                                        <th>"Kind"</th>
-                                        <th>"Id"</th>
-                                        <th></th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {list
-                                        .into_iter()
-                                        .map(|p| {
-                                            let id = p.id.clone();
-                                            view! {
-                                                <tr>
-                                                    <td>{p.product}</td>
-                                                    <td>{p.text}</td>
-                                                    <td>
-                                                        {p.kind}
-                                                        {p.interval.map(|i| format!(" / {i}"))}
-                                                    </td>
-                                                    <td class="mono small">{p.id}</td>
-                                                    <td><CopyButton text=id label="Copy id"/></td>
-                                                </tr>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
-                    }
-                        .into_any()
+                    data_table(
+                        "stripe-prices",
+                        "No active prices. Create products and prices in Stripe first.",
+                        &["Product", "Price", "Kind", "Id", ""],
+                        list,
+                        |p| {
+                            let id = p.id.clone();
+                            view! {
+                                <tr>
+                                    <td>{p.product}</td>
+                                    <td>{p.text}</td>
+                                    <td>
+                                        {p.kind}
+                                        {p.interval.map(|i| format!(" / {i}"))}
+                                    </td>
+                                    <td class="mono small">{p.id}</td>
+                                    <td><CopyButton text=id label="Copy id"/></td>
+                                </tr>
+                            }
+                        },
+                    )
                 },
             )}
         </section>

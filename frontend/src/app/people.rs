@@ -5,7 +5,7 @@ use super::api::{self, Method};
 use super::tenant::use_tenant;
 use super::ui::{
     Busy, ConfirmButton, CopyButton, Field, FormError, PageTitle, ReadOnlyNote, RoleBadge, Submit,
-    check, loaded,
+    check, data_table, loaded,
 };
 use super::use_auth;
 use crate::text::short_time;
@@ -190,58 +190,36 @@ fn Clients() -> impl IntoView {
             {loaded(
                 clients,
                 move |list: Vec<McpClientView>| {
-                    if list.is_empty() {
-                        return view! {
-                            <p class="empty" data-test="clients-table">"No client has registered yet."</p>
-                        }
-                            .into_any();
-                    }
-                    view! {
-                        <div class="table-wrap">
-                            <table data-test="clients-table">
-                                <thead>
-                                    <tr>
-                                        <th>"Client"</th>
-                                        <th>"Kind"</th>
-                                        <th>"Redirect URIs"</th>
-                                        <th>"Users"</th>
-                                        <th>"Registered"</th>
-                                        <th></th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {list
-                                        .into_iter()
-                                        .map(|c| {
-                                            let id = c.client_id.clone();
-                                            view! {
-                                                <tr>
-                                                    <td>
-                                                        <strong>{c.name}</strong>
-                                                        <div class="muted mono small">{c.client_id}</div>
-                                                    </td>
-                                                    <td>{c.kind.replace('_', " ")}</td>
-                                                    <td class="mono small">{c.redirect_uris.join(" ")}</td>
-                                                    <td>{c.active_grants}</td>
-                                                    <td>{short_time(&c.created_at)}</td>
-                                                    <td class="actions">
-                                                        <ConfirmButton label="Revoke"
-                                                            question="Revoke this client?"
-                                                            test="client-revoke" busy=busy
-                                                            hidden=read_only
-                                                            on_confirm=Callback::new(move |()| {
-                                                                revoke.run(id.clone());
-                                                            })/>
-                                                    </td>
-                                                </tr>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
-                    }
-                        .into_any()
+                    data_table(
+                        "clients-table",
+                        "No client has registered yet.",
+                        &["Client", "Kind", "Redirect URIs", "Users", "Registered", ""],
+                        list,
+                        |c| {
+                            let id = c.client_id.clone();
+                            view! {
+                                <tr>
+                                    <td>
+                                        <strong>{c.name}</strong>
+                                        <div class="muted mono small">{c.client_id}</div>
+                                    </td>
+                                    <td>{c.kind.replace('_', " ")}</td>
+                                    <td class="mono small">{c.redirect_uris.join(" ")}</td>
+                                    <td>{c.active_grants}</td>
+                                    <td>{short_time(&c.created_at)}</td>
+                                    <td class="actions">
+                                        <ConfirmButton label="Revoke"
+                                            question="Revoke this client?"
+                                            test="client-revoke" busy=busy
+                                            hidden=read_only
+                                            on_confirm=Callback::new(move |()| {
+                                                revoke.run(id.clone());
+                                            })/>
+                                    </td>
+                                </tr>
+                            }
+                        },
+                    )
                 },
             )}
         </section>
@@ -278,74 +256,51 @@ pub fn CustomersPage() -> impl IntoView {
             {loaded(
                 customers,
                 move |list: Vec<Customer>| {
-                    if list.is_empty() {
-                        return view! {
-                            <p class="empty" data-test="customers-table">
-                                "Nobody has signed in yet. Users appear here after their first sign-in."
-                            </p>
-                        }
-                            .into_any();
-                    }
-                    view! {
-                        <div class="table-wrap">
-                            <table data-test="customers-table">
-                                <thead>
-                                    <tr>
-                                        <th>"User"</th>
-                                        <th>"Plans"</th>
-                                        <th>"Calls left"</th>
-                                        <th>"Calls this month"</th>
-                                        <th>"Since"</th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {list
-                                        .into_iter()
-                                        .map(|c| {
-                                            let href = format!(
-                                                "/admin/t/{}/customers/{}",
-                                                ctx.slug.get_untracked(),
-                                                c.id,
-                                            );
-                                            let plans = plan_summary(&c);
-                                            let left: Vec<String> = c
-                                                .plans
-                                                .iter()
-                                                .filter_map(|p| p.calls_remaining.map(|n| n.to_string()))
-                                                .collect();
-                                            view! {
-                                                <tr data-test=format!("customer-row-{}", c.login)>
-                                                    <td>
-                                                        <a href=href>{c.login.clone()}</a>
-                                                        <div class="muted small">
-                                                            {c.name.clone().unwrap_or_default()}
-                                                        </div>
-                                                    </td>
-                                                    <td>
-                                                        {if plans.is_empty() {
-                                                            view! { <span class="muted">"none"</span> }.into_any()
-                                                        } else {
-                                                            plans
-                                                                .into_iter()
-                                                                .map(|p| view! { <div>{p}</div> })
-                                                                .collect_view()
-                                                                .into_any()
-                                                        }}
-                                                    </td>
-                                                    <td>
-                                                        {if left.is_empty() { "–".to_string() } else { left.join(", ") }}
-                                                    </td>
-                                                    <td>{c.calls_this_month}</td>
-                                                    <td>{short_time(&c.created_at)}</td>
-                                                </tr>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
-                    }
-                        .into_any()
+                    data_table(
+                        "customers-table",
+                        "Nobody has signed in yet. Users appear here after their first sign-in.",
+                        &["User", "Plans", "Calls left", "Calls this month", "Since"],
+                        list,
+                        |c| {
+                            let href = format!(
+                                "/admin/t/{}/customers/{}",
+                                ctx.slug.get_untracked(),
+                                c.id,
+                            );
+                            let plans = plan_summary(&c);
+                            let left: Vec<String> = c
+                                .plans
+                                .iter()
+                                .filter_map(|p| p.calls_remaining.map(|n| n.to_string()))
+                                .collect();
+                            view! {
+                                <tr data-test=format!("customer-row-{}", c.login)>
+                                    <td>
+                                        <a href=href>{c.login.clone()}</a>
+                                        <div class="muted small">
+                                            {c.name.clone().unwrap_or_default()}
+                                        </div>
+                                    </td>
+                                    <td>
+                                        {if plans.is_empty() {
+                                            view! { <span class="muted">"none"</span> }.into_any()
+                                        } else {
+                                            plans
+                                                .into_iter()
+                                                .map(|p| view! { <div>{p}</div> })
+                                                .collect_view()
+                                                .into_any()
+                                        }}
+                                    </td>
+                                    <td>
+                                        {if left.is_empty() { "–".to_string() } else { left.join(", ") }}
+                                    </td>
+                                    <td>{c.calls_this_month}</td>
+                                    <td>{short_time(&c.created_at)}</td>
+                                </tr>
+                            }
+                        },
+                    )
                 },
             )}
         </main>
@@ -400,81 +355,44 @@ pub fn CustomerPage() -> impl IntoView {
                         </section>
                         <section class="card">
                             <h2>"Payments"</h2>
-                            {if c.payments.is_empty() {
-                                view! { <p class="empty">"No payments."</p> }.into_any()
-                            } else {
-                                view! {
-                                    <div class="table-wrap">
-                                        <table data-test="customer-payments">
-                                            <thead>
-                                                <tr>
-                                                    <th>"When"</th>
-                                                    <th>"Plan"</th>
-                                                    <th>"Amount"</th>
-                                                    <th>"Status"</th>
-                                                </tr>
-                                            </thead>
-                                            <tbody>
-                                                {c
-                                                    .payments
-                                                    .into_iter()
-                                                    .map(|p| {
-                                                        view! {
-                                                            <tr>
-                                                                <td>{short_time(&p.created_at)}</td>
-                                                                <td>{p.offer}</td>
-                                                                <td>{p.amount_text}</td>
-                                                                <td>
-                                                                    <span class=format!("badge status-{}", p.status)>
-                                                                        {p.status.clone()}
-                                                                    </span>
-                                                                </td>
-                                                            </tr>
-                                                        }
-                                                    })
-                                                    .collect_view()}
-                                            </tbody>
-                                        </table>
-                                    </div>
-                                }
-                                    .into_any()
-                            }}
+                            {data_table(
+                                "customer-payments",
+                                "No payments.",
+                                &["When", "Plan", "Amount", "Status"],
+                                c.payments,
+                                |p| {
+                                    view! {
+                                        <tr>
+                                            <td>{short_time(&p.created_at)}</td>
+                                            <td>{p.offer}</td>
+                                            <td>{p.amount_text}</td>
+                                            <td>
+                                                <span class=format!("badge status-{}", p.status)>
+                                                    {p.status.clone()}
+                                                </span>
+                                            </td>
+                                        </tr>
+                                    }
+                                },
+                            )}
                         </section>
                         <section class="card">
                             <h2>"Usage"</h2>
-                            {if c.usage.is_empty() {
-                                view! { <p class="empty">"No calls yet."</p> }.into_any()
-                            } else {
-                                view! {
-                                    <div class="table-wrap">
-                                        <table data-test="customer-usage">
-                                            <thead>
-                                                <tr>
-                                                    <th>"Month"</th>
-                                                    <th>"Tool"</th>
-                                                    <th>"Calls"</th>
-                                                </tr>
-                                            </thead>
-                                            <tbody>
-                                                {c
-                                                    .usage
-                                                    .into_iter()
-                                                    .map(|u| {
-                                                        view! {
-                                                            <tr>
-                                                                <td>{u.period}</td>
-                                                                <td class="mono">{u.tool}</td>
-                                                                <td>{u.calls}</td>
-                                                            </tr>
-                                                        }
-                                                    })
-                                                    .collect_view()}
-                                            </tbody>
-                                        </table>
-                                    </div>
-                                }
-                                    .into_any()
-                            }}
+                            {data_table(
+                                "customer-usage",
+                                "No calls yet.",
+                                &["Month", "Tool", "Calls"],
+                                c.usage,
+                                |u| {
+                                    view! {
+                                        <tr>
+                                            <td>{u.period}</td>
+                                            <td class="mono">{u.tool}</td>
+                                            <td>{u.calls}</td>
+                                        </tr>
+                                    }
+                                },
+                            )}
                         </section>
                     }
                 },
@@ -733,47 +651,29 @@ fn Invitations() -> impl IntoView {
             {loaded(
                 invitations,
                 move |list: Vec<Invitation>| {
-                    if list.is_empty() {
-                        return view! { <p class="empty" data-test="invitations-table">"None."</p> }
-                            .into_any();
-                    }
-                    view! {
-                        <div class="table-wrap">
-                            <table data-test="invitations-table">
-                                <thead>
-                                    <tr>
-                                        <th>"E-mail"</th>
-                                        <th>"Role"</th>
-                                        <th>"Expires"</th>
-                                        <th></th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {list
-                                        .into_iter()
-                                        .map(|i| {
-                                            let id = i.id.clone();
-                                            view! {
-                                                <tr>
-                                                    <td>{i.email}</td>
-                                                    <td><RoleBadge role=i.role/></td>
-                                                    <td>{short_time(&i.expires_at)}</td>
-                                                    <td class="actions">
-                                                        <ConfirmButton label="Revoke"
-                                                            question="Revoke this invitation?"
-                                                            test="invitation-revoke" busy=busy
-                                                            hidden=Signal::derive(move || !is_owner.get())
-                                                            on_confirm=Callback::new(move |()| revoke.run(id.clone()))/>
-                                                    </td>
-                                                </tr>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
-                    }
-                        .into_any()
+                    data_table(
+                        "invitations-table",
+                        "None.",
+                        &["E-mail", "Role", "Expires", ""],
+                        list,
+                        |i| {
+                            let id = i.id.clone();
+                            view! {
+                                <tr>
+                                    <td>{i.email}</td>
+                                    <td><RoleBadge role=i.role/></td>
+                                    <td>{short_time(&i.expires_at)}</td>
+                                    <td class="actions">
+                                        <ConfirmButton label="Revoke"
+                                            question="Revoke this invitation?"
+                                            test="invitation-revoke" busy=busy
+                                            hidden=Signal::derive(move || !is_owner.get())
+                                            on_confirm=Callback::new(move |()| revoke.run(id.clone()))/>
+                                    </td>
+                                </tr>
+                            }
+                        },
+                    )
                 },
             )}
         </section>

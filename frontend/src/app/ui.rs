@@ -1,5 +1,6 @@
 //! The small building blocks every page uses: form fields that validate as you type, submit
-//! buttons with a spinner, error notes, copy buttons, inline confirmations, loading states.
+//! buttons with a spinner, error notes, copy buttons, inline confirmations, loading states,
+//! tables.
 
 use super::api::{ApiResult, Failure};
 use leptos::prelude::*;
@@ -277,6 +278,34 @@ where
         Some(Err(failure)) => view! { <LoadError failure/> }.into_any(),
         Some(Ok(value)) => f(value).into_any(),
     }
+}
+
+/// A table of `items`, one `row` each, under `headers`, in a wrapper that scrolls sideways at
+/// phone width; `empty` instead when there are none. `test` is the `data-test` of either.
+pub fn data_table<T, V>(
+    test: &'static str,
+    empty: &'static str,
+    headers: &'static [&'static str],
+    items: Vec<T>,
+    row: impl FnMut(T) -> V,
+) -> AnyView
+where
+    V: IntoView + 'static,
+{
+    if items.is_empty() {
+        return view! { <p class="empty" data-test=test>{empty}</p> }.into_any();
+    }
+    view! {
+        <div class="table-wrap">
+            <table data-test=test>
+                <thead>
+                    <tr>{headers.iter().map(|h| view! { <th>{*h}</th> }).collect_view()}</tr>
+                </thead>
+                <tbody>{items.into_iter().map(row).collect_view()}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
 }
 
 /// Copies `text` to the clipboard; says "Copied" for a moment.
