@@ -326,8 +326,12 @@ impl AccountService {
             .map_err(|_| AccountError::Unauthenticated)?
             .as_ref()
             .map(|t| SecretString::new(t.expose()));
-        let valid = expected.is_some_and(|t| crypto::constant_time_eq(t.expose(), token));
-        if !valid {
+        let Some(expected) = expected else {
+            return Err(AccountError::SetupUnavailable(
+                "Tollgate is already set up: sign in instead".into(),
+            ));
+        };
+        if !crypto::constant_time_eq(expected.expose(), token) {
             return Err(AccountError::SetupUnavailable(
                 "this setup link is not valid: use the link the run command printed".into(),
             ));

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tollgate_tests::admin::{Operator, PASSWORD, SETUP_TOKEN, session_cookie};
 use tollgate_tests::browser::OAuthClient;
-use tollgate_tests::{Era, TestApp};
+use tollgate_tests::{Era, TestApp, TestOptions};
 
 /// The tool names and descriptions the live endpoint lists, through the real rmcp client.
 async fn live_tools(app: &TestApp, slug: &str) -> Vec<(String, String)> {
@@ -85,6 +85,10 @@ async fn the_setup_link_creates_the_first_operator_once() {
         )
         .await;
     assert_eq!(again.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        again.body["error"]["message"],
+        "Tollgate is already set up: sign in instead"
+    );
     assert_eq!(anonymous.get("/api/v1/setup").await.body["needed"], false);
     assert!(
         app.state
@@ -116,6 +120,33 @@ async fn the_setup_link_creates_the_first_operator_once() {
         .unwrap_or_default()
         .trim_start_matches("tollgate_admin=");
     assert!(!dump.contains(token));
+}
+
+/// Behind https (a TLS-terminating proxy in front of Tollgate), the session cookie is `Secure`,
+/// and a browser on the public origin may write.
+#[tokio::test]
+async fn behind_https_the_session_cookie_is_secure() {
+    let app = TestApp::spawn_with(TestOptions {
+        extra: vec![(
+            "TOLLGATE_PUBLIC_URL".into(),
+            "https://tollgate.example".into(),
+        )],
+        ..TestOptions::default()
+    })
+    .await;
+    let created = app
+        .http()
+        .post(format!("{}/api/v1/setup", app.url))
+        .header("origin", "https://tollgate.example")
+        .json(&json!({"token": SETUP_TOKEN, "email": "o@example.com", "name": "O", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("the admin API answers");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let (_, line) = session_cookie(created.headers()).expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(line.contains(attribute), "{line}");
+    }
 }
 
 #[tokio::test]
