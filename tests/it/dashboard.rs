@@ -1,7 +1,7 @@
 //! The operators' dashboard (the Leptos app under `/admin`) in a real Chromium: the first
 //! operator is created from the setup link, creates a tenant, prices a tool with a new plan, an
 //! MCP client then sees that price in `tools/list`, an end user pays for it in the browser, and
-//! the dashboard shows the customer, the payment and the calls. Every page is visited and photographed
+//! the dashboard shows the customer, the payment and the calls; signing out and in again ends it. Every page is visited and photographed
 //! (`<target>/screenshots/dashboard-*.png`), also at phone width.
 
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
@@ -445,5 +445,128 @@ async fn an_operator_sets_up_creates_a_tenant_and_prices_a_tool_in_the_dashboard
         .wait_for("[data-test=sign-in-form]")
         .await
         .expect("the sign-in page");
+    shot(&browser, "signed-out").await;
+
+    // A wrong password is refused with a clear message; the right one signs in again.
+    browser
+        .fill("[data-test=sign-in-form] [name=email]", "ada@example.com")
+        .await
+        .expect("e-mail");
+    browser
+        .fill(
+            "[data-test=sign-in-form] [name=password]",
+            "not the password",
+        )
+        .await
+        .expect("password");
+    browser
+        .click("[data-test=sign-in-submit]")
+        .await
+        .expect("sign in");
+    browser
+        .wait_for_text("[data-test=form-error]", "Wrong e-mail or password")
+        .await
+        .expect("the refusal");
+    browser
+        .fill("[data-test=sign-in-form] [name=password]", PASSWORD)
+        .await
+        .expect("password");
+    browser
+        .click("[data-test=sign-in-submit]")
+        .await
+        .expect("sign in");
+    browser
+        .wait_for(&format!("[data-test=tenant-card-{SLUG}]"))
+        .await
+        .expect("signed in again, the tenant list");
     browser.quit().await.expect("Chromium quits");
+}
+
+async fn fetch(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = app.http().get(format!("{}{path}", app.url));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("the server answers")
+}
+
+/// The app's files as a browser gets them: the wasm gzipped when the browser takes gzip (the
+/// very bytes `scripts/build-frontend` wrote), plain otherwise, and a reload with the `ETag`
+/// answered 304 without the body.
+#[tokio::test]
+async fn the_dashboard_is_sent_gzipped_and_revalidated() {
+    let app = TestApp::spawn().await;
+    let pkg = tollgate_tests::admin::assets_dir().join("pkg");
+    let wasm = "/admin/pkg/frontend_bg.wasm";
+
+    let page = fetch(&app, "/admin/t/demo/tools", &[]).await;
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        csp.contains("'sha256-") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(
+        page.text()
+            .await
+            .expect("html")
+            .contains("/admin/pkg/frontend.js")
+    );
+
+    let plain = fetch(&app, wasm, &[]).await;
+    assert_eq!(plain.status(), 200);
+    assert_eq!(plain.headers()["content-type"], "application/wasm");
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain_bytes = plain.bytes().await.expect("body");
+    assert_eq!(
+        plain_bytes.as_ref(),
+        std::fs::read(pkg.join("frontend_bg.wasm")).expect("the built wasm")
+    );
+    assert!(plain_bytes.starts_with(b"\0asm"));
+
+    let gzipped = fetch(&app, wasm, &[("accept-encoding", "gzip, deflate, br")]).await;
+    assert_eq!(gzipped.status(), 200);
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert_eq!(gzipped.headers()["content-type"], "application/wasm");
+    assert_eq!(gzipped.headers()["vary"], "accept-encoding");
+    let etag = gzipped.headers()["etag"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let gzipped_bytes = gzipped.bytes().await.expect("body");
+    assert_eq!(
+        gzipped_bytes.as_ref(),
+        std::fs::read(pkg.join("frontend_bg.wasm.gz")).expect("the gzipped wasm")
+    );
+    assert!(gzipped_bytes.starts_with(&[0x1f, 0x8b]));
+    assert!(
+        gzipped_bytes.len() * 3 < plain_bytes.len(),
+        "{} vs {} bytes",
+        gzipped_bytes.len(),
+        plain_bytes.len()
+    );
+
+    let again = fetch(
+        &app,
+        wasm,
+        &[("accept-encoding", "gzip"), ("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"], etag.as_str());
+    assert!(again.bytes().await.expect("body").is_empty());
+    // The plain file has an ETag of its own: a gzip ETag does not revalidate it.
+    let other = fetch(&app, wasm, &[("if-none-match", &etag)]).await;
+    assert_eq!(other.status(), 200);
+
+    for bad in [
+        "/admin/pkg/..%2Fmaster.key",
+        "/admin/pkg/.hidden",
+        "/admin/pkg/nope.js",
+    ] {
+        assert_eq!(fetch(&app, bad, &[]).await.status(), 404, "{bad}");
+    }
 }

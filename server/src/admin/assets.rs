@@ -4,7 +4,7 @@
 
 use crate::app::AppState;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 /// The dashboard's Content-Security-Policy: its own scripts (and wasm) only, plus the page's own
@@ -95,8 +95,29 @@ pub async fn page(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `/admin/pkg/{file}`: the built wasm, JS and CSS.
-pub async fn file(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+/// Whether an `Accept-Encoding` value takes gzip (`gzip` listed without `q=0`).
+fn accepts_gzip(accept_encoding: &str) -> bool {
+    accept_encoding.split(',').any(|coding| {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q == 0.0)
+        });
+        name.eq_ignore_ascii_case("gzip") && !refused
+    })
+}
+
+/// `/admin/pkg/{file}`: the built wasm, JS and CSS. `scripts/build-frontend` also writes a
+/// gzipped copy (`{file}.gz`), sent to browsers that take gzip (the wasm shrinks from about
+/// 4 MB to 0.8 MB). Each answer carries an `ETag` (size and modification time of the file
+/// sent), so a reload revalidates with a 304 instead of downloading the app again.
+pub async fn file(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     // Only plain file names: no traversal out of the folder.
     let safe = !name.is_empty()
         && name
@@ -106,10 +127,29 @@ pub async fn file(State(state): State<AppState>, Path(name): Path<String>) -> Re
     if !safe {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let path = state.config.admin_assets.join("pkg").join(&name);
-    let Ok(bytes) = tokio::fs::read(&path).await else {
-        return StatusCode::NOT_FOUND.into_response();
+    let plain = state.config.admin_assets.join("pkg").join(&name);
+    let gzipped = plain.with_file_name(format!("{name}.gz"));
+    let wants_gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(accepts_gzip);
+    let (path, metadata, gzip) = match (wants_gzip, tokio::fs::metadata(&gzipped).await) {
+        (true, Ok(metadata)) => (gzipped, metadata, true),
+        _ => match tokio::fs::metadata(&plain).await {
+            Ok(metadata) => (plain, metadata, false),
+            Err(_) => return StatusCode::NOT_FOUND.into_response(),
+        },
     };
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let etag = format!(
+        "\"{:x}-{modified:x}{}\"",
+        metadata.len(),
+        if gzip { "-gz" } else { "" }
+    );
     let content_type = match name.rsplit('.').next() {
         Some("wasm") => "application/wasm",
         Some("js") => "text/javascript; charset=utf-8",
@@ -119,16 +159,44 @@ pub async fn file(State(state): State<AppState>, Path(name): Path<String>) -> Re
         Some("ico") => "image/x-icon",
         _ => "application/octet-stream",
     };
-    let mut response = bytes.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => bytes.into_response(),
+            Err(_) => return StatusCode::NOT_FOUND.into_response(),
+        }
+    };
+    let out = response.headers_mut();
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    out.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if gzip {
+        out.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        out.insert(header::ETAG, value);
+    }
     harden(response, &[])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_is_taken_unless_refused() {
+        assert!(accepts_gzip("gzip, deflate, br, zstd"));
+        assert!(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
+        assert!(!accepts_gzip("gzip;q=0, br"));
+        assert!(!accepts_gzip("identity"));
+        assert!(!accepts_gzip("x-gzip-not"));
+        assert!(!accepts_gzip(""));
+    }
 
     #[test]
     fn only_inline_scripts_are_hashed() {

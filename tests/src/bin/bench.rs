@@ -1,6 +1,7 @@
 //! `cargo run -p tollgate-tests --profile bench-fast --bin bench`: measures cached `tools/call`
 //! throughput and latency against the real server, beside a bare axum JSON-RPC echo as the
-//! ceiling, at 1, 16 and 64 concurrent clients. Prints a Markdown table.
+//! ceiling, at 1, 16 and 64 concurrent clients; then what opening the dashboard costs, plain
+//! files against gzipped ones and a reload. Prints Markdown tables.
 //!
 //! Settings: `BENCH_SECONDS` (per run, default 5), `BENCH_CLIENTS` (default `1,16,64`).
 
@@ -123,6 +124,92 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores")
 }
 
+/// The files a browser loads to open `/admin` (the page, the loader, the wasm, the styles).
+const DASHBOARD_FILES: [&str; 4] = [
+    "/admin",
+    "/admin/pkg/frontend.js",
+    "/admin/pkg/frontend_bg.wasm",
+    "/admin/pkg/style.css",
+];
+
+/// One load of the dashboard's files, sequential like a browser's critical path: bytes on the
+/// wire and milliseconds. `gzip` sends `Accept-Encoding: gzip`; `etags` revalidates with the
+/// ETags of an earlier load (a reload).
+async fn load_dashboard(
+    http: &reqwest::Client,
+    base: &str,
+    gzip: bool,
+    etags: &[Option<String>],
+) -> anyhow::Result<(usize, f64, Vec<Option<String>>)> {
+    let started = Instant::now();
+    let mut bytes = 0;
+    let mut seen = Vec::new();
+    for (i, path) in DASHBOARD_FILES.iter().enumerate() {
+        let mut request = http.get(format!("{base}{path}"));
+        if gzip {
+            request = request.header("accept-encoding", "gzip");
+        }
+        if let Some(Some(etag)) = etags.get(i) {
+            request = request.header("if-none-match", etag);
+        }
+        let response = request.send().await?;
+        anyhow::ensure!(
+            response.status().is_success() || response.status() == 304,
+            "{path}: {}",
+            response.status()
+        );
+        seen.push(
+            response
+                .headers()
+                .get("etag")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        );
+        bytes += response.bytes().await?.len();
+    }
+    Ok((bytes, started.elapsed().as_secs_f64() * 1000.0, seen))
+}
+
+/// The dashboard's load: plain files (the baseline) against gzipped ones, and a reload.
+async fn dashboard_load(app: &TestApp) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    if http
+        .get(format!("{}/admin/pkg/frontend_bg.wasm", app.url))
+        .send()
+        .await?
+        .status()
+        != 200
+    {
+        println!("\nDashboard load: skipped, the dashboard is not built (scripts/build-frontend).");
+        return Ok(());
+    }
+    const LOADS: usize = 20;
+    println!("\n## Opening /admin (page, loader, wasm, styles; median of {LOADS} loads)\n");
+    println!("| load | bytes on the wire | ms on loopback |");
+    println!("|---|---:|---:|");
+    let mut etags = Vec::new();
+    for (name, gzip, reload) in [
+        ("first visit, plain files (baseline)", false, false),
+        ("first visit, gzip", true, false),
+        ("reload, gzip + ETag (304s)", true, true),
+    ] {
+        let mut times = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..LOADS {
+            let (b, ms, seen) =
+                load_dashboard(&http, &app.url, gzip, if reload { &etags } else { &[] }).await?;
+            if gzip && !reload {
+                etags = seen;
+            }
+            bytes = b;
+            times.push(ms);
+        }
+        times.sort_by(f64::total_cmp);
+        println!("| {name} | {bytes} | {:.2} |", times[LOADS / 2]);
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let seconds: u64 = std::env::var("BENCH_SECONDS")
@@ -220,6 +307,7 @@ async fn main() -> anyhow::Result<()> {
         "\nUpstream requests during the measured runs: {} (all answered from cache).",
         app.wporg.total_hits() - upstream_before
     );
+    dashboard_load(&app).await?;
     app.stop().await;
     Ok(())
 }
