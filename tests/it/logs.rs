@@ -1,10 +1,12 @@
-//! What Tollgate writes to its logs: never a secret, even at debug level.
+//! What Tollgate writes to its logs: never a secret, even at debug level, on the MCP side and
+//! on the operators' side.
 
 use rmcp::model::CallToolRequestParams;
 use serde_json::json;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tollgate::billing::{NewOffer, OfferKind};
+use tollgate_tests::admin::{Operator, PASSWORD, SETUP_TOKEN};
 use tollgate_tests::browser::OAuthClient;
 use tollgate_tests::{Era, TestApp};
 
@@ -36,7 +38,63 @@ async fn no_secret_reaches_the_logs_even_at_debug_level() {
     let installed = tracing::subscriber::set_global_default(subscriber).is_ok();
 
     let app = TestApp::spawn().await;
-    let webhook_secret = app.connect_stripe("demo").await;
+    // The operators' side: setup with a password, a wrong and a right sign-in, a personal API
+    // token used, Stripe connected through the admin API, an invitation link.
+    let owner = app.first_operator().await;
+    let wrong = Operator::anonymous(&app)
+        .post(
+            "/api/v1/session",
+            json!({"email": "owner@example.com", "password": "a wrong password"}),
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    let signed_in = Operator::anonymous(&app)
+        .post(
+            "/api/v1/session",
+            json!({"email": "owner@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(signed_in.status, 200);
+    let api_token = owner
+        .post("/api/v1/tokens", json!({"name": "logs"}))
+        .await
+        .body["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    assert_eq!(
+        owner
+            .with_token(&api_token)
+            .get("/api/v1/tenants")
+            .await
+            .status,
+        200
+    );
+    let webhook_secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
+    let connected = owner
+        .put(
+            "/api/v1/tenants/demo/payments/stripe",
+            json!({"secret_key": app.stripe.secret_key, "webhook_secret": webhook_secret}),
+        )
+        .await;
+    assert_eq!(connected.status, 200, "{:?}", connected.body);
+    let invitation = owner
+        .post(
+            "/api/v1/tenants/demo/invitations",
+            json!({"email": "new@example.com", "role": "viewer"}),
+        )
+        .await;
+    let invitation_token = invitation.body["accept_url"]
+        .as_str()
+        .and_then(|url| url.split("token=").nth(1))
+        .expect("an invitation link")
+        .to_owned();
+    let session_token = owner
+        .cookie
+        .as_deref()
+        .and_then(|c| c.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .expect("a session");
     app.stripe.add_price("price_logs", 500, "usd", None, false);
     let demo = app
         .state
@@ -131,10 +189,17 @@ async fn no_secret_reaches_the_logs_even_at_debug_level() {
         app.stripe.secret_key.as_str(),
         webhook_secret.as_str(),
         app.github.client_secret.as_str(),
+        PASSWORD,
+        SETUP_TOKEN,
+        api_token.as_str(),
+        invitation_token.as_str(),
+        session_token.as_str(),
     ] {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
-    for prefix in ["tga_", "tgr_", "tgcode_", "gho_", "sk_test_", "whsec_"] {
+    for prefix in [
+        "tga_", "tgs_", "tgi_", "tgr_", "tgcode_", "gho_", "sk_test_", "whsec_",
+    ] {
         assert!(!logs.contains(prefix), "{prefix}… reached the logs");
     }
 }
