@@ -183,6 +183,9 @@ pub fn build(state: AppState) -> Router {
             state.clone(),
             ops::routes::count_requests,
         ))
+        .layer(axum::middleware::from_fn(
+            ops::routes::close_when_body_unread,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
                 // The path only: query strings may carry codes or states.

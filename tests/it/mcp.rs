@@ -381,3 +381,92 @@ async fn an_unsupported_protocol_version_is_refused() {
     assert_eq!(response.status(), 400);
     assert!(ProtocolVersion::KNOWN_VERSIONS.len() >= 4);
 }
+
+/// One HTTP/1.1 exchange on a kept-alive raw connection: the head (lower-cased) and the body,
+/// or `None` when the server closed the connection instead of answering.
+async fn exchange(stream: &mut tokio::net::TcpStream, request: &str) -> Option<(String, Vec<u8>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(0);
+            if seen.len() >= end + 4 + length {
+                return Some((head, seen[end + 4..end + 4 + length].to_vec()));
+            }
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => seen.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn post(app: &TestApp, path: &str, headers: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        app.addr,
+        body.len()
+    )
+}
+
+/// A refusal decided before the request's body is read (a bad token, a foreign origin, a
+/// signed-out admin write) says `Connection: close`: HTTP/1.1 cannot carry another request on
+/// that connection, and a client reusing it would see it drop without an answer. Answers that
+/// read the body keep the connection for the next request.
+#[tokio::test]
+async fn a_refusal_before_the_body_is_read_tells_the_client_to_close_the_connection() {
+    let app = TestApp::spawn().await;
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    let modern = "Mcp-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/list\r\n";
+
+    // Read bodies: two answers on one connection.
+    let mut stream = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connects");
+    for i in 0..2 {
+        let (head, _) = exchange(&mut stream, &post(&app, "/t/demo/mcp", modern, list))
+            .await
+            .unwrap_or_else(|| panic!("answer {i} on a kept-alive connection"));
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(!head.contains("connection: close"), "{head}");
+    }
+
+    let refusals = [
+        (
+            "/t/demo/mcp",
+            format!("{modern}Authorization: Bearer not-a-token\r\n"),
+            "http/1.1 401",
+        ),
+        (
+            "/t/demo/mcp",
+            format!("{modern}Origin: https://evil.example\r\n"),
+            "http/1.1 403",
+        ),
+        ("/api/v1/tenants", String::new(), "http/1.1 401"),
+    ];
+    for (path, headers, status) in refusals {
+        let mut stream = tokio::net::TcpStream::connect(app.addr)
+            .await
+            .expect("connects");
+        let (head, _) = exchange(&mut stream, &post(&app, path, &headers, list))
+            .await
+            .unwrap_or_else(|| panic!("{path}: an answer"));
+        assert!(head.starts_with(status), "{path}: {head}");
+        assert!(head.contains("connection: close"), "{path}: {head}");
+        // And the server does close it.
+        assert!(
+            exchange(&mut stream, &post(&app, "/t/demo/mcp", modern, list))
+                .await
+                .is_none(),
+            "{path}: the connection is closed"
+        );
+    }
+}

@@ -81,7 +81,8 @@ pub struct TestApp {
     pub clock: Arc<OffsetClock>,
     http: reqwest::Client,
     settings: HashMap<String, String>,
-    addr: std::net::SocketAddr,
+    /// The socket the app listens on (for raw HTTP exchanges).
+    pub addr: std::net::SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     scratch: Option<PathBuf>,

@@ -1,10 +1,16 @@
-//! `/healthz`, `/readyz` and `/metrics`.
+//! `/healthz`, `/readyz` and `/metrics`, and the middleware every request goes through.
 
 use crate::app::AppState;
+use axum::body::{Body, BodyDataStream, Bytes};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 /// The process is up.
 pub async fn healthz() -> &'static str {
@@ -46,5 +52,53 @@ pub async fn count_requests(
     state
         .metrics
         .http_request(&route, response.status().as_u16());
+    response
+}
+
+/// A request body that notes when it has been read to its end.
+struct NoteEnd {
+    inner: BodyDataStream,
+    ended: Arc<AtomicBool>,
+}
+
+impl Stream for NoteEnd {
+    type Item = Result<Bytes, axum::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = self.inner.poll_next_unpin(cx);
+        if let Poll::Ready(None) = next {
+            self.ended.store(true, Ordering::Release);
+        }
+        next
+    }
+}
+
+/// Says `Connection: close` on an answer given before the request's body was read to its end
+/// (a 401, 403 or 413 decided from the headers alone). HTTP/1.1 can carry the next request on
+/// a connection only once this one's body is read, so hyper closes the connection after such
+/// an answer; without the header a client may send its next request on it as it closes, and
+/// see the connection drop without an answer.
+pub async fn close_when_body_unread(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .is_some_and(|length| length > 0);
+    if !has_body {
+        return next.run(request).await;
+    }
+    let ended = Arc::new(AtomicBool::new(false));
+    let (parts, body) = request.into_parts();
+    let body = Body::from_stream(NoteEnd {
+        inner: body.into_data_stream(),
+        ended: ended.clone(),
+    });
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    if !ended.load(Ordering::Acquire) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
