@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::tenant::TenantId;
 use chrono::{Days, NaiveDate, NaiveTime};
 use frontend::wire::{Analytics, AnalyticsTotals, DailyCalls, Money};
-use sea_orm::{DatabaseConnection, DbErr, SqlErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -186,7 +186,7 @@ impl AnalyticsService {
     }
 
     async fn save(&self, tenant: TenantId, counts: &[store::Count]) -> Result<(), DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         store::add_counts(&txn, tenant, counts).await?;
         txn.commit().await
     }

@@ -29,7 +29,7 @@ use crate::crypto::{self, MasterKey};
 use crate::oauth::EndUser;
 use crate::tenant::{Tenant, TenantId, TenantService, TenantSettings, ToolId};
 use chrono::{DateTime, Datelike, Duration, Utc};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -629,7 +629,7 @@ impl BillingService {
         let now = self.clock.now();
         let period = period_of(now);
         let call_id = format!("call_{}", Uuid::new_v4().simple());
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         // Free quota first: a free call costs nothing and is never metered.
         if let Some(quota) = offer.free_quota
             && quota > 0
@@ -732,7 +732,7 @@ impl BillingService {
         reservation: &Reservation,
     ) -> Result<(), BillingError> {
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         if !store::commit_usage(&txn, reservation.tenant, reservation.usage_id).await? {
             txn.rollback().await?;
             return Ok(());
@@ -762,7 +762,7 @@ impl BillingService {
 
     /// The tool failed: nothing is charged, the call is given back.
     pub async fn release(&self, reservation: &Reservation) -> Result<(), BillingError> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         if store::delete_reserved_usage(&txn, reservation.tenant, reservation.usage_id).await?
             && let Some(entitlement) = reservation.entitlement
         {
@@ -778,7 +778,7 @@ impl BillingService {
         let stale = store::stale_reservations(&self.db, cutoff).await?;
         let count = stale.len();
         for (tenant, usage, entitlement) in stale {
-            let txn = self.db.begin().await?;
+            let txn = crate::db::begin_write(&self.db).await?;
             if store::delete_reserved_usage(&txn, TenantId(tenant), usage).await?
                 && let Some(entitlement) = entitlement
             {
@@ -962,7 +962,7 @@ impl BillingService {
         session: &CheckoutSession,
         event_created: i64,
     ) -> Result<(), BillingError> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         self.fulfil_in(&txn, tenant, session, event_created).await?;
         txn.commit().await?;
         Ok(())
@@ -1195,7 +1195,9 @@ impl BillingService {
         }
         let created = event["created"].as_i64().unwrap_or_default();
         let object = &event["data"]["object"];
-        let txn = self.db.begin().await.map_err(BillingError::from)?;
+        let txn = crate::db::begin_write(&self.db)
+            .await
+            .map_err(BillingError::from)?;
         if !store::record_event(&txn, tenant.id, id, kind, self.clock.now())
             .await
             .map_err(BillingError::from)?

@@ -22,7 +22,7 @@ use crate::config::PublicUrl;
 use crate::crypto::{self, MasterKey, SecretString};
 use crate::tenant::{Tenant, TenantId};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -1194,7 +1194,7 @@ impl OAuthService {
             .ok_or_else(|| OAuthError::InvalidGrant("code_verifier is required (PKCE)".into()))?;
         let now = self.clock.now();
         let hash = crypto::hash_token(code);
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let Some(record) = store::consume_code(&txn, tenant.id, &hash, now).await? else {
             txn.rollback().await?;
             if let Some(grant) = store::find_used_code_grant(&self.db, tenant.id, &hash).await? {
@@ -1322,7 +1322,7 @@ impl OAuthService {
         }
         let now = self.clock.now();
         let hash = crypto::hash_token(token);
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         match store::rotate_refresh(&txn, tenant.id, &hash, now).await? {
             store::Rotation::Rotated(grant) => {
                 if grant.client_id != client.client_id {
@@ -1429,7 +1429,7 @@ impl OAuthService {
     /// An unknown client, another tenant's, or one already revoked is
     /// [`OAuthError::ClientNotFound`], and nothing changes.
     pub async fn revoke_client(&self, tenant: TenantId, client_id: &str) -> Result<(), OAuthError> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         if !store::revoke_client(&txn, tenant, client_id, self.clock.now()).await? {
             txn.rollback().await?;
             return Err(OAuthError::ClientNotFound);

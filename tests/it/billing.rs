@@ -522,3 +522,35 @@ async fn in_production_the_sandbox_never_takes_payments() {
     assert!(text.contains("Payments are unavailable"), "{text}");
     client.cancel().await.expect("closes");
 }
+
+/// Twenty calls of one paying user at once, while the meter sender writes beside them: every
+/// call runs and is billed exactly once (on SQLite, concurrent read-then-write transactions
+/// once failed with "database is locked" and the tool answered "payments are unavailable").
+#[tokio::test]
+async fn concurrent_paid_calls_all_run_and_each_is_billed_once() {
+    let app = TestApp::spawn().await;
+    let mut offer = sandbox_offer(tollgate::billing::OfferKind::Metered);
+    offer.spend_cap = None;
+    price_with(&app, offer, &["wporg_plugin_downloads"]).await;
+    let token = token(&app).await;
+    let client = app
+        .mcp_client_with_token("demo", Era::Stateless, &token)
+        .await;
+    let call = || {
+        client.call_tool(
+            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
+        )
+    };
+    let first = call().await.expect("call");
+    pay_in_sandbox(&app, &first).await;
+    let results = futures::future::join_all((0..20).map(|_| call())).await;
+    for result in results {
+        let result = result.expect("tools/call answers");
+        assert_ne!(result.is_error, Some(true), "{result:?}");
+    }
+    client.cancel().await.expect("closes");
+    app.wait_for_meter_outbox_empty().await;
+    let owner = app.first_operator().await;
+    let customers = owner.get("/api/v1/tenants/demo/customers").await.body;
+    assert_eq!(customers[0]["calls_this_month"], 20, "{customers}");
+}

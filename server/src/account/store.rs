@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 use uuid::Uuid;
 
@@ -42,7 +42,7 @@ pub(super) async fn claim_setup(
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Operator>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let operator = insert_password_operator(&txn, email, name, password_hash, now).await?;
     let claim = setup_claim::ActiveModel {
         id: Set(1),
@@ -398,7 +398,7 @@ pub(super) async fn change_role(
     operator: OperatorId,
     role: Role,
 ) -> Result<Result<MemberInfo, String>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(current) = find_role(&txn, tenant, operator).await? else {
         return Ok(Err("not found".into()));
     };
@@ -420,7 +420,7 @@ pub(super) async fn remove_member(
     tenant: TenantId,
     operator: OperatorId,
 ) -> Result<Result<(), String>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(current) = find_role(&txn, tenant, operator).await? else {
         return Ok(Err("not found".into()));
     };
@@ -523,7 +523,7 @@ pub(super) async fn accept_invitation(
     role: Role,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let used = invitation::Entity::update_many()
         .col_expr(invitation::Column::AcceptedAt, Expr::value(now))
         .filter(invitation::Column::TokenHash.eq(token_hash))

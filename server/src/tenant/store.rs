@@ -10,7 +10,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    QueryOrder, QuerySelect, Set, SqlErr,
 };
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -187,7 +187,7 @@ pub(super) async fn delete_tenant(
     db: &DatabaseConnection,
     tenant: TenantId,
 ) -> Result<TenantSlug, TenantError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let row = tenant::Entity::find_by_id(tenant.0)
         .one(&txn)
         .await?
@@ -213,7 +213,7 @@ pub(super) async fn reorder_tools(
     tenant: TenantId,
     ids: &[ToolId],
 ) -> Result<(TenantSlug, Vec<ToolConfig>), TenantError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing: HashSet<Uuid> = tool::Entity::find()
         .select_only()
         .column(tool::Column::Id)
