@@ -506,111 +506,109 @@ impl Chromium {
         self.session.elements(css).await
     }
 
-    /// Waits until an element matching `css` is present and displayed; returns the first such.
-    pub async fn wait_for(&self, css: &str) -> anyhow::Result<Element> {
+    /// Tries `attempt` every [`POLL_EVERY`] until it gives a value or the wait runs out; then
+    /// fails saying what it waited for and what the last attempt saw (its `Err`), with the
+    /// page's state.
+    async fn poll<T>(
+        &self,
+        what: &str,
+        mut attempt: impl AsyncFnMut() -> anyhow::Result<Result<T, String>>,
+    ) -> anyhow::Result<T> {
         let deadline = Instant::now() + self.wait;
         loop {
+            let seen = match attempt().await? {
+                Ok(value) => return Ok(value),
+                Err(seen) => seen,
+            };
+            if Instant::now() > deadline {
+                let seen = if seen.is_empty() {
+                    seen
+                } else {
+                    format!(" ({seen})")
+                };
+                let what = format!("timed out after {:?} waiting for {what}{seen}", self.wait);
+                return Err(self.failure(&what).await);
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+
+    /// Waits until an element matching `css` is present and displayed; returns the first such.
+    pub async fn wait_for(&self, css: &str) -> anyhow::Result<Element> {
+        self.poll(&format!("`{css}` to be displayed"), async || {
             for element in self.session.elements(css).await? {
                 match element.displayed().await {
-                    Ok(true) => return Ok(element),
+                    Ok(true) => return Ok(Ok(element)),
                     Ok(false) => {}
                     // The page changed under us: look again.
                     Err(e) if is_driver_error(&e, "stale element reference") => {}
                     Err(e) => return Err(e),
                 }
             }
-            if Instant::now() > deadline {
-                let what = format!(
-                    "timed out after {:?} waiting for `{css}` to be displayed",
-                    self.wait
-                );
-                return Err(self.failure(&what).await);
-            }
-            tokio::time::sleep(POLL_EVERY).await;
-        }
+            Ok(Err(String::new()))
+        })
+        .await
     }
 
     /// Waits until an element matching `css` is present (displayed or not).
     async fn wait_present(&self, css: &str) -> anyhow::Result<Element> {
-        let deadline = Instant::now() + self.wait;
-        loop {
-            if let Some(element) = self.session.elements(css).await?.into_iter().next() {
-                return Ok(element);
-            }
-            if Instant::now() > deadline {
-                let what = format!("timed out after {:?} waiting for `{css}`", self.wait);
-                return Err(self.failure(&what).await);
-            }
-            tokio::time::sleep(POLL_EVERY).await;
-        }
+        self.poll(&format!("`{css}`"), async || {
+            Ok(self
+                .session
+                .elements(css)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(String::new))
+        })
+        .await
     }
 
     /// Waits until an element matching `css` has a text containing `needle`; returns that text.
     pub async fn wait_for_text(&self, css: &str, needle: &str) -> anyhow::Result<String> {
-        let deadline = Instant::now() + self.wait;
-        let mut seen = Vec::new();
-        loop {
-            seen.clear();
+        self.poll(&format!("`{css}` to contain {needle:?}"), async || {
+            let mut seen = Vec::new();
             for element in self.session.elements(css).await? {
                 match element.text().await {
-                    Ok(text) if text.contains(needle) => return Ok(text),
+                    Ok(text) if text.contains(needle) => return Ok(Ok(text)),
                     Ok(text) => seen.push(excerpt(&text, 120)),
                     Err(e) if is_driver_error(&e, "stale element reference") => {}
                     Err(e) => return Err(e),
                 }
             }
-            if Instant::now() > deadline {
-                let what = format!(
-                    "timed out after {:?} waiting for `{css}` to contain {needle:?} \
-                     (its matches read: {seen:?})",
-                    self.wait
-                );
-                return Err(self.failure(&what).await);
-            }
-            tokio::time::sleep(POLL_EVERY).await;
-        }
+            Ok(Err(format!("its matches read: {seen:?}")))
+        })
+        .await
     }
 
     /// Waits until the field matching `css` holds `expected` (its `value` property; the app
     /// may set it a moment after an input event).
     pub async fn wait_for_value(&self, css: &str, expected: &str) -> anyhow::Result<()> {
-        let deadline = Instant::now() + self.wait;
-        loop {
-            let seen = match self.wait_present(css).await?.value().await {
-                Ok(value) if value == expected => return Ok(()),
-                Ok(value) => value,
-                Err(e) if is_driver_error(&e, "stale element reference") => String::new(),
-                Err(e) => return Err(e),
+        self.poll(&format!("`{css}` to hold {expected:?}"), async || {
+            let Some(element) = self.session.elements(css).await?.into_iter().next() else {
+                return Ok(Err("it is not on the page".to_owned()));
             };
-            if Instant::now() > deadline {
-                let what = format!(
-                    "timed out after {:?} waiting for `{css}` to hold {expected:?} (it holds \
-                     {seen:?})",
-                    self.wait
-                );
-                return Err(self.failure(&what).await);
+            match element.value().await {
+                Ok(value) if value == expected => Ok(Ok(())),
+                Ok(value) => Ok(Err(format!("it holds {value:?}"))),
+                Err(e) if is_driver_error(&e, "stale element reference") => Ok(Err(String::new())),
+                Err(e) => Err(e),
             }
-            tokio::time::sleep(POLL_EVERY).await;
-        }
+        })
+        .await
     }
 
     /// Waits until the current URL satisfies `accept`; returns it.
     pub async fn wait_until_url(&self, accept: impl Fn(&str) -> bool) -> anyhow::Result<String> {
-        let deadline = Instant::now() + self.wait;
-        loop {
+        self.poll("the URL to change as expected", async || {
             let url = self.current_url().await?;
-            if accept(&url) {
-                return Ok(url);
-            }
-            if Instant::now() > deadline {
-                let what = format!(
-                    "timed out after {:?} waiting for the URL to change as expected",
-                    self.wait
-                );
-                return Err(self.failure(&what).await);
-            }
-            tokio::time::sleep(POLL_EVERY).await;
-        }
+            Ok(if accept(&url) {
+                Ok(url)
+            } else {
+                Err(format!("it is {url}"))
+            })
+        })
+        .await
     }
 
     /// Waits for `css` to be displayed, then clicks it.
