@@ -107,7 +107,10 @@ async fn fresh_database() -> anyhow::Result<(String, Option<PathBuf>)> {
             let admin = Database::connect(format!("{server}/postgres"))
                 .await
                 .context("TOLLGATE_TEST_DATABASE: cannot reach PostgreSQL")?;
-            let name = format!("tg_test_{id}");
+            // A run of scripts/test names its databases after itself, so that it drops only its
+            // own and never those of another run going on at the same time.
+            let run = std::env::var("TOLLGATE_TEST_RUN").unwrap_or_default();
+            let name = format!("tg_test_{run}{id}");
             admin
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await?;
