@@ -380,6 +380,48 @@ impl TestApp {
         self.shutdown = Some(tx);
     }
 
+    /// Starts another replica of this app: a second Tollgate process-in-the-test on the same
+    /// database, with the same fakes, clock, master key and settings, listening on its own port.
+    /// `extra` overrides settings (`TOLLGATE_PUBLIC_URL`, for replicas behind one front). The
+    /// replica leaves the database to the app it was made from.
+    pub async fn spawn_replica(&self, extra: &[(&str, &str)]) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port for the replica");
+        let addr = listener.local_addr().expect("the replica's address");
+        let url = format!("http://127.0.0.1:{}", addr.port());
+        let mut settings = self.settings.clone();
+        settings.insert("TOLLGATE_BIND".into(), addr.to_string());
+        settings.insert("TOLLGATE_PUBLIC_URL".into(), url.clone());
+        for (name, value) in extra {
+            settings.insert((*name).to_owned(), (*value).to_owned());
+        }
+        let config = Config::from_lookup(|name| settings.get(name).cloned()).expect("config");
+        let app = App::build_with_clock(config, self.clock.clone())
+            .await
+            .expect("the replica starts");
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(listener, async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            url,
+            wporg: self.wporg.clone(),
+            github: self.github.clone(),
+            stripe: self.stripe.clone(),
+            state,
+            database_url: self.database_url.clone(),
+            clock: self.clock.clone(),
+            http: self.http.clone(),
+            settings,
+            addr,
+            shutdown: Some(tx),
+            server: Some(server),
+            scratch: None,
+        }
+    }
+
     /// Connects `slug` to the fake Stripe with one webhook secret; returns that secret.
     pub async fn connect_stripe(&self, slug: &str) -> String {
         let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
