@@ -8,6 +8,7 @@ pub mod store;
 
 use crate::clock::Clock;
 use crate::crypto::{self, MasterKey, SecretString};
+use crate::limit::{Check, RateLimiter};
 use crate::oauth::github::{IdentityProvider, upstream_pkce, upstream_state};
 use crate::tenant::TenantId;
 use argon2::Argon2;
@@ -22,10 +23,6 @@ use uuid::Uuid;
 pub const SESSION_LIFETIME: Duration = Duration::days(7);
 /// How long an invitation link works.
 pub const INVITATION_LIFETIME: Duration = Duration::days(7);
-/// Failed sign-ins allowed per e-mail address and per client address in [`THROTTLE_WINDOW`].
-pub const THROTTLE_LIMIT: u32 = 5;
-/// The window in which failed sign-ins are counted.
-pub const THROTTLE_WINDOW: Duration = Duration::minutes(15);
 /// The name of the dashboard's session cookie.
 pub const SESSION_COOKIE: &str = "tollgate_admin";
 /// The prefix of personal API tokens (MCP access tokens look different and are refused).
@@ -255,7 +252,7 @@ pub struct AccountService {
     key: Arc<MasterKey>,
     github: Option<Arc<OperatorGitHub>>,
     setup_token: Arc<Mutex<Option<SecretString>>>,
-    failures: moka::sync::Cache<String, Arc<Mutex<Vec<i64>>>>,
+    limits: RateLimiter,
     hasher: Arc<Argon2<'static>>,
 }
 
@@ -268,6 +265,7 @@ impl AccountService {
         key: Arc<MasterKey>,
         github: Option<OperatorGitHub>,
         setup_token: Option<SecretString>,
+        limits: RateLimiter,
     ) -> Self {
         Self {
             db,
@@ -275,12 +273,7 @@ impl AccountService {
             key,
             github: github.map(Arc::new),
             setup_token: Arc::new(Mutex::new(setup_token)),
-            failures: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_idle(std::time::Duration::from_secs(
-                    THROTTLE_WINDOW.num_seconds().unsigned_abs(),
-                ))
-                .build(),
+            limits,
             hasher: Arc::new(Argon2::default()),
         }
     }
@@ -353,7 +346,12 @@ impl AccountService {
         Ok((operator, session))
     }
 
-    /// Signs in with e-mail and password; throttled per address and per client.
+    /// Signs in with e-mail and password; failures are throttled per e-mail address and per
+    /// client address, in counters every replica shares (see [`crate::limit`]).
+    ///
+    /// Every attempt is counted before the password is checked and given back when it
+    /// succeeds: counting only after a failure would let concurrent guesses all pass the check
+    /// before any of them was counted.
     pub async fn sign_in(
         &self,
         email: &str,
@@ -361,10 +359,16 @@ impl AccountService {
         client: &str,
     ) -> Result<(Operator, SecretString), AccountError> {
         let email = email.trim().to_ascii_lowercase();
-        let keys = [format!("email:{email}"), format!("client:{client}")];
-        let now = self.clock.now().timestamp();
-        for key in &keys {
-            self.check_throttle(key, now)?;
+        let settings = self.limits.settings();
+        let checks = [
+            Check::new(settings.sign_in_email, "sign_in_email", &[&email]),
+            Check::new(settings.sign_in_address, "sign_in_address", &[client]),
+        ];
+        if let Err(limited) = self.limits.hit(&checks).await? {
+            tracing::info!("operator sign-in throttled");
+            return Err(AccountError::Throttled {
+                retry_after_secs: i64::try_from(limited.retry_after_secs).unwrap_or(i64::MAX),
+            });
         }
         let found = store::find_operator_by_email(&self.db, &email).await?;
         let verified = match &found {
@@ -377,44 +381,16 @@ impl AccountService {
         };
         match found {
             Some((operator, _)) if verified => {
+                for check in &checks {
+                    self.limits.give_back(check).await?;
+                }
                 Ok((operator.clone(), self.open_session(operator.id).await?))
             }
             _ => {
-                for key in &keys {
-                    self.note_failure(key, now);
-                }
+                tracing::info!("failed operator sign-in");
                 Err(AccountError::WrongCredentials)
             }
         }
-    }
-
-    fn check_throttle(&self, key: &str, now: i64) -> Result<(), AccountError> {
-        let Some(entry) = self.failures.get(key) else {
-            return Ok(());
-        };
-        let mut times = entry.lock().map_err(|_| AccountError::Unauthenticated)?;
-        let window = THROTTLE_WINDOW.num_seconds();
-        times.retain(|t| now - t < window);
-        if times.len() as u32 >= THROTTLE_LIMIT {
-            let oldest = times.iter().min().copied().unwrap_or(now);
-            return Err(AccountError::Throttled {
-                retry_after_secs: (oldest + window - now).max(1),
-            });
-        }
-        Ok(())
-    }
-
-    fn note_failure(&self, key: &str, now: i64) {
-        let entry = self
-            .failures
-            .get_with(key.to_owned(), || Arc::new(Mutex::new(Vec::new())));
-        if let Ok(mut times) = entry.lock() {
-            times.push(now);
-        }
-        tracing::info!(
-            throttle.key = key.split(':').next().unwrap_or(""),
-            "failed operator sign-in"
-        );
     }
 
     fn hash_password(&self, password: &str) -> Result<String, AccountError> {

@@ -6,6 +6,7 @@ use crate::billing::BillingService;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, DemoSeed};
 use crate::crypto::MasterKey;
+use crate::limit::RateLimiter;
 use crate::mcp::McpEndpoints;
 use crate::oauth::github::GitHubIdentity;
 use crate::oauth::{GitHubApp, IdentitySettings, OAuthService};
@@ -56,6 +57,8 @@ pub struct Services {
     pub accounts: AccountService,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// The rate limits, counted in the database so that every replica shares them.
+    pub limits: RateLimiter,
 }
 
 /// A built application, ready to serve.
@@ -170,12 +173,14 @@ impl App {
                     config.public_url.as_str().trim_end_matches('/')
                 ),
             });
+        let limits = RateLimiter::new(db.clone(), clock.clone(), config.limits.clone());
         let accounts = AccountService::new(
             db.clone(),
             clock.clone(),
             master_key.clone(),
             operator_github,
             config.setup_token.clone(),
+            limits.clone(),
         );
         let shutdown = CancellationToken::new();
         let state = AppState(Arc::new(Services {
@@ -184,6 +189,7 @@ impl App {
             oauth,
             billing,
             clock,
+            limits,
             mcp: McpEndpoints::new(config.max_body_bytes, shutdown.clone()),
             config: Arc::new(config),
             db,

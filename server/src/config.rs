@@ -21,7 +21,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(variable: &'static str, problem: impl Into<String>) -> Self {
         Self {
             variable,
             problem: problem.into(),
@@ -179,6 +179,13 @@ pub struct Config {
     /// `TOLLGATE_SETUP_TOKEN`: a fixed token for the first operator's setup link (automation);
     /// without it a random one is printed at start while no operator exists.
     pub setup_token: Option<SecretString>,
+    /// `TOLLGATE_TRUSTED_PROXIES`: comma-separated CIDRs of the load balancers in front of
+    /// Tollgate; only a request from one of them has its `X-Forwarded-For` read.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `TOLLGATE_LIMIT_*`: the rate limits.
+    pub limits: crate::limit::LimitSettings,
+    /// `TOLLGATE_PURGE_INTERVAL_SECS`: how often expired rows are deleted.
+    pub purge_interval: Duration,
 }
 
 const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -310,7 +317,22 @@ impl Config {
             }
         };
 
+        let trusted_proxies = crate::limit::parse_trusted_proxies(
+            &get("TOLLGATE_TRUSTED_PROXIES").unwrap_or_default(),
+        )
+        .map_err(|problem| ConfigError::new("TOLLGATE_TRUSTED_PROXIES", problem))?;
+        let limits = crate::limit::LimitSettings::from_lookup(&get)?;
+        let purge_interval = Duration::from_secs(parse_number(
+            &get,
+            "TOLLGATE_PURGE_INTERVAL_SECS",
+            600,
+            1..=86_400,
+        )?);
+
         Ok(Self {
+            trusted_proxies,
+            limits,
+            purge_interval,
             admin_assets: get("TOLLGATE_ADMIN_ASSETS")
                 .map(std::path::PathBuf::from)
                 .unwrap_or_else(|| std::path::PathBuf::from("frontend/dist")),
@@ -422,6 +444,9 @@ mod tests {
             ("TOLLGATE_WPORG_TIMEOUT_MS", "-1"),
             ("TOLLGATE_GITHUB_API_URL", "not a url"),
             ("TOLLGATE_MODE", "prod"),
+            ("TOLLGATE_TRUSTED_PROXIES", "10.0.0.0/8, load-balancer"),
+            ("TOLLGATE_LIMIT_MCP_USER", "600"),
+            ("TOLLGATE_PURGE_INTERVAL_SECS", "0"),
         ] {
             let err = config(&[(name, value)]).expect_err("must be refused");
             assert_eq!(err.variable, name);

@@ -25,7 +25,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// How long an access token lives.
@@ -42,8 +42,6 @@ pub const UNUSED_CLIENT_TTL: Duration = Duration::hours(1);
 pub const SCOPE: &str = "mcp";
 /// How long a fetched client metadata document is used before it is fetched again.
 pub const METADATA_DOCUMENT_TTL: Duration = Duration::hours(1);
-/// Registrations allowed per client address and tenant per minute.
-pub const REGISTRATIONS_PER_MINUTE: u32 = 20;
 
 /// An end user's id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -105,9 +103,6 @@ pub enum OAuthError {
     /// `invalid_client_metadata` (RFC 7591).
     #[error("{0}")]
     InvalidClientMetadata(String),
-    /// Too many requests.
-    #[error("{0}")]
-    SlowDown(String),
     /// The operator named a client this tenant does not have (or has revoked). Never answered
     /// at the OAuth endpoints; the admin API answers it with 404.
     #[error("client not found")]
@@ -129,7 +124,6 @@ impl OAuthError {
             Self::InvalidTarget(_) => "invalid_target",
             Self::InvalidRedirectUri(_) => "invalid_redirect_uri",
             Self::InvalidClientMetadata(_) => "invalid_client_metadata",
-            Self::SlowDown(_) => "slow_down",
             Self::ClientNotFound => "invalid_client",
             Self::Server(_) => "server_error",
         }
@@ -358,9 +352,6 @@ pub struct IdentitySettings {
     pub metadata_documents: FetchPolicy,
 }
 
-/// A fixed one-minute window: when it started, and how many requests it has seen.
-type RateWindow = (DateTime<Utc>, u32);
-
 /// The authorization servers of all tenants.
 #[derive(Clone)]
 pub struct OAuthService {
@@ -370,7 +361,6 @@ pub struct OAuthService {
     public: PublicUrl,
     identity: IdentitySettings,
     http: reqwest::Client,
-    registrations: Arc<Mutex<HashMap<String, RateWindow>>>,
 }
 
 impl OAuthService {
@@ -390,7 +380,6 @@ impl OAuthService {
             public,
             identity,
             http,
-            registrations: Arc::default(),
         }
     }
 
@@ -489,35 +478,12 @@ impl OAuthService {
         self.key.seal(secret, &github_secret_context(tenant))
     }
 
-    fn rate_limited(&self, key: String) -> bool {
-        let now = self.clock.now();
-        let mut windows = self
-            .registrations
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if windows.len() > 10_000 {
-            windows.retain(|_, (start, _)| now - *start < Duration::minutes(1));
-        }
-        let entry = windows.entry(key).or_insert((now, 0));
-        if now - entry.0 >= Duration::minutes(1) {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 > REGISTRATIONS_PER_MINUTE
-    }
-
     /// RFC 7591 dynamic registration, with Tollgate's policy.
     pub async fn register(
         &self,
         tenant: &Tenant,
         request: RegistrationRequest,
-        client_address: &str,
     ) -> Result<RegisteredClient, OAuthError> {
-        if self.rate_limited(format!("{}|{client_address}", tenant.id)) {
-            return Err(OAuthError::SlowDown(
-                "too many registrations from this address; try again in a minute".into(),
-            ));
-        }
         if request.redirect_uris.is_empty() || request.redirect_uris.len() > 5 {
             return Err(OAuthError::InvalidRedirectUri(
                 "register between 1 and 5 redirect_uris".into(),

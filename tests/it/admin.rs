@@ -193,7 +193,8 @@ async fn sign_in_checks_the_password_and_throttles_guessing() {
         .expect("ascii")
         .parse()
         .expect("seconds");
-    assert!((1..=900).contains(&retry), "{retry}");
+    // The 15-minute window slides: a full window still weighs on the one after it.
+    assert!((1..=1800).contains(&retry), "{retry}");
     assert!(session_cookie(&throttled.headers).is_none());
 
     // An unknown address says the same as a wrong password.

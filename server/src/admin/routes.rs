@@ -11,20 +11,20 @@ use crate::account::{
 };
 use crate::app::AppState;
 use crate::billing::OfferId;
+use crate::limit::routes::ClientAddress;
 use crate::tenant::{
     Tenant, TenantError, TenantGitHubApp, TenantSettings, ToolId, ToolName, ToolPatch,
 };
 use crate::wordpress::Operation;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use frontend::wire;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use std::net::SocketAddr;
 use uuid::Uuid;
 
 /// The header that carries the CSRF token.
@@ -297,13 +297,13 @@ impl FromRequestParts<AppState> for OriginChecked {
 /// `POST /api/v1/session`
 pub async fn sign_in(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     _origin: OriginChecked,
     Body(body): Body<wire::SignInRequest>,
 ) -> Result<Response> {
     let (operator, token) = state
         .accounts
-        .sign_in(&body.email, &body.password, &peer.ip().to_string())
+        .sign_in(&body.email, &body.password, &client.key())
         .await?;
     Ok(signed_in(&state, StatusCode::OK, &operator, token.expose()))
 }

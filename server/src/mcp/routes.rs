@@ -3,6 +3,8 @@
 
 use super::McpRequestContext;
 use crate::app::AppState;
+use crate::limit::Check;
+use crate::limit::routes::{ClientAddress, with_retry_after};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -27,6 +29,8 @@ fn jsonrpc_error(status: StatusCode, code: i32, message: &str) -> Response {
 struct Peek<'a> {
     #[serde(borrow)]
     method: Option<std::borrow::Cow<'a, str>>,
+    /// The request id, for an error answered before rmcp sees the request.
+    id: Option<serde_json::Value>,
     params: Option<PeekParams<'a>>,
 }
 
@@ -87,6 +91,7 @@ pub async fn mcp_endpoint(
     };
 
     let tenant = &snapshot.tenant;
+    let address = ClientAddress::of(&state, request.headers(), request.extensions());
     if request
         .uri()
         .query()
@@ -130,6 +135,7 @@ pub async fn mcp_endpoint(
     let is_delete = parts.method == Method::DELETE;
     let mut method = String::new();
     let mut tool = String::new();
+    let mut request_id = serde_json::Value::Null;
     let body = if parts.method == Method::POST {
         let limit = state.config.max_body_bytes;
         let declared_too_big = parts
@@ -169,6 +175,7 @@ pub async fn mcp_endpoint(
             }
         }
         if let Ok(peek) = serde_json::from_slice::<Peek<'_>>(&bytes) {
+            request_id = peek.id.unwrap_or_default();
             method = peek.method.unwrap_or_default().into_owned();
             tool = peek
                 .params
@@ -180,6 +187,9 @@ pub async fn mcp_endpoint(
     } else {
         body
     };
+    if let Some(refused) = over_limit(&state, tenant_id, address, user, request_id).await {
+        return refused;
+    }
     // Paid tools always need a signed-in caller: answer 401 so the client starts its sign-in.
     // The name checked is the body's, the one rmcp dispatches (it refuses a contradicting
     // `Mcp-Name` header).
@@ -216,6 +226,64 @@ pub async fn mcp_endpoint(
     }
     response
 }
+
+/// Counts an MCP request per client address (and tenant) and per signed-in user, in one
+/// round-trip; `Some` is the answer when it must stop: 429 with `Retry-After` and a JSON-RPC
+/// error carrying the request's id, or 503 when the counters cannot be read.
+async fn over_limit(
+    state: &AppState,
+    tenant: crate::tenant::TenantId,
+    address: ClientAddress,
+    user: Option<uuid::Uuid>,
+    request_id: serde_json::Value,
+) -> Option<Response> {
+    let limits = state.limits.settings();
+    let tenant = tenant.0.to_string();
+    let mut checks = vec![Check::new(
+        limits.mcp_address,
+        "mcp_address",
+        &[&tenant, &address.key()],
+    )];
+    let user = user.map(|u| u.to_string());
+    if let Some(user) = &user {
+        checks.push(Check::new(limits.mcp_user, "mcp_user", &[user]));
+    }
+    let (status, retry_after, message) = match state.limits.hit(&checks).await {
+        Ok(Ok(())) => return None,
+        Ok(Err(limited)) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            limited.retry_after_secs,
+            format!(
+                "Too many requests: try again in {} seconds",
+                limited.retry_after_secs
+            ),
+        ),
+        Err(error) => {
+            tracing::error!(%error, "rate-limit counters unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                1,
+                "Tollgate is briefly unavailable; try again shortly".to_owned(),
+            )
+        }
+    };
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "error": {"code": RATE_LIMITED, "message": message, "data": {"retryAfter": retry_after}},
+    });
+    let response = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response();
+    Some(with_retry_after(response, retry_after))
+}
+
+/// The JSON-RPC error code of a request refused by a rate limit (in the range JSON-RPC leaves
+/// to servers).
+pub const RATE_LIMITED: i32 = -32029;
 
 /// 401 with the pointer MCP clients follow to sign in (RFC 9728 §5.1).
 fn unauthorized(state: &AppState, slug: &str, error: Option<&str>) -> Response {

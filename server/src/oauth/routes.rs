@@ -6,16 +6,17 @@ use super::{
 };
 use crate::app::AppState;
 use crate::html::page;
+use crate::limit::Check;
+use crate::limit::routes::{ClientAddress, with_retry_after};
 use crate::tenant::Tenant;
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 async fn tenant(state: &AppState, slug: &str) -> Result<Tenant, Response> {
     state
@@ -60,7 +61,6 @@ fn flow_error(error: FlowError) -> Response {
 fn oauth_error(error: &OAuthError) -> Response {
     let status = match error {
         OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
-        OAuthError::SlowDown(_) => StatusCode::TOO_MANY_REQUESTS,
         OAuthError::Server(e) => {
             tracing::error!(error = %e, "authorization server database error");
             StatusCode::INTERNAL_SERVER_ERROR
@@ -81,6 +81,49 @@ fn oauth_error(error: &OAuthError) -> Response {
         );
     }
     response
+}
+
+/// Counts a request against `checks`; `Some` is the answer when it must stop here: 429 with
+/// `Retry-After` and an RFC 6749-style body carrying `error` (`slow_down` at the JSON endpoints,
+/// `temporarily_unavailable` at `/authorize`, the code RFC 6749 §4.1.2.1 has for it), or 503
+/// when the counters cannot be read.
+async fn over_limit(state: &AppState, checks: &[Check], error: &'static str) -> Option<Response> {
+    let (status, retry_after, description) = match state.limits.hit(checks).await {
+        Ok(Ok(())) => return None,
+        Ok(Err(limited)) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            limited.retry_after_secs,
+            format!(
+                "too many requests; try again in {} seconds",
+                limited.retry_after_secs
+            ),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "rate-limit counters unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                1,
+                "the service is briefly unavailable; try again".to_owned(),
+            )
+        }
+    };
+    let error = if status == StatusCode::SERVICE_UNAVAILABLE {
+        "temporarily_unavailable"
+    } else {
+        error
+    };
+    let mut response = (
+        status,
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    Some(with_retry_after(response, retry_after))
 }
 
 fn cookies(headers: &HeaderMap) -> HashMap<String, String> {
@@ -151,13 +194,22 @@ fn cors_json(value: serde_json::Value) -> Response {
 pub async fn register(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     body: axum::body::Bytes,
 ) -> Response {
     let tenant = match tenant(&state, &slug).await {
         Ok(t) => t,
         Err(r) => return r,
     };
+    let tenant_id = tenant.id.0.to_string();
+    let checks = [Check::new(
+        state.limits.settings().register_address,
+        "register_address",
+        &[&tenant_id, &client.key()],
+    )];
+    if let Some(refused) = over_limit(&state, &checks, "slow_down").await {
+        return refused;
+    }
     if body.len() > 16 * 1024 {
         return oauth_error(&OAuthError::InvalidClientMetadata(
             "the registration is larger than 16 KiB".into(),
@@ -171,11 +223,7 @@ pub async fn register(
             )));
         }
     };
-    match state
-        .oauth
-        .register(&tenant, request, &peer.ip().to_string())
-        .await
-    {
+    match state.oauth.register(&tenant, request).await {
         Ok(client) => {
             let mut response = (StatusCode::CREATED, Json(client)).into_response();
             let headers = response.headers_mut();
@@ -194,12 +242,31 @@ pub async fn register(
 pub async fn authorize(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    client: ClientAddress,
     Query(params): Query<AuthorizeParams>,
 ) -> Response {
     let tenant = match page_tenant(&state, &slug).await {
         Ok(t) => t,
         Err(r) => return r,
     };
+    // Every GET writes a pending request: counted before anything else runs.
+    let limits = state.limits.settings();
+    let tenant_id = tenant.id.0.to_string();
+    let mut checks = vec![Check::new(
+        limits.authorize_address,
+        "authorize_address",
+        &[&tenant_id, &client.key()],
+    )];
+    if let Some(client_id) = params.client_id.as_deref() {
+        checks.push(Check::new(
+            limits.authorize_client,
+            "authorize_client",
+            &[&tenant_id, client_id],
+        ));
+    }
+    if let Some(refused) = over_limit(&state, &checks, "temporarily_unavailable").await {
+        return refused;
+    }
     match state.oauth.start_authorization(&tenant, params).await {
         Ok(prompt) => page(
             StatusCode::OK,
@@ -355,6 +422,7 @@ pub async fn github_callback(
 pub async fn token(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    client: ClientAddress,
     headers: HeaderMap,
     axum::Form(params): axum::Form<TokenParams>,
 ) -> Response {
@@ -362,11 +430,29 @@ pub async fn token(
         Ok(t) => t,
         Err(r) => return r,
     };
-    match state
-        .oauth
-        .token(&tenant, params, basic_credentials(&headers))
-        .await
+    let basic = basic_credentials(&headers);
+    let limits = state.limits.settings();
+    let tenant_id = tenant.id.0.to_string();
+    let mut checks = vec![Check::new(
+        limits.token_address,
+        "token_address",
+        &[&tenant_id, &client.key()],
+    )];
+    if let Some(client_id) = basic
+        .as_ref()
+        .map(|(id, _)| id.as_str())
+        .or(params.client_id.as_deref())
     {
+        checks.push(Check::new(
+            limits.token_client,
+            "token_client",
+            &[&tenant_id, client_id],
+        ));
+    }
+    if let Some(refused) = over_limit(&state, &checks, "slow_down").await {
+        return refused;
+    }
+    match state.oauth.token(&tenant, params, basic).await {
         Ok(tokens) => {
             let mut response = Json(tokens).into_response();
             let h = response.headers_mut();
