@@ -6,6 +6,7 @@ use crate::billing::BillingService;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, DemoSeed};
 use crate::crypto::MasterKey;
+use crate::housekeeping::Housekeeping;
 use crate::limit::RateLimiter;
 use crate::mcp::McpEndpoints;
 use crate::oauth::github::GitHubIdentity;
@@ -59,6 +60,8 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     /// The rate limits, counted in the database so that every replica shares them.
     pub limits: RateLimiter,
+    /// The purge of expired rows.
+    pub housekeeping: Housekeeping,
 }
 
 /// A built application, ready to serve.
@@ -188,6 +191,7 @@ impl App {
             analytics: AnalyticsService::new(db.clone(), clock.clone()),
             oauth,
             billing,
+            housekeeping: Housekeeping::new(db.clone(), clock.clone(), limits.clone()),
             clock,
             limits,
             mcp: McpEndpoints::new(config.max_body_bytes, shutdown.clone()),
@@ -219,6 +223,10 @@ impl App {
             .billing
             .spawn_meter_sender(self.state.tenants.clone(), self.shutdown.clone());
         let statistics = self.state.analytics.spawn_flusher(self.shutdown.clone());
+        let purge = self
+            .state
+            .housekeeping
+            .spawn(self.state.config.purge_interval, self.shutdown.clone());
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -232,6 +240,7 @@ impl App {
         self.shutdown.cancel();
         let _ = meter.await;
         let _ = statistics.await;
+        let _ = purge.await;
         // Every request has finished: the last calls' counters are saved now.
         if let Err(error) = self.state.analytics.flush().await {
             tracing::error!(%error, "could not save the last call counters");

@@ -12,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 mod entity;
+pub mod housekeeping;
 mod html;
 pub mod limit;
 pub mod mcp;
