@@ -51,7 +51,17 @@ impl MigrationTrait for Migration {
                     .col(RateLimit::ExpiresAt)
                     .to_owned(),
             )
-            .await
+            .await?;
+        // Counters need no durability: without the write-ahead log every request's upsert
+        // costs no log flush. A crash empties the table, and a failover starts with empty
+        // counters; both only forgive some requests once.
+        if manager.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            manager
+                .get_connection()
+                .execute_unprepared("ALTER TABLE rate_limit SET UNLOGGED")
+                .await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -176,7 +176,10 @@ impl App {
                     config.public_url.as_str().trim_end_matches('/')
                 ),
             });
-        let limits = RateLimiter::new(db.clone(), clock.clone(), config.limits.clone());
+        let counters = crate::db::connect_counters(&config.database_url, &db)
+            .await
+            .context("TOLLGATE_DATABASE_URL: cannot open the database for the rate limits")?;
+        let limits = RateLimiter::new(counters, clock.clone(), config.limits.clone());
         let accounts = AccountService::new(
             db.clone(),
             clock.clone(),

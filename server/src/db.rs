@@ -1,7 +1,7 @@
 //! Connecting to the database (embedded SQLite or PostgreSQL) and applying migrations.
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
     TransactionOptions, TransactionTrait,
@@ -37,6 +37,34 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, sea_or
     let db = Database::connect(options).await?;
     Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+/// The connection the rate-limit counters are written through. On SQLite, a small pool of its
+/// own on the same file that does not wait for the disk at each commit (`synchronous=OFF`):
+/// every request adds to a counter, the counters need no durability (a crash forgives a few
+/// requests once), and a flush per request cost more than the rest of a cached tool call. On
+/// PostgreSQL the table is `UNLOGGED` for the same reason, and this is the main pool.
+pub async fn connect_counters(
+    url: &str,
+    main: &DatabaseConnection,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    if !url.starts_with("sqlite:") || url.contains(":memory:") {
+        return Ok(main.clone());
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(4)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Off)
+                .busy_timeout(Duration::from_secs(5))
+        });
+    Database::connect(options).await
 }
 
 /// Starts a transaction that will write. On SQLite it takes the write lock at once

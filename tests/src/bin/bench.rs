@@ -223,7 +223,13 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     let duration = Duration::from_secs(seconds);
 
-    let app = TestApp::spawn_with(TestOptions::default()).await;
+    // The per-address MCP limit is counted on every request (that cost is measured) but set
+    // far above what one load generator sends, so that nothing is refused.
+    let app = TestApp::spawn_with(TestOptions {
+        extra: vec![("TOLLGATE_LIMIT_MCP_ADDRESS".into(), "1000000000/60".into())],
+        ..TestOptions::default()
+    })
+    .await;
     let echo_url = start_echo().await?;
 
     let meta = json!({
