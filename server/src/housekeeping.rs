@@ -85,7 +85,7 @@ impl Housekeeping {
         })
     }
 
-    /// Purges at start and then every `interval`, until `shutdown`.
+    /// Purges every `interval` (the first time one interval after start), until `shutdown`.
     pub fn spawn(
         &self,
         interval: std::time::Duration,
@@ -93,7 +93,8 @@ impl Housekeeping {
     ) -> tokio::task::JoinHandle<()> {
         let job = self.clone();
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
+            let mut ticks =
+                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {

@@ -145,3 +145,34 @@ async fn the_purge_removes_expired_rows_and_leaves_live_ones() {
     );
     assert_eq!(again.webhook_events, 0);
 }
+
+#[tokio::test]
+async fn every_replica_purges_on_its_own_at_the_configured_interval() {
+    let app = TestApp::spawn_with(tollgate_tests::TestOptions {
+        extra: vec![("TOLLGATE_PURGE_INTERVAL_SECS".into(), "1".into())],
+        ..tollgate_tests::TestOptions::default()
+    })
+    .await;
+    let replica = app.spawn_replica(&[]).await;
+    app.first_operator().await;
+    let secret = app.connect_stripe("demo").await;
+    make_rows(&app, &secret, "evt_old").await;
+    app.clock.advance(Duration::days(32));
+
+    // Both replicas purge every second, at the same time or not: the rows go, and nothing
+    // fails. Polled against a deadline, never waited for blindly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let left = counts(&app).await;
+        if left == [0; 6] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expired rows still there after 30 s: {left:?}"
+        );
+        // The poll's pace, not a wait for the result: the loop ends on the condition.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    drop(replica);
+}
