@@ -360,8 +360,10 @@ impl AccountService {
     ) -> Result<(Operator, SecretString), AccountError> {
         let email = email.trim().to_ascii_lowercase();
         let settings = self.limits.settings();
+        // The e-mail is counted by its hash: the counters need not keep who was guessed at.
+        let email_key = crypto::hash_token(&email);
         let checks = [
-            Check::new(settings.sign_in_email, "sign_in_email", &[&email]),
+            Check::new(settings.sign_in_email, "sign_in_email", &[&email_key]),
             Check::new(settings.sign_in_address, "sign_in_address", &[client]),
         ];
         if let Err(limited) = self.limits.hit(&checks).await? {
