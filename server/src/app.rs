@@ -73,9 +73,16 @@ impl App {
 
     /// [`App::build`] with a clock of the caller's choosing (tests move time).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let db = crate::db::connect_and_migrate(&config.database_url)
+        let db = crate::db::connect(&config.database_url)
             .await
             .context("TOLLGATE_DATABASE_URL: cannot open the database")?;
+        // Replicas starting together take turns to migrate and seed (released below).
+        let startup = crate::db::StartupLock::acquire(&db)
+            .await
+            .context("cannot take the start-up lock in the database")?;
+        crate::db::migrate(&db)
+            .await
+            .context("cannot apply the database migrations")?;
         let metrics = Metrics::new();
         let mut wordpress_settings = ClientSettings::new(config.wporg_api_url.clone());
         wordpress_settings.timeout = config.wporg_timeout;
@@ -154,6 +161,10 @@ impl App {
                 seed_demo_pricing(&tenants, &billing).await?;
             }
         }
+        startup
+            .release()
+            .await
+            .context("cannot release the start-up lock in the database")?;
         let operator_github = config
             .github_app
             .clone()
