@@ -189,13 +189,15 @@ impl App {
             config.setup_token.clone(),
         );
         let shutdown = CancellationToken::new();
+        let mcp_sessions =
+            crate::mcp::McpSessions::new(db.clone(), clock.clone(), config.max_sessions);
         let state = AppState(Arc::new(Services {
             accounts,
             analytics: AnalyticsService::new(db.clone(), clock.clone()),
             oauth,
             billing,
             clock,
-            mcp: McpEndpoints::new(config.max_body_bytes, shutdown.clone()),
+            mcp: McpEndpoints::new(config.max_body_bytes, shutdown.clone(), mcp_sessions),
             config: Arc::new(config),
             db,
             tenants,

@@ -293,3 +293,263 @@ async fn three_replicas_started_at_once_on_an_empty_database_migrate_once_and_ar
         .expect("answers");
     assert_eq!(through_front.status(), 200);
 }
+
+/// Pays the purchase behind `payment_url` in the sandbox, as a person would.
+async fn pay_in_sandbox(app: &TestApp, payment_url: &str) {
+    let page = app
+        .http()
+        .get(payment_url)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let checkout = page
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a checkout link")
+        .replace("&amp;", "&");
+    let paid = app.http().post(&checkout).send().await.expect("paid");
+    assert_eq!(paid.status(), 200);
+}
+
+#[tokio::test]
+async fn a_2025_session_of_the_rmcp_client_is_answered_by_every_replica() {
+    if !on_postgres("a_2025_session_of_the_rmcp_client") {
+        return;
+    }
+    let cluster = Cluster::start(3, TestOptions::default()).await;
+    let client = cluster.app().mcp_client("demo", Era::Sessions).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert!(tools.iter().any(|t| t.name == "wporg_theme_tags"));
+    for _ in 0..9 {
+        let result = client
+            .call_tool(CallToolRequestParams::new("wporg_theme_tags"))
+            .await
+            .expect("tools/call in the session");
+        assert_ne!(result.is_error, Some(true), "{result:?}");
+    }
+    assert_spread(&cluster);
+    client.cancel().await.expect("closes");
+}
+
+/// The one-session story, with the rmcp client: anonymous free call, paid call refused with
+/// 401, sign-in, the same session gets the payment link, pay, the retry runs.
+#[tokio::test]
+async fn one_rmcp_session_goes_from_anonymous_to_paid_across_replicas() {
+    if !on_postgres("one_rmcp_session_goes_from_anonymous_to_paid") {
+        return;
+    }
+    let cluster = Cluster::start(3, TestOptions::default()).await;
+    let app = cluster.app();
+    price(app, offer(OfferKind::OneTime)).await;
+    let http = tollgate_tests::sign_in_later::SignInLater::default();
+    let client = rmcp::ServiceExt::serve((), http.transport(&app.mcp_url("demo")))
+        .await
+        .expect("the client initializes anonymously");
+    let free = client
+        .call_tool(CallToolRequestParams::new("wporg_theme_tags"))
+        .await
+        .expect("a free call, anonymously");
+    assert_ne!(free.is_error, Some(true), "{free:?}");
+    let refused = client
+        .call_tool(
+            CallToolRequestParams::new(TOOL).with_arguments(
+                json!({"slug": "akismet"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+        )
+        .await;
+    let error = format!("{:?}", refused.expect_err("a paid call needs sign-in"));
+    assert!(
+        error.contains("401") || error.contains("Unauthorized") || error.contains("Auth"),
+        "{error}"
+    );
+    http.sign_in(&sign_in(app).await);
+    let asked = call(&client).await;
+    assert_eq!(status(&asked), "payment_required", "{asked:?}");
+    let link = asked.structured_content.as_ref().expect("structured")["checkout_url"]
+        .as_str()
+        .expect("a link")
+        .to_owned();
+    pay_in_sandbox(app, &link).await;
+    let paid = call(&client).await;
+    assert_eq!(status(&paid), "ok", "{paid:?}");
+    assert_eq!(scalar(app, "select count(*) from mcp_session").await, 1);
+    assert_eq!(
+        scalar(
+            app,
+            "select count(*) from mcp_session where end_user_id is not null"
+        )
+        .await,
+        1,
+        "the session now belongs to the user who signed in on it"
+    );
+    assert_spread(&cluster);
+    client.cancel().await.expect("closes");
+}
+
+/// The same story with the official Python SDK client in its default (2025, session) mode.
+#[tokio::test]
+async fn one_python_sdk_session_goes_from_anonymous_to_paid_across_replicas() {
+    if !on_postgres("one_python_sdk_session_goes_from_anonymous_to_paid") {
+        return;
+    }
+    let python = crate::python_sdk::python();
+    crate::python_sdk::require_the_sdk(&python).await;
+    let cluster = Cluster::start(3, TestOptions::default()).await;
+    let app = cluster.app();
+    price(app, offer(OfferKind::OneTime)).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/session_sign_in_pay.py");
+    let done = crate::python_sdk::run(
+        &python,
+        &[
+            script,
+            &app.mcp_url("demo"),
+            "wporg_theme_tags",
+            TOOL,
+            r#"{"slug":"akismet"}"#,
+        ],
+        crate::python_sdk::SCRIPT_BOUND,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        done.status.success(),
+        "the Python SDK client failed ({}).\nstderr:\n{}\nstdout:\n{}",
+        done.status,
+        done.stderr,
+        done.stdout
+    );
+    let line = done
+        .stdout
+        .lines()
+        .rev()
+        .find(|line| line.trim_start().starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line on stdout:\n{}", done.stdout));
+    let outcome: Value = serde_json::from_str(line).expect("the script prints JSON");
+    assert_eq!(outcome["free_is_error"], false, "{outcome}");
+    assert!(
+        outcome["payment_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&format!("{}/t/demo/pay/", cluster.url))),
+        "{outcome}"
+    );
+    assert_eq!(outcome["paid_is_error"], false, "{outcome}");
+    assert_eq!(outcome["initializes"], 1, "one session: {outcome}");
+    assert_eq!(
+        outcome["session_ids"].as_array().map(Vec::len),
+        Some(1),
+        "one session id throughout: {outcome}"
+    );
+    assert_eq!(app.github.token_requests(), 1, "signed in once");
+    assert_spread(&cluster);
+}
+
+/// An `initialize` with MCP's usual headers; returns the answer.
+async fn initialize(app: &TestApp, token: Option<&str>) -> reqwest::Response {
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "it", "version": "1"}}});
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|a| vec![("authorization", a)])
+        .unwrap_or_default();
+    app.post_mcp("demo", &init.to_string(), &headers).await
+}
+
+fn session_of(response: &reqwest::Response) -> String {
+    response.headers()["mcp-session-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned()
+}
+
+async fn list_in(app: &TestApp, session: &str, token: Option<&str>) -> u16 {
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string();
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![
+        ("mcp-session-id", session),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    if let Some(auth) = &auth {
+        headers.push(("authorization", auth));
+    }
+    app.post_mcp("demo", &list, &headers)
+        .await
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn an_anonymous_session_is_bound_once_to_the_first_user_who_signs_in_on_it() {
+    let app = TestApp::spawn().await;
+    let alice = sign_in(&app).await;
+    app.github
+        .sign_in_as(tollgate_tests::fake_github::GitHubUser {
+            id: 3003,
+            login: "bob".into(),
+            name: None,
+            email: None,
+        });
+    let bob = sign_in(&app).await;
+    let opened = initialize(&app, None).await;
+    assert_eq!(opened.status(), 200);
+    let session = session_of(&opened);
+    assert_eq!(
+        list_in(&app, &session, None).await,
+        200,
+        "anonymous, as opened"
+    );
+    assert_eq!(
+        list_in(&app, &session, Some(&alice)).await,
+        200,
+        "Alice signs in on it"
+    );
+    assert_eq!(list_in(&app, &session, Some(&alice)).await, 200);
+    assert_eq!(list_in(&app, &session, Some(&bob)).await, 404, "Bob never");
+    assert_eq!(
+        list_in(&app, &session, None).await,
+        404,
+        "nor anyone anonymous"
+    );
+    assert_eq!(list_in(&app, "not-a-session", Some(&alice)).await, 404);
+}
+
+#[tokio::test]
+async fn open_sessions_are_capped_per_user_with_retry_after() {
+    let app = TestApp::spawn_with(TestOptions {
+        extra: vec![("TOLLGATE_MAX_SESSIONS_PER_USER".into(), "2".into())],
+        ..TestOptions::default()
+    })
+    .await;
+    let alice = sign_in(&app).await;
+    let first = session_of(&initialize(&app, Some(&alice)).await);
+    assert_eq!(initialize(&app, Some(&alice)).await.status(), 200);
+    let refused = initialize(&app, Some(&alice)).await;
+    assert_eq!(refused.status(), 429);
+    assert!(
+        refused.headers().contains_key("retry-after"),
+        "{:?}",
+        refused.headers()
+    );
+    // Anonymous sessions are not this user's: still allowed.
+    assert_eq!(initialize(&app, None).await.status(), 200);
+    // Closing one makes room.
+    let closed = app
+        .http()
+        .delete(app.mcp_url("demo"))
+        .header("mcp-session-id", &first)
+        .header("authorization", format!("Bearer {alice}"))
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(closed.status(), 204);
+    assert_eq!(list_in(&app, &first, Some(&alice)).await, 404, "closed");
+    assert_eq!(initialize(&app, Some(&alice)).await.status(), 200);
+}

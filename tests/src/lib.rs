@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod fake_github;
 pub mod fake_stripe;
 pub mod fake_wporg;
+pub mod sign_in_later;
 pub mod webdriver;
 
 use anyhow::Context;

@@ -4,11 +4,12 @@
 use super::McpRequestContext;
 use crate::app::AppState;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use std::net::SocketAddr;
 use tracing::Instrument;
 
 /// A JSON-RPC error answered at the HTTP layer, before any MCP handler runs.
@@ -119,15 +120,38 @@ pub async fn mcp_endpoint(
         .get("mcp-session-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    if let Some(session) = &session
-        && let Some(owner) = state.mcp.session_owner(tenant_id, session)
-        && owner != user
-    {
-        return (StatusCode::NOT_FOUND, "Not Found: Session not found").into_response();
+    // A session id is not authentication: unknown, closed, another tenant's or another user's
+    // session is answered as if it did not exist; a database failure refuses (fails closed).
+    let mut session_info = None;
+    if let Some(id) = &session {
+        match state.mcp.sessions.check(tenant_id, id, user).await {
+            Ok(Some(info)) => session_info = Some(info),
+            Ok(None) => {
+                return (StatusCode::NOT_FOUND, "Not Found: Session not found").into_response();
+            }
+            Err(error) => {
+                tracing::error!(tenant.slug = %slug, %error, "session lookup failed");
+                return unavailable();
+            }
+        }
+        if request.method() == Method::DELETE {
+            // Clients (the Python SDK among them) expect 200, 204 or 405 to a DELETE.
+            return match state.mcp.sessions.close(tenant_id, id).await {
+                Ok(_) => StatusCode::NO_CONTENT.into_response(),
+                Err(error) => {
+                    tracing::error!(tenant.slug = %slug, %error, "closing a session failed");
+                    unavailable()
+                }
+            };
+        }
     }
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
 
     let (mut parts, body) = request.into_parts();
-    let is_delete = parts.method == Method::DELETE;
+    let mut init_params = None;
     let mut method = String::new();
     let mut tool = String::new();
     let body = if parts.method == Method::POST {
@@ -176,6 +200,11 @@ pub async fn mcp_endpoint(
                 .unwrap_or_default()
                 .into_owned();
         }
+        if method == "initialize" && session.is_none() {
+            init_params = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .map(|mut m| m["params"].take());
+        }
         Body::from(bytes)
     } else {
         body
@@ -193,6 +222,7 @@ pub async fn mcp_endpoint(
     parts.extensions.insert(McpRequestContext {
         tenant: snapshot.clone(),
         caller,
+        session: session_info,
     });
     let service = state.mcp.service_for(tenant_id, &state);
     let span =
@@ -200,20 +230,53 @@ pub async fn mcp_endpoint(
     let response = async move { service.handle(Request::from_parts(parts, body)).await }
         .instrument(span)
         .await;
-    if session.is_none()
-        && let Some(minted) = response
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-    {
-        state.mcp.bind_session(tenant_id, minted, user);
-    }
     let mut response = response.map(Body::new);
-    // A terminated session is answered 204: clients (the Python SDK among them) expect 200,
-    // 204 or 405 to a DELETE, and rmcp says 202.
-    if is_delete && response.status() == StatusCode::ACCEPTED {
-        *response.status_mut() = StatusCode::NO_CONTENT;
+    // A successful `initialize` opens a legacy session: a row in the database, so that every
+    // replica knows it.
+    if let Some(params) = init_params
+        && response.status() == StatusCode::OK
+    {
+        match state
+            .mcp
+            .sessions
+            .open(tenant_id, user, &address, &params)
+            .await
+        {
+            Ok(id) => {
+                if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+                    response.headers_mut().insert("mcp-session-id", value);
+                }
+            }
+            Err(crate::mcp::SessionError::TooMany {
+                retry_after_seconds,
+            }) => {
+                let mut refused = jsonrpc_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    -32000,
+                    "Too many open sessions: close one (DELETE) or retry later",
+                );
+                refused
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after_seconds.into());
+                return refused;
+            }
+            Err(error) => {
+                tracing::error!(tenant.slug = %slug, %error, "opening a session failed");
+                return unavailable();
+            }
+        }
     }
+    response
+}
+
+/// 503 with `Retry-After`: the database did not answer; nothing was decided.
+fn unavailable() -> Response {
+    let mut response = jsonrpc_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        -32603,
+        "Tollgate cannot reach its database right now; try again shortly",
+    );
+    response.headers_mut().insert(header::RETRY_AFTER, 5.into());
     response
 }
 
