@@ -226,6 +226,11 @@ impl App {
             .billing
             .spawn_meter_sender(self.state.tenants.clone(), self.shutdown.clone());
         let statistics = self.state.analytics.spawn_flusher(self.shutdown.clone());
+        let changes = crate::changes::spawn_listener(
+            &self.state.config.database_url,
+            CacheSink(self.state.clone()),
+            self.shutdown.clone(),
+        );
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -239,11 +244,34 @@ impl App {
         self.shutdown.cancel();
         let _ = meter.await;
         let _ = statistics.await;
+        let _ = changes.await;
         // Every request has finished: the last calls' counters are saved now.
         if let Err(error) = self.state.analytics.flush().await {
             tracing::error!(%error, "could not save the last call counters");
         }
         Ok(())
+    }
+}
+
+/// The caches a change notification from another replica reaches.
+struct CacheSink(AppState);
+
+impl crate::changes::ChangeSink for CacheSink {
+    async fn apply(&self, change: crate::changes::Change) {
+        match change {
+            crate::changes::Change::Tenant { slug } => self.0.tenants.forget_snapshot(&slug).await,
+            crate::changes::Change::Offers { tenant } => {
+                self.0
+                    .billing
+                    .forget_offers(crate::tenant::TenantId(tenant))
+                    .await;
+            }
+        }
+    }
+
+    async fn apply_all(&self) {
+        self.0.tenants.forget_all_snapshots();
+        self.0.billing.forget_all_offers();
     }
 }
 

@@ -331,6 +331,7 @@ pub struct BillingService {
     /// PostgreSQL an advisory lock does this across processes (`payment_required`).
     purchase_locks: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
     meter_rounds: Arc<tokio::sync::watch::Sender<u64>>,
+    changes: crate::changes::ChangePublisher,
 }
 
 /// The key that serialises the decisions about one user's uses of one offer.
@@ -353,6 +354,7 @@ impl BillingService {
         production: bool,
     ) -> Self {
         Self {
+            changes: crate::changes::ChangePublisher::new(db.clone()),
             db,
             clock,
             key,
@@ -510,7 +512,25 @@ impl BillingService {
 
     /// Forgets what this service caches about a tenant (its offers); for a deleted tenant.
     pub async fn forget_tenant(&self, tenant: TenantId) {
+        self.offers_changed(tenant).await;
+    }
+
+    /// Drops the tenant's offers here and tells the other replicas to drop theirs.
+    async fn offers_changed(&self, tenant: TenantId) {
         self.offers.invalidate(&tenant).await;
+        self.changes
+            .publish(&crate::changes::Change::Offers { tenant: tenant.0 })
+            .await;
+    }
+
+    /// Drops the cached offers of `tenant` (another replica changed them).
+    pub async fn forget_offers(&self, tenant: TenantId) {
+        self.offers.invalidate(&tenant).await;
+    }
+
+    /// Drops every cached offer list (change notifications may have been missed).
+    pub fn forget_all_offers(&self) {
+        self.offers.invalidate_all();
     }
 
     /// The names of the tools each offer prices, in `tools/list` order (disabled tools
@@ -540,7 +560,7 @@ impl BillingService {
     ) -> Result<Offer, BillingError> {
         let offer = validated_offer(OfferId(Uuid::new_v4()), new)?;
         store::insert_offer(&self.db, tenant, &offer, self.clock.now()).await?;
-        self.offers.invalidate(&tenant).await;
+        self.offers_changed(tenant).await;
         Ok(offer)
     }
 
@@ -559,7 +579,7 @@ impl BillingService {
         if !store::update_offer(&self.db, tenant, &offer, self.clock.now()).await? {
             return Err(BillingError::OfferNotFound);
         }
-        self.offers.invalidate(&tenant).await;
+        self.offers_changed(tenant).await;
         Ok(offer)
     }
 

@@ -553,3 +553,121 @@ async fn open_sessions_are_capped_per_user_with_retry_after() {
     assert_eq!(list_in(&app, &first, Some(&alice)).await, 404, "closed");
     assert_eq!(initialize(&app, Some(&alice)).await.status(), 200);
 }
+
+/// `tools/list` (2026-07-28) straight at one replica, as the front would forward it (the Host
+/// is the public one); returns the HTTP status and the body.
+async fn tools_list_at(cluster: &Cluster, replica: usize, token: &str) -> (u16, Value) {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let host = cluster.url.trim_start_matches("http://").to_owned();
+    let response = cluster
+        .app()
+        .http()
+        .post(format!("{}/t/demo/mcp", cluster.direct_url(replica)))
+        .header("host", host)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/list")
+        .header("authorization", format!("Bearer {token}"))
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("the replica answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn listed_price(list: &Value) -> String {
+    list["result"]["tools"]
+        .as_array()
+        .and_then(|tools| tools.iter().find(|t| t["name"] == TOOL))
+        .and_then(|t| t["description"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Polls `check` on replicas 1 and 2 until both pass; returns how long it took. Panics after 1 s.
+async fn in_force_at_the_others<F, Fut>(check: F) -> std::time::Duration
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    let mut pending = vec![1, 2];
+    while !pending.is_empty() {
+        let mut still = Vec::new();
+        for replica in pending {
+            if !check(replica).await {
+                still.push(replica);
+            }
+        }
+        pending = still;
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(1),
+            "not in force at replicas {pending:?} after 1 s"
+        );
+    }
+    start.elapsed()
+}
+
+#[tokio::test]
+async fn a_price_change_and_a_client_revocation_at_one_replica_are_in_force_at_the_others_within_a_second()
+ {
+    if !on_postgres("a_price_change_and_a_client_revocation") {
+        return;
+    }
+    let cluster = Cluster::start(3, TestOptions::default()).await;
+    let app = cluster.app();
+    price(app, offer(OfferKind::OneTime)).await;
+    let client = OAuthClient::register(app, "demo").await;
+    let tokens = client.sign_in().await;
+    let token = tokens["access_token"].as_str().expect("token").to_owned();
+    // Every replica has the tenant and its offers in its caches (TTL 5 s).
+    for replica in 0..3 {
+        let (status, list) = tools_list_at(&cluster, replica, &token).await;
+        assert_eq!(status, 200, "{list}");
+        assert!(listed_price(&list).contains("$5.00"), "{list}");
+    }
+
+    // The operator changes the price at replica 0.
+    let demo = app
+        .state
+        .tenants
+        .get_tenant_by_slug("demo")
+        .await
+        .expect("demo");
+    let current = app.state.billing.offers(demo.id).await.expect("offers")[0].clone();
+    let mut changed = offer(OfferKind::OneTime);
+    changed.amount = 700;
+    app.state
+        .billing
+        .update_offer(demo.id, current.id, changed)
+        .await
+        .expect("updated");
+    let delay =
+        in_force_at_the_others(|replica| {
+            let cluster = &cluster;
+            let token = &token;
+            async move {
+                listed_price(&tools_list_at(cluster, replica, token).await.1).contains("$7.00")
+            }
+        })
+        .await;
+    println!("price change in force at the other replicas after {delay:?}");
+
+    // The operator revokes the client at replica 0: its token stops working everywhere.
+    app.state
+        .oauth
+        .revoke_client(demo.id, &client.client_id)
+        .await
+        .expect("revoked");
+    let delay = in_force_at_the_others(|replica| {
+        let cluster = &cluster;
+        let token = &token;
+        async move { tools_list_at(cluster, replica, token).await.0 == 401 }
+    })
+    .await;
+    println!("client revocation in force at the other replicas after {delay:?}");
+}
