@@ -671,3 +671,159 @@ async fn a_price_change_and_a_client_revocation_at_one_replica_are_in_force_at_t
     .await;
     println!("client revocation in force at the other replicas after {delay:?}");
 }
+
+/// Polls the shared database until `sql` counts `expected`; panics after `bound`.
+async fn until_count(app: &TestApp, sql: &str, expected: i64, bound: std::time::Duration) {
+    let start = std::time::Instant::now();
+    loop {
+        let now = scalar(app, sql).await;
+        if now == expected {
+            return;
+        }
+        assert!(
+            start.elapsed() < bound,
+            "{sql}: {now}, not {expected}, after {bound:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn three_meter_senders_send_each_event_once_and_one_hanging_stripe_account_stalls_only_its_tenant()
+ {
+    if !on_postgres("three_meter_senders") {
+        return;
+    }
+    let mut cluster = Cluster::start(3, TestOptions::default()).await;
+    let calls = 6;
+    {
+        let app = cluster.app();
+        // demo sells a metered plan through (the fake) Stripe.
+        let secret = app.connect_stripe("demo").await;
+        price(app, offer(OfferKind::Metered)).await;
+        // acme sells one through the sandbox.
+        let acme = app
+            .state
+            .tenants
+            .create_tenant("acme", "Acme")
+            .await
+            .expect("acme");
+        app.state
+            .tenants
+            .install_wordpress_pack(acme.id)
+            .await
+            .expect("tools");
+        let mut sandbox = offer(OfferKind::Metered);
+        sandbox.price_id = "sandbox_stats".into();
+        let created = app
+            .state
+            .billing
+            .create_offer(acme.id, sandbox)
+            .await
+            .expect("offer");
+        let tool = app
+            .state
+            .tenants
+            .list_tools(acme.id)
+            .await
+            .expect("tools")
+            .into_iter()
+            .find(|t| t.operation == Operation::PluginDownloads)
+            .expect("tool");
+        app.state
+            .billing
+            .price_tool(&app.state.tenants, acme.id, tool.id, Some(created.id))
+            .await
+            .expect("priced");
+
+        let demo_client = app
+            .mcp_client_with_token("demo", Era::Stateless, &sign_in(app).await)
+            .await;
+        assert_eq!(status(&call(&demo_client).await), "payment_required");
+        let session = app.stripe.checkout_sessions()[0]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let completed = app.stripe.complete_session(&session, "paid");
+        let event = app.stripe.event("checkout.session.completed", completed);
+        assert_eq!(
+            app.stripe
+                .deliver(&app.webhook_url("demo"), &event, &secret)
+                .await
+                .status(),
+            200
+        );
+        let acme_token = OAuthClient::register(app, "acme").await.sign_in().await;
+        let acme_client = app
+            .mcp_client_with_token(
+                "acme",
+                Era::Stateless,
+                acme_token["access_token"].as_str().expect("token"),
+            )
+            .await;
+        let asked = call(&acme_client).await;
+        let link = asked.structured_content.as_ref().expect("structured")["checkout_url"]
+            .as_str()
+            .expect("a link")
+            .to_owned();
+        pay_in_sandbox(app, &link).await;
+
+        // demo's Stripe account hangs; both tenants' users make paid calls on every replica.
+        app.stripe.fail(
+            "POST /v1/billing/meter_events",
+            Some(tollgate_tests::fake_stripe::Failure::Hang),
+        );
+        for _ in 0..calls {
+            assert_eq!(status(&call(&demo_client).await), "ok");
+            assert_eq!(status(&call(&acme_client).await), "ok");
+        }
+        // acme's events all go out while demo's account hangs.
+        until_count(
+            app,
+            &format!(
+                "select count(*) from meter_outbox where status = 'sent' and tenant_id = '{}'",
+                acme.id
+            ),
+            calls,
+            std::time::Duration::from_secs(20),
+        )
+        .await;
+        assert_eq!(
+            scalar(
+                app,
+                "select count(*) from meter_outbox where status = 'sent'"
+            )
+            .await,
+            calls,
+            "none of demo's"
+        );
+        demo_client.cancel().await.expect("closes");
+        acme_client.cancel().await.expect("closes");
+    }
+    // A replica dies mid-send; the account recovers; the claims lapse.
+    cluster.replicas[1].crash_and_restart().await;
+    let app = cluster.app();
+    app.stripe.fail("POST /v1/billing/meter_events", None);
+    app.clock.advance(chrono::Duration::seconds(61));
+    for replica in &cluster.replicas {
+        replica.state.billing.wake_meter_sender();
+    }
+    until_count(
+        app,
+        "select count(*) from meter_outbox where status = 'sent'",
+        2 * calls,
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    let events = app.stripe.meter_events();
+    let identifiers: std::collections::HashSet<&str> = events
+        .iter()
+        .filter_map(|e| e["identifier"].as_str())
+        .collect();
+    assert_eq!(
+        usize::try_from(calls).expect("small"),
+        identifiers.len(),
+        "one meter event per paid call at Stripe: {events:?}"
+    );
+    assert_eq!(events.len(), identifiers.len(), "no duplicates: {events:?}");
+}

@@ -680,23 +680,53 @@ pub async fn insert_meter_event(
     Ok(())
 }
 
+/// Pending events due now, oldest first, of every tenant but `busy` ones.
 pub async fn due_meter_events(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
+    busy: &[Uuid],
     limit: u64,
 ) -> Result<Vec<meter_outbox::Model>, DbErr> {
     meter_outbox::Entity::find()
         .filter(meter_outbox::Column::Status.eq("pending"))
         .filter(meter_outbox::Column::NextAttemptAt.lte(now))
+        .filter(meter_outbox::Column::TenantId.is_not_in(busy.iter().copied()))
         .order_by_asc(meter_outbox::Column::CreatedAt)
         .limit(limit)
         .all(db)
         .await
 }
 
-pub async fn next_meter_attempt(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, DbErr> {
+/// Claims a due event for one sender: its next attempt moves to `lease_until`, so no other
+/// sender (in any process) takes it meanwhile; a sender that dies leaves it due again then.
+/// A compare-and-set on `next_attempt_at`, so two senders never both get it. True when claimed.
+pub async fn claim_meter_event(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = meter_outbox::Entity::update_many()
+        .col_expr(
+            meter_outbox::Column::NextAttemptAt,
+            Expr::value(lease_until),
+        )
+        .filter(meter_outbox::Column::Id.eq(id))
+        .filter(meter_outbox::Column::Status.eq("pending"))
+        .filter(meter_outbox::Column::NextAttemptAt.lte(now))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// When the next pending event of a tenant not `busy` falls due.
+pub async fn next_meter_attempt(
+    db: &impl ConnectionTrait,
+    busy: &[Uuid],
+) -> Result<Option<DateTime<Utc>>, DbErr> {
     Ok(meter_outbox::Entity::find()
         .filter(meter_outbox::Column::Status.eq("pending"))
+        .filter(meter_outbox::Column::TenantId.is_not_in(busy.iter().copied()))
         .order_by_asc(meter_outbox::Column::NextAttemptAt)
         .one(db)
         .await?
