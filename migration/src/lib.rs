@@ -9,6 +9,7 @@ mod m20261127_000004_accounts;
 mod m20261127_000005_analytics;
 mod m20261127_000006_client_revocation;
 mod m20261201_47_limits_rate_limit;
+mod m20261201_47_replicas_mcp_session;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_analytics::Migration),
             Box::new(m20261127_000006_client_revocation::Migration),
             Box::new(m20261201_47_limits_rate_limit::Migration),
+            Box::new(m20261201_47_replicas_mcp_session::Migration),
         ]
     }
 }

@@ -79,9 +79,16 @@ impl App {
 
     /// [`App::build`] with a clock of the caller's choosing (tests move time).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let db = crate::db::connect_and_migrate(&config.database_url)
+        let db = crate::db::connect(&config.database_url)
             .await
             .context("TOLLGATE_DATABASE_URL: cannot open the database")?;
+        // Replicas starting together take turns to migrate and seed (released below).
+        let startup = crate::db::StartupLock::acquire(&db)
+            .await
+            .context("cannot take the start-up lock in the database")?;
+        crate::db::migrate(&db)
+            .await
+            .context("cannot apply the database migrations")?;
         let metrics = Metrics::new();
         let mut wordpress_settings = ClientSettings::new(config.wporg_api_url.clone());
         wordpress_settings.timeout = config.wporg_timeout;
@@ -160,6 +167,10 @@ impl App {
                 seed_demo_pricing(&tenants, &billing).await?;
             }
         }
+        startup
+            .release()
+            .await
+            .context("cannot release the start-up lock in the database")?;
         let operator_github = config
             .github_app
             .clone()
@@ -189,6 +200,8 @@ impl App {
             limits.clone(),
         );
         let shutdown = CancellationToken::new();
+        let mcp_sessions =
+            crate::mcp::McpSessions::new(db.clone(), clock.clone(), config.max_sessions);
         let state = AppState(Arc::new(Services {
             accounts,
             analytics: AnalyticsService::new(db.clone(), clock.clone()),
@@ -197,7 +210,7 @@ impl App {
             housekeeping: Housekeeping::new(db.clone(), clock.clone(), limits.clone()),
             clock,
             limits,
-            mcp: McpEndpoints::new(config.max_body_bytes, shutdown.clone()),
+            mcp: McpEndpoints::new(config.max_body_bytes, shutdown.clone(), mcp_sessions),
             config: Arc::new(config),
             db,
             tenants,
@@ -230,6 +243,11 @@ impl App {
             .state
             .housekeeping
             .spawn(self.state.config.purge_interval, self.shutdown.clone());
+        let changes = crate::changes::spawn_listener(
+            &self.state.config.database_url,
+            CacheSink(self.state.clone()),
+            self.shutdown.clone(),
+        );
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -244,11 +262,34 @@ impl App {
         let _ = meter.await;
         let _ = statistics.await;
         let _ = purge.await;
+        let _ = changes.await;
         // Every request has finished: the last calls' counters are saved now.
         if let Err(error) = self.state.analytics.flush().await {
             tracing::error!(%error, "could not save the last call counters");
         }
         Ok(())
+    }
+}
+
+/// The caches a change notification from another replica reaches.
+struct CacheSink(AppState);
+
+impl crate::changes::ChangeSink for CacheSink {
+    async fn apply(&self, change: crate::changes::Change) {
+        match change {
+            crate::changes::Change::Tenant { slug } => self.0.tenants.forget_snapshot(&slug).await,
+            crate::changes::Change::Offers { tenant } => {
+                self.0
+                    .billing
+                    .forget_offers(crate::tenant::TenantId(tenant))
+                    .await;
+            }
+        }
+    }
+
+    async fn apply_all(&self) {
+        self.0.tenants.forget_all_snapshots();
+        self.0.billing.forget_all_offers();
     }
 }
 

@@ -279,6 +279,14 @@ pub struct PaymentRequired {
 }
 
 /// What looking for the user's checkout found.
+/// What one turn under the checkout lock found.
+enum Found {
+    /// Payment is needed here.
+    Ask(PaymentRequired),
+    /// This open purchase was paid at the provider: fulfil it with this session.
+    Paid(Uuid, Box<CheckoutSession>),
+}
+
 enum Checkout {
     /// Payment is needed here.
     Ask(PaymentRequired),
@@ -318,11 +326,17 @@ pub struct BillingService {
     production: bool,
     offers: moka::future::Cache<TenantId, Arc<Vec<Offer>>>,
     meter_wakeup: Arc<Notify>,
-    /// One lock per (tenant, user, offer) while a checkout is looked up or created, so that
-    /// concurrent calls in this process wait and reuse the first one's purchase. Across
-    /// processes the deterministic idempotency key does the same at the provider.
+    /// On SQLite (one process), one lock per (tenant, user, offer) while a checkout is looked
+    /// up or created, so that concurrent calls wait and reuse the first one's purchase. On
+    /// PostgreSQL an advisory lock does this across processes (`payment_required`).
     purchase_locks: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
     meter_rounds: Arc<tokio::sync::watch::Sender<u64>>,
+    changes: crate::changes::ChangePublisher,
+}
+
+/// The key that serialises the decisions about one user's uses of one offer.
+fn use_lock_key(tenant: TenantId, user: Uuid, offer: Uuid) -> String {
+    format!("use:{tenant}:{user}:{offer}")
 }
 
 fn period_of(now: DateTime<Utc>) -> String {
@@ -340,6 +354,7 @@ impl BillingService {
         production: bool,
     ) -> Self {
         Self {
+            changes: crate::changes::ChangePublisher::new(db.clone()),
             db,
             clock,
             key,
@@ -497,7 +512,25 @@ impl BillingService {
 
     /// Forgets what this service caches about a tenant (its offers); for a deleted tenant.
     pub async fn forget_tenant(&self, tenant: TenantId) {
+        self.offers_changed(tenant).await;
+    }
+
+    /// Drops the tenant's offers here and tells the other replicas to drop theirs.
+    async fn offers_changed(&self, tenant: TenantId) {
         self.offers.invalidate(&tenant).await;
+        self.changes
+            .publish(&crate::changes::Change::Offers { tenant: tenant.0 })
+            .await;
+    }
+
+    /// Drops the cached offers of `tenant` (another replica changed them).
+    pub async fn forget_offers(&self, tenant: TenantId) {
+        self.offers.invalidate(&tenant).await;
+    }
+
+    /// Drops every cached offer list (change notifications may have been missed).
+    pub fn forget_all_offers(&self) {
+        self.offers.invalidate_all();
     }
 
     /// The names of the tools each offer prices, in `tools/list` order (disabled tools
@@ -527,7 +560,7 @@ impl BillingService {
     ) -> Result<Offer, BillingError> {
         let offer = validated_offer(OfferId(Uuid::new_v4()), new)?;
         store::insert_offer(&self.db, tenant, &offer, self.clock.now()).await?;
-        self.offers.invalidate(&tenant).await;
+        self.offers_changed(tenant).await;
         Ok(offer)
     }
 
@@ -546,7 +579,7 @@ impl BillingService {
         if !store::update_offer(&self.db, tenant, &offer, self.clock.now()).await? {
             return Err(BillingError::OfferNotFound);
         }
-        self.offers.invalidate(&tenant).await;
+        self.offers_changed(tenant).await;
         Ok(offer)
     }
 
@@ -630,6 +663,9 @@ impl BillingService {
         let period = period_of(now);
         let call_id = format!("call_{}", Uuid::new_v4().simple());
         let txn = crate::db::begin_write(&self.db).await?;
+        // Counting uses and then inserting one is a decision only if no other transaction makes
+        // the same one in between, in any process: each (tenant, user, offer) takes its turn.
+        crate::db::lock_key(&txn, &use_lock_key(tenant.id, user.id.0, offer.id.0)).await?;
         // Free quota first: a free call costs nothing and is never metered.
         if let Some(quota) = offer.free_quota
             && quota > 0
@@ -792,12 +828,13 @@ impl BillingService {
     /// The user's customer id at the payment provider, created there on first use.
     async fn provider_customer(
         &self,
+        conn: &impl sea_orm::ConnectionTrait,
         tenant: &Tenant,
         user: &EndUser,
         provider: &dyn PaymentProvider,
     ) -> Result<String, BillingError> {
         if let Some(existing) =
-            store::find_customer(&self.db, tenant.id, user.id.0, provider.name()).await?
+            store::find_customer(conn, tenant.id, user.id.0, provider.name()).await?
         {
             return Ok(existing);
         }
@@ -816,7 +853,7 @@ impl BillingService {
             )
             .await?;
         store::insert_customer(
-            &self.db,
+            conn,
             tenant.id,
             user.id.0,
             provider.name(),
@@ -825,7 +862,7 @@ impl BillingService {
         )
         .await?;
         Ok(
-            store::find_customer(&self.db, tenant.id, user.id.0, provider.name())
+            store::find_customer(conn, tenant.id, user.id.0, provider.name())
                 .await?
                 .unwrap_or(created),
         )
@@ -833,20 +870,58 @@ impl BillingService {
 
     /// Finds the user's open purchase of this offer, or creates one at the provider; or finds,
     /// by asking the provider, that the open purchase was paid (it is now fulfilled).
+    ///
+    /// One caller at a time per (tenant, user, offer), in every process: on PostgreSQL a
+    /// transaction holds an advisory lock and does every query of the turn on its own
+    /// connection (a caller waiting for the lock then holds one connection, never two, so a
+    /// queue of callers cannot exhaust the pool under the lock holder); on SQLite, one
+    /// process, a lock in memory, so the write lock is not held across the provider's API.
     async fn payment_required(
         &self,
         tenant: &Tenant,
         user: &EndUser,
         offer: &Offer,
     ) -> Result<Checkout, BillingError> {
+        let key = format!(
+            "checkout:{}",
+            use_lock_key(tenant.id, user.id.0, offer.id.0)
+        );
+        let found = if crate::db::is_shared(&self.db) {
+            let txn = sea_orm::TransactionTrait::begin(&self.db).await?;
+            crate::db::lock_key(&txn, &key).await?;
+            let found = self
+                .find_or_open_checkout(&txn, tenant, user, offer)
+                .await?;
+            txn.commit().await?;
+            found
+        } else {
+            let lock = self.purchase_locks.get_with(key, Arc::default);
+            let _held = lock.lock().await;
+            self.find_or_open_checkout(&self.db, tenant, user, offer)
+                .await?
+        };
+        match found {
+            Found::Ask(required) => Ok(Checkout::Ask(required)),
+            Found::Paid(purchase, session) => {
+                self.fulfil_session(tenant, &session, self.clock.now().timestamp())
+                    .await?;
+                Ok(Checkout::Paid(purchase))
+            }
+        }
+    }
+
+    /// One turn of `payment_required`, every query on `conn`.
+    async fn find_or_open_checkout(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        tenant: &Tenant,
+        user: &EndUser,
+        offer: &Offer,
+    ) -> Result<Found, BillingError> {
         let provider = self.provider_for(tenant)?;
         let open_key = format!("{}:{}", user.id.0, offer.id.0);
-        let lock = self
-            .purchase_locks
-            .get_with(format!("{}:{open_key}", tenant.id), Arc::default);
-        let _held = lock.lock().await;
         let now = self.clock.now();
-        if let Some(open) = store::find_open_purchase(&self.db, tenant.id, &open_key).await? {
+        if let Some(open) = store::find_open_purchase(conn, tenant.id, &open_key).await? {
             if open.expires_at > now + Duration::minutes(2) {
                 // The webhook may be late: ask the provider once, on this retry.
                 if open.status == "open"
@@ -857,24 +932,21 @@ impl BillingService {
                         "paid" | "no_payment_required"
                     )
                 {
-                    self.fulfil_session(tenant, &session, now.timestamp())
-                        .await?;
-                    return Ok(Checkout::Paid(open.id));
+                    return Ok(Found::Paid(open.id, Box::new(session)));
                 }
-                return Ok(Checkout::Ask(self.required(
+                return Ok(Found::Ask(self.required(
                     tenant,
                     offer,
                     open.id,
                     open.status == "processing",
                 )));
             }
-            store::set_purchase_status(&self.db, tenant.id, open.id, "expired", true).await?;
+            store::set_purchase_status(conn, tenant.id, open.id, "expired", true).await?;
         }
         let customer = self
-            .provider_customer(tenant, user, provider.as_ref())
+            .provider_customer(conn, tenant, user, provider.as_ref())
             .await?;
-        let attempt =
-            store::count_closed_purchases(&self.db, tenant.id, user.id.0, offer.id.0).await?;
+        let attempt = store::count_closed_purchases(conn, tenant.id, user.id.0, offer.id.0).await?;
         let idempotency_key = format!("tg-co-{}-{}-{}-{attempt}", tenant.id, user.id.0, offer.id.0);
         // Derived from the idempotency key, so concurrent requests agree on the purchase id.
         let purchase_id = Uuid::parse_str(&crypto::hash_token(&idempotency_key)[..32])
@@ -912,7 +984,7 @@ impl BillingService {
         let session = provider.create_checkout(&request).await?;
         let url = session.url.clone().unwrap_or_default();
         store::insert_purchase(
-            &self.db,
+            conn,
             tenant.id,
             &store::NewPurchase {
                 id: purchase_id,
@@ -928,12 +1000,7 @@ impl BillingService {
             now,
         )
         .await?;
-        Ok(Checkout::Ask(self.required(
-            tenant,
-            offer,
-            purchase_id,
-            false,
-        )))
+        Ok(Found::Ask(self.required(tenant, offer, purchase_id, false)))
     }
 
     fn required(

@@ -157,6 +157,9 @@ pub struct Config {
     pub seed_demo: DemoSeed,
     /// `TOLLGATE_MAX_BODY_BYTES`: the largest MCP request body accepted.
     pub max_body_bytes: usize,
+    /// `TOLLGATE_MAX_SESSIONS_PER_USER` / `TOLLGATE_MAX_SESSIONS_PER_ADDRESS`: open legacy
+    /// MCP sessions one end user, and one client address, may hold (more: 429).
+    pub max_sessions: crate::mcp::SessionLimits,
     /// `TOLLGATE_GITHUB_CLIENT_ID` / `TOLLGATE_GITHUB_CLIENT_SECRET`: the platform's GitHub
     /// OAuth app (both or neither).
     pub github_app: Option<(String, SecretString)>,
@@ -247,6 +250,15 @@ impl Config {
         )?);
         let max_body_bytes =
             parse_number(&get, "TOLLGATE_MAX_BODY_BYTES", 1 << 20, 1024..=(16 << 20))? as usize;
+        let max_sessions = crate::mcp::SessionLimits {
+            per_user: parse_number(&get, "TOLLGATE_MAX_SESSIONS_PER_USER", 100, 1..=100_000)?,
+            per_address: parse_number(
+                &get,
+                "TOLLGATE_MAX_SESSIONS_PER_ADDRESS",
+                1_000,
+                1..=1_000_000,
+            )?,
+        };
 
         let seed_demo = match get("TOLLGATE_SEED_DEMO").as_deref().map(str::trim) {
             None | Some("1" | "true" | "yes") => DemoSeed::WithPaidTool,
@@ -352,6 +364,7 @@ impl Config {
             wporg_timeout,
             seed_demo,
             max_body_bytes,
+            max_sessions,
         })
     }
 }

@@ -3,13 +3,14 @@
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use std::time::Duration;
 
-/// Connects, creating the SQLite file's folder when needed, and applies pending migrations.
-pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
+/// Connects, creating the SQLite file's folder when needed. Start-up then takes the
+/// [`StartupLock`] and applies the migrations with [`migrate`].
+pub async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
     if let Some(path) = sqlite_file(url)
         && let Some(parent) = std::path::Path::new(&path).parent()
         && !parent.as_os_str().is_empty()
@@ -34,9 +35,40 @@ pub async fn connect_and_migrate(url: &str) -> Result<DatabaseConnection, sea_or
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true)
         });
-    let db = Database::connect(options).await?;
-    Migrator::up(&db, None).await?;
-    Ok(db)
+    Database::connect(options).await
+}
+
+/// Applies pending migrations. Call it under the [`StartupLock`]: replicas that start together
+/// would otherwise race to create the same tables.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Held while a process migrates and seeds the database, so that replicas starting at the same
+/// moment take turns: the first applies the migrations, the others find nothing left to do. On
+/// PostgreSQL a transaction on its own connection holds an advisory lock (the migrations run on
+/// other connections of the pool); if the process dies, the connection closes and the lock
+/// goes with it. SQLite is one process: nothing to hold.
+pub struct StartupLock(Option<DatabaseTransaction>);
+
+impl StartupLock {
+    /// Waits for the lock.
+    pub async fn acquire(db: &DatabaseConnection) -> Result<Self, sea_orm::DbErr> {
+        if !is_shared(db) {
+            return Ok(Self(None));
+        }
+        let txn = db.begin().await?;
+        lock_key(&txn, "tollgate:startup").await?;
+        Ok(Self(Some(txn)))
+    }
+
+    /// Lets the next process in.
+    pub async fn release(self) -> Result<(), sea_orm::DbErr> {
+        match self.0 {
+            Some(txn) => txn.commit().await,
+            None => Ok(()),
+        }
+    }
 }
 
 /// The connection the rate-limit counters are written through. On SQLite, a small pool of its
@@ -78,6 +110,35 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         ..TransactionOptions::default()
     })
     .await
+}
+
+/// Whether this is PostgreSQL, where several processes share the database and coordinate
+/// through it (SQLite is one process: its write lock and in-process locks are enough).
+pub fn is_shared(db: &impl ConnectionTrait) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}
+
+/// Serialises, across every process, the transactions that decide about one key (say a user's
+/// uses of an offer): on PostgreSQL a transaction-scoped advisory lock, held until the
+/// transaction ends (commit, rollback, or a dropped connection: a crash never leaves it held).
+/// On SQLite nothing more is needed: `begin_write` already holds the one write lock.
+pub async fn lock_key(txn: &DatabaseTransaction, key: &str) -> Result<(), sea_orm::DbErr> {
+    if is_shared(txn) {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [advisory_id(key).into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// The 64-bit advisory-lock id of a key: the first 8 bytes of its SHA-256. Distinct keys that
+/// collide merely wait for each other.
+fn advisory_id(key: &str) -> i64 {
+    let hex = crate::crypto::hash_token(key);
+    u64::from_str_radix(&hex[..16], 16).map_or(0, |v| i64::from_ne_bytes(v.to_ne_bytes()))
 }
 
 /// Whether the database answers.

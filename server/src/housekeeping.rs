@@ -36,6 +36,8 @@ pub struct Purged {
     pub tokens: u64,
     /// Operator sessions.
     pub sessions: u64,
+    /// MCP sessions idle for longer than a session lives.
+    pub mcp_sessions: u64,
     /// Rate-limit windows.
     pub rate_limits: u64,
     /// Processed webhook event ids.
@@ -48,6 +50,7 @@ impl Purged {
             + self.codes
             + self.tokens
             + self.sessions
+            + self.mcp_sessions
             + self.rate_limits
             + self.webhook_events
     }
@@ -76,6 +79,8 @@ impl Housekeeping {
             codes: store::delete_codes_expired(&self.db, credentials).await?,
             tokens: store::delete_tokens_expired(&self.db, credentials).await?,
             sessions: store::delete_sessions_expired(&self.db, now).await?,
+            mcp_sessions: store::delete_mcp_sessions_idle(&self.db, now - crate::mcp::SESSION_IDLE)
+                .await?,
             rate_limits: self.limits.purge_expired().await?,
             webhook_events: store::delete_events_received_before(
                 &self.db,
@@ -108,6 +113,7 @@ impl Housekeeping {
                             purged.codes = purged.codes,
                             purged.tokens = purged.tokens,
                             purged.sessions = purged.sessions,
+                            purged.mcp_sessions = purged.mcp_sessions,
                             purged.rate_limits = purged.rate_limits,
                             purged.webhook_events = purged.webhook_events,
                             "purged expired rows"

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod analytics;
 pub mod app;
 pub mod billing;
+pub mod changes;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -5,14 +5,17 @@
 mod billing_tools;
 mod handler;
 pub(crate) mod routes;
+mod sessions;
+mod store;
 
 use crate::app::AppState;
 use crate::oauth::Caller;
 use crate::tenant::{TenantId, TenantSnapshot};
 use handler::TollgateMcp;
 pub use handler::{describe_tool, offer_of};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+pub use sessions::{McpSessions, SESSION_IDLE, SessionError, SessionInfo, SessionLimits};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use tokio_util::sync::CancellationToken;
@@ -55,46 +58,35 @@ pub struct McpRequestContext {
     pub tenant: Arc<TenantSnapshot>,
     /// The signed-in caller; `None` for an anonymous call the tenant allows.
     pub caller: Option<Caller>,
+    /// The legacy session the request belongs to, if any (what its `initialize` said).
+    pub session: Option<SessionInfo>,
 }
 
-type TenantService = StreamableHttpService<TollgateMcp, LocalSessionManager>;
+type TenantService = StreamableHttpService<TollgateMcp, NeverSessionManager>;
 
-/// The per-tenant rmcp services, created on a tenant's first request.
+/// The per-tenant rmcp services, created on a tenant's first request, and the legacy sessions.
 ///
-/// Each tenant has its own session manager, so a legacy `Mcp-Session-Id` minted at one tenant's
-/// URL is unknown (404) at every other tenant's URL.
+/// rmcp serves every request statelessly; the legacy sessions are Tollgate's own rows
+/// (`sessions.rs`), checked in `routes.rs` before rmcp sees the request. A session id minted
+/// at one tenant's URL is unknown (404) at every other tenant's URL.
 #[derive(Clone)]
 pub struct McpEndpoints {
     services: Arc<RwLock<HashMap<TenantId, TenantService>>>,
-    /// Who each legacy session belongs to: a session id is not authentication, so a request
-    /// with another user's session id is answered as if the session did not exist.
-    session_owners: moka::sync::Cache<(TenantId, String), Option<uuid::Uuid>>,
+    /// The legacy sessions, in the database.
+    pub sessions: McpSessions,
     shutdown: CancellationToken,
     max_body_bytes: usize,
 }
 
 impl McpEndpoints {
-    /// Endpoints with no tenant service yet; `shutdown` ends every open session and stream.
-    pub fn new(max_body_bytes: usize, shutdown: CancellationToken) -> Self {
+    /// Endpoints with no tenant service yet; `shutdown` ends every open stream.
+    pub fn new(max_body_bytes: usize, shutdown: CancellationToken, sessions: McpSessions) -> Self {
         Self {
             services: Arc::default(),
-            session_owners: moka::sync::Cache::builder()
-                .max_capacity(1_000_000)
-                .time_to_idle(std::time::Duration::from_secs(24 * 3600))
-                .build(),
+            sessions,
             shutdown,
             max_body_bytes,
         }
-    }
-
-    /// The owner recorded for a session, if the session is known.
-    fn session_owner(&self, tenant: TenantId, session: &str) -> Option<Option<uuid::Uuid>> {
-        self.session_owners.get(&(tenant, session.to_owned()))
-    }
-
-    fn bind_session(&self, tenant: TenantId, session: &str, user: Option<uuid::Uuid>) {
-        self.session_owners
-            .insert((tenant, session.to_owned()), user);
     }
 
     fn service_for(&self, tenant: TenantId, state: &AppState) -> TenantService {
@@ -114,7 +106,10 @@ impl McpEndpoints {
             .entry(tenant)
             .or_insert_with(|| {
                 let handler = TollgateMcp::new(state.clone());
+                // Stateless for every era: legacy sessions live in the database, not in an
+                // rmcp session worker of one process.
                 let config = StreamableHttpServerConfig::default()
+                    .with_legacy_session_mode(false)
                     .with_json_response(true)
                     .with_cancellation_token(self.shutdown.child_token())
                     .with_max_request_body_bytes(self.max_body_bytes)
@@ -124,7 +119,7 @@ impl McpEndpoints {
                     .disable_allowed_origins();
                 StreamableHttpService::new(
                     move || Ok(handler.clone()),
-                    Arc::new(LocalSessionManager::default()),
+                    Arc::new(NeverSessionManager::default()),
                     config,
                 )
             })

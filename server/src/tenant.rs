@@ -258,12 +258,14 @@ impl TenantSnapshot {
 /// Tenants and their tools, with an in-memory cache of what the MCP endpoint serves.
 ///
 /// Every write made through this service invalidates the cache entry of the tenant it touched,
-/// so a change is served at once by this process. Other processes (several instances behind one
-/// load balancer) see it when their entry expires, within [`SNAPSHOT_TTL`].
+/// so a change is served at once by this process, and notifies the other processes (replicas
+/// on one PostgreSQL, `crate::changes`), which drop theirs; a lost notice is covered by
+/// [`SNAPSHOT_TTL`].
 #[derive(Clone)]
 pub struct TenantService {
     db: DatabaseConnection,
     snapshots: moka::future::Cache<String, Arc<Option<Arc<TenantSnapshot>>>>,
+    changes: crate::changes::ChangePublisher,
 }
 
 /// How long a cached tenant snapshot is trusted without re-reading the database.
@@ -273,6 +275,7 @@ impl TenantService {
     /// A service over this database.
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
+            changes: crate::changes::ChangePublisher::new(db.clone()),
             db,
             snapshots: moka::future::Cache::builder()
                 .max_capacity(10_000)
@@ -306,8 +309,24 @@ impl TenantService {
         Ok((*entry).clone())
     }
 
+    /// Drops the tenant's snapshot here, and tells the other replicas to drop theirs.
     async fn invalidate(&self, slug: &TenantSlug) {
         self.snapshots.invalidate(slug.as_str()).await;
+        self.changes
+            .publish(&crate::changes::Change::Tenant {
+                slug: slug.as_str().to_owned(),
+            })
+            .await;
+    }
+
+    /// Drops the cached snapshot of `slug` (another replica changed it).
+    pub async fn forget_snapshot(&self, slug: &str) {
+        self.snapshots.invalidate(slug).await;
+    }
+
+    /// Drops every cached snapshot (change notifications may have been missed).
+    pub fn forget_all_snapshots(&self) {
+        self.snapshots.invalidate_all();
     }
 
     /// Creates a tenant with no tools.

@@ -111,6 +111,7 @@ async fn the_purge_removes_expired_rows_and_leaves_live_ones() {
             sessions: old[3],
             webhook_events: old[4],
             rate_limits: old[5],
+            mcp_sessions: 0,
         }
     );
     let left = counts(&app).await;

@@ -380,7 +380,7 @@ async fn assert_mcp_limited(response: reqwest::Response) {
     let body: Value = response.json().await.expect("a JSON-RPC body");
     assert_eq!(body["jsonrpc"], "2.0");
     assert_eq!(body["id"], 41, "the request's id: {body}");
-    assert_eq!(body["error"]["code"], -32029, "{body}");
+    assert_eq!(body["error"]["code"], -32010, "{body}");
 }
 
 #[tokio::test]

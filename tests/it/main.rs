@@ -14,5 +14,6 @@ mod mcp;
 mod oauth;
 mod ops;
 mod python_sdk;
+mod replicas;
 mod stripe;
 mod wordpress;

@@ -10,7 +10,7 @@ use tollgate_tests::TestApp;
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/oauth_tool_call.py");
 
 /// An upper bound on one run of the script, not a synchronisation: it normally takes seconds.
-const SCRIPT_BOUND: Duration = Duration::from_secs(120);
+pub(crate) const SCRIPT_BOUND: Duration = Duration::from_secs(120);
 
 /// What to tell whoever runs the tests when the SDK is not there.
 const HOW_TO_INSTALL: &str = "run scripts/test, which creates the Python venv with \
@@ -18,7 +18,7 @@ const HOW_TO_INSTALL: &str = "run scripts/test, which creates the Python venv wi
     and export TOLLGATE_PYTHON=<the python it prints>)";
 
 /// The interpreter the tests use: `TOLLGATE_PYTHON`, else `python3`.
-fn python() -> String {
+pub(crate) fn python() -> String {
     std::env::var("TOLLGATE_PYTHON")
         .ok()
         .filter(|p| !p.is_empty())
@@ -26,10 +26,10 @@ fn python() -> String {
 }
 
 /// A finished child process.
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Finished {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 /// Kills the child if it is still owned when dropped (a time-out, or a panicking test).
@@ -54,7 +54,7 @@ fn read_all(mut pipe: impl Read + Send + 'static) -> tokio::task::JoinHandle<Str
 
 /// Runs `program args…` to completion, killing it past `bound`. Its output is read on blocking
 /// threads; the pipes close when it exits, which is what the wait is on.
-async fn run(program: &str, args: &[&str], bound: Duration) -> Result<Finished, String> {
+pub(crate) async fn run(program: &str, args: &[&str], bound: Duration) -> Result<Finished, String> {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -88,7 +88,7 @@ async fn run(program: &str, args: &[&str], bound: Duration) -> Result<Finished, 
 }
 
 /// Fails the test, with directions, unless `python` can import the SDK.
-async fn require_the_sdk(python: &str) {
+pub(crate) async fn require_the_sdk(python: &str) {
     let check = "import mcp.client.auth, mcp.client.streamable_http, httpx2";
     match run(python, &["-c", check], SCRIPT_BOUND).await {
         Ok(done) if done.status.success() => {}

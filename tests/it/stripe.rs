@@ -617,7 +617,9 @@ async fn a_crash_before_the_meter_event_is_sent_delivers_it_once_after_restart()
         .wait_for_requests("POST /v1/billing/meter_events", 1)
         .await;
     client.cancel().await.expect("closes");
-    // The process dies with the event in its outbox.
+    // The process dies with the event in its outbox, claimed: the new process takes it once
+    // the claim (60 s) has lapsed.
+    shop.app.clock.advance(chrono::Duration::seconds(61));
     shop.app.crash_and_restart().await;
     shop.app.stripe.fail("POST /v1/billing/meter_events", None);
     shop.app.wait_for_meter_outbox_empty().await;

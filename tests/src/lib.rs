@@ -4,9 +4,11 @@
 
 pub mod admin;
 pub mod browser;
+pub mod cluster;
 pub mod fake_github;
 pub mod fake_stripe;
 pub mod fake_wporg;
+pub mod sign_in_later;
 pub mod webdriver;
 
 use anyhow::Context;
@@ -155,6 +157,29 @@ impl TestApp {
     }
 
     async fn try_spawn(options: TestOptions) -> anyhow::Result<Self> {
+        let mut apps = Self::try_spawn_many(1, options, None).await?;
+        apps.pop().context("one app")
+    }
+
+    /// Starts `n` apps at the same moment on one fresh database, with the same fakes, clock,
+    /// master key and settings, each on its own port (the first one owns the database's
+    /// scratch folder). With `public_url` every app is told it is served there (replicas
+    /// behind one front), and each app's `url` is that front.
+    pub async fn spawn_many_at_once(
+        n: usize,
+        options: TestOptions,
+        public_url: Option<&str>,
+    ) -> Vec<Self> {
+        Self::try_spawn_many(n, options, public_url)
+            .await
+            .expect("the apps start")
+    }
+
+    async fn try_spawn_many(
+        n: usize,
+        options: TestOptions,
+        public_url: Option<&str>,
+    ) -> anyhow::Result<Vec<Self>> {
         install_crypto();
         if std::env::var_os("TOLLGATE_TEST_LOG").is_some() {
             tollgate::ops::init_logging();
@@ -163,16 +188,11 @@ impl TestApp {
         let github = FakeGitHub::start().await;
         let clock = Arc::new(OffsetClock::default());
         let stripe = FakeStripe::start_with_clock(clock.clone()).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let url = format!("http://127.0.0.1:{}", addr.port());
         let (database_url, scratch) = fresh_database().await?;
         let data_dir = scratch.clone().unwrap_or_else(|| {
             std::env::temp_dir().join(format!("tollgate-test-{}", uuid::Uuid::new_v4().simple()))
         });
         let mut settings: HashMap<String, String> = HashMap::from([
-            ("TOLLGATE_BIND".into(), addr.to_string()),
-            ("TOLLGATE_PUBLIC_URL".into(), url.clone()),
             ("TOLLGATE_DATABASE_URL".into(), database_url.clone()),
             ("TOLLGATE_DATA_DIR".into(), data_dir.display().to_string()),
             (
@@ -209,31 +229,55 @@ impl TestApp {
                 ),
             ]);
         }
-        settings.extend(options.extra);
-        let config = Config::from_lookup(|name| settings.get(name).cloned())?;
-        let app = App::build_with_clock(config, clock.clone()).await?;
-        let state = app.state().clone();
-        let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(app.serve(listener, async move {
-            let _ = rx.await;
-        }));
-        Ok(Self {
-            url,
-            wporg,
-            github,
-            stripe,
-            settings,
-            addr,
-            state,
-            database_url,
-            clock,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
-            shutdown: Some(tx),
-            server: Some(server),
-            scratch,
-        })
+        let mut members = Vec::with_capacity(n);
+        for _ in 0..n {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let url = public_url.map_or_else(
+                || format!("http://127.0.0.1:{}", addr.port()),
+                str::to_owned,
+            );
+            let mut own = settings.clone();
+            own.insert("TOLLGATE_BIND".into(), addr.to_string());
+            own.insert("TOLLGATE_PUBLIC_URL".into(), url.clone());
+            own.extend(options.extra.clone());
+            members.push((listener, addr, url, own));
+        }
+        let builds = members.iter().map(|(_, _, _, own)| {
+            let clock = clock.clone();
+            async move {
+                let config = Config::from_lookup(|name| own.get(name).cloned())?;
+                App::build_with_clock(config, clock).await
+            }
+        });
+        let built = futures::future::join_all(builds).await;
+        let mut apps = Vec::with_capacity(n);
+        for (i, ((listener, addr, url, own), app)) in members.into_iter().zip(built).enumerate() {
+            let app = app?;
+            let state = app.state().clone();
+            let (tx, rx) = oneshot::channel::<()>();
+            let server = tokio::spawn(app.serve(listener, async move {
+                let _ = rx.await;
+            }));
+            apps.push(Self {
+                url,
+                wporg: wporg.clone(),
+                github: github.clone(),
+                stripe: stripe.clone(),
+                settings: own,
+                addr,
+                state,
+                database_url: database_url.clone(),
+                clock: clock.clone(),
+                http: reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()?,
+                shutdown: Some(tx),
+                server: Some(server),
+                scratch: if i == 0 { scratch.clone() } else { None },
+            });
+        }
+        Ok(apps)
     }
 
     /// The MCP endpoint URL of a tenant.

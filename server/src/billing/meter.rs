@@ -1,14 +1,36 @@
 //! The meter-event sender: delivers the outbox to the tenant's payment provider with the row's
 //! deterministic identifier, retrying with exponential backoff through outages and restarts.
 //! An event older than the provider accepts (35 days) is set aside as `dead` for an operator.
+//!
+//! Every replica runs one. Each event is claimed before it is sent (a lease on its
+//! `next_attempt_at`, `store::claim_meter_event`), so one sender sends it; a sender that dies
+//! mid-send leaves it to another once the lease ends, and the provider keeps one event per
+//! identifier. Tenants are sent for in parallel (up to [`PARALLEL_TENANTS`]), each tenant's
+//! events in order, so one slow or hanging provider account delays only its own tenant. The
+//! same loop releases stale tool-call reservations every few minutes.
 
 use super::{BillingService, MeterEvent, store};
 use crate::tenant::TenantService;
 use chrono::Duration;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 /// The oldest event Stripe accepts, minus a safety margin.
 const MAX_AGE: Duration = Duration::days(34);
+
+/// How long a claim lasts: well over one send with its retry (2 × 8 s).
+const LEASE: Duration = Duration::seconds(60);
+
+/// Tenants whose events are being sent at the same time, per process.
+pub const PARALLEL_TENANTS: usize = 8;
+
+/// How often reservations left by stopped calls are released.
+const STALE_SWEEP: std::time::Duration = std::time::Duration::from_secs(300);
+
+type Busy = Arc<Mutex<HashSet<Uuid>>>;
 
 pub(super) fn spawn(
     billing: BillingService,
@@ -16,8 +38,13 @@ pub(super) fn spawn(
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let busy: Busy = Arc::default();
+        let mut sends = JoinSet::new();
+        let mut sweep = tokio::time::interval(STALE_SWEEP);
+        sweep.tick().await;
         loop {
-            let wait = match deliver_due(&billing, &tenants).await {
+            while sends.try_join_next().is_some() {}
+            let wait = match start_due(&billing, &tenants, &busy, &mut sends).await {
                 Ok(wait) => wait,
                 Err(error) => {
                     tracing::error!(%error, "meter sender: database error");
@@ -29,18 +56,77 @@ pub(super) fn spawn(
                 () = shutdown.cancelled() => break,
                 () = billing.meter_wakeup.notified() => {}
                 () = tokio::time::sleep(wait) => {}
+                Some(_) = sends.join_next(), if !sends.is_empty() => {}
+                _ = sweep.tick() => {
+                    match billing.release_stale_reservations().await {
+                        Ok(0) => {}
+                        Ok(released) => tracing::warn!(released, "released tool-call reservations of calls that never finished"),
+                        Err(error) => tracing::error!(%error, "releasing stale reservations failed"),
+                    }
+                }
             }
         }
+        // Sends still running end here; their claims lapse and another sender retries them.
+        sends.shutdown().await;
     })
 }
 
-/// Sends what is due; returns how long to wait before the next due event.
-async fn deliver_due(
+fn busy_now(busy: &Busy) -> Vec<Uuid> {
+    busy.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .copied()
+        .collect()
+}
+
+/// Claims what is due for tenants not already being sent for, and starts one task per tenant;
+/// returns how long to wait before the next due event.
+async fn start_due(
     billing: &BillingService,
     tenants: &TenantService,
+    busy: &Busy,
+    sends: &mut JoinSet<()>,
 ) -> Result<std::time::Duration, sea_orm::DbErr> {
     let now = billing.clock.now();
-    for row in store::due_meter_events(&billing.db, now, 100).await? {
+    let skip = busy_now(busy);
+    let mut groups: HashMap<Uuid, Vec<crate::entity::meter_outbox::Model>> = HashMap::new();
+    for row in store::due_meter_events(&billing.db, now, &skip, 200).await? {
+        if !groups.contains_key(&row.tenant_id) && groups.len() + skip.len() >= PARALLEL_TENANTS {
+            continue;
+        }
+        if store::claim_meter_event(&billing.db, row.id, now, now + LEASE).await? {
+            groups.entry(row.tenant_id).or_default().push(row);
+        }
+    }
+    for (tenant, rows) in groups {
+        busy.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(tenant);
+        let (billing, tenants, busy) = (billing.clone(), tenants.clone(), busy.clone());
+        sends.spawn(async move {
+            if let Err(error) = deliver(&billing, &tenants, rows).await {
+                tracing::error!(%error, "meter sender: database error");
+            }
+            busy.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&tenant);
+        });
+    }
+    let next = store::next_meter_attempt(&billing.db, &busy_now(busy)).await?;
+    Ok(next
+        .map(|at| (at - billing.clock.now()).to_std().unwrap_or_default())
+        .unwrap_or(std::time::Duration::from_secs(60))
+        .max(std::time::Duration::from_millis(50)))
+}
+
+/// Sends one tenant's claimed events, in order.
+async fn deliver(
+    billing: &BillingService,
+    tenants: &TenantService,
+    rows: Vec<crate::entity::meter_outbox::Model>,
+) -> Result<(), sea_orm::DbErr> {
+    for row in rows {
+        let now = billing.clock.now();
         let tenant_id = crate::tenant::TenantId(row.tenant_id);
         if now.timestamp() - row.timestamp > MAX_AGE.num_seconds() {
             tracing::error!(meter.identifier = %row.identifier, "meter event too old for the provider: set aside");
@@ -80,7 +166,9 @@ async fn deliver_due(
             identifier: row.identifier.clone(),
             timestamp: row.timestamp,
         };
-        match provider.send_meter_event(&event).await {
+        let sent = provider.send_meter_event(&event).await;
+        let now = billing.clock.now();
+        match sent {
             Ok(()) => {
                 store::mark_meter_event(
                     &billing.db,
@@ -111,9 +199,5 @@ async fn deliver_due(
             }
         }
     }
-    let next = store::next_meter_attempt(&billing.db).await?;
-    Ok(next
-        .map(|at| (at - billing.clock.now()).to_std().unwrap_or_default())
-        .unwrap_or(std::time::Duration::from_secs(60))
-        .max(std::time::Duration::from_millis(50)))
+    Ok(())
 }

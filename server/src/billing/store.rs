@@ -4,15 +4,30 @@ use super::{Offer, OfferId, OfferKind};
 use crate::entity::{customer, entitlement, meter_outbox, offer, provider_event, purchase, usage};
 use crate::tenant::TenantId;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, IntoIden, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
-fn is_unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+/// Inserts a row unless one with the same `unique` columns exists; true when inserted.
+/// `ON CONFLICT DO NOTHING` rather than catching the unique violation: on PostgreSQL a failed
+/// statement aborts the whole transaction, and its COMMIT then silently rolls back.
+async fn insert_unless_exists<A, C>(
+    db: &impl ConnectionTrait,
+    row: A,
+    unique: impl IntoIterator<Item = C>,
+) -> Result<bool, DbErr>
+where
+    A: ActiveModelTrait,
+    C: IntoIden,
+{
+    let inserted = <A::Entity as EntityTrait>::insert(row)
+        .on_conflict(OnConflict::columns(unique).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted > 0)
 }
 
 fn offer_from_row(row: offer::Model) -> Option<Offer> {
@@ -150,21 +165,25 @@ pub async fn insert_customer(
     customer_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let result = customer::ActiveModel {
+    let row = customer::ActiveModel {
         id: Set(Uuid::new_v4()),
         tenant_id: Set(tenant.0),
         end_user_id: Set(user),
         provider: Set(provider.to_owned()),
         provider_customer_id: Set(customer_id.to_owned()),
         created_at: Set(now),
-    }
-    .insert(db)
-    .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Ok(()),
-        Err(e) => Err(e),
-    }
+    };
+    insert_unless_exists(
+        db,
+        row,
+        [
+            customer::Column::TenantId,
+            customer::Column::EndUserId,
+            customer::Column::Provider,
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn count_usage(
@@ -356,7 +375,7 @@ pub async fn insert_purchase(
     p: &NewPurchase,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let result = purchase::ActiveModel {
+    let row = purchase::ActiveModel {
         id: Set(p.id),
         tenant_id: Set(tenant.0),
         end_user_id: Set(p.user),
@@ -372,14 +391,14 @@ pub async fn insert_purchase(
         expires_at: Set(p.expires_at),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(db)
-    .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Ok(()),
-        Err(e) => Err(e),
-    }
+    };
+    insert_unless_exists(
+        db,
+        row,
+        [purchase::Column::TenantId, purchase::Column::OpenKey],
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn find_open_purchase(
@@ -521,13 +540,7 @@ pub async fn grant(
     g: &Grant,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    if find_entitlement_by_source(db, tenant, &g.source)
-        .await?
-        .is_some()
-    {
-        return Ok(false);
-    }
-    let result = entitlement::ActiveModel {
+    let row = entitlement::ActiveModel {
         id: Set(Uuid::new_v4()),
         tenant_id: Set(tenant.0),
         end_user_id: Set(g.user),
@@ -539,14 +552,13 @@ pub async fn grant(
         last_event_at: Set(g.event_created),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(db)
-    .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e),
-    }
+    };
+    insert_unless_exists(
+        db,
+        row,
+        [entitlement::Column::TenantId, entitlement::Column::Source],
+    )
+    .await
 }
 
 pub async fn find_entitlement_by_source(
@@ -622,19 +634,21 @@ pub async fn record_event(
     kind: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let result = provider_event::ActiveModel {
+    let row = provider_event::ActiveModel {
         tenant_id: Set(tenant.0),
         event_id: Set(id.to_owned()),
         event_type: Set(kind.to_owned()),
         created_at: Set(now),
-    }
-    .insert(db)
-    .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e),
-    }
+    };
+    insert_unless_exists(
+        db,
+        row,
+        [
+            provider_event::Column::TenantId,
+            provider_event::Column::EventId,
+        ],
+    )
+    .await
 }
 
 pub async fn insert_meter_event(
@@ -666,23 +680,53 @@ pub async fn insert_meter_event(
     Ok(())
 }
 
+/// Pending events due now, oldest first, of every tenant but `busy` ones.
 pub async fn due_meter_events(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
+    busy: &[Uuid],
     limit: u64,
 ) -> Result<Vec<meter_outbox::Model>, DbErr> {
     meter_outbox::Entity::find()
         .filter(meter_outbox::Column::Status.eq("pending"))
         .filter(meter_outbox::Column::NextAttemptAt.lte(now))
+        .filter(meter_outbox::Column::TenantId.is_not_in(busy.iter().copied()))
         .order_by_asc(meter_outbox::Column::CreatedAt)
         .limit(limit)
         .all(db)
         .await
 }
 
-pub async fn next_meter_attempt(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, DbErr> {
+/// Claims a due event for one sender: its next attempt moves to `lease_until`, so no other
+/// sender (in any process) takes it meanwhile; a sender that dies leaves it due again then.
+/// A compare-and-set on `next_attempt_at`, so two senders never both get it. True when claimed.
+pub async fn claim_meter_event(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = meter_outbox::Entity::update_many()
+        .col_expr(
+            meter_outbox::Column::NextAttemptAt,
+            Expr::value(lease_until),
+        )
+        .filter(meter_outbox::Column::Id.eq(id))
+        .filter(meter_outbox::Column::Status.eq("pending"))
+        .filter(meter_outbox::Column::NextAttemptAt.lte(now))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// When the next pending event of a tenant not `busy` falls due.
+pub async fn next_meter_attempt(
+    db: &impl ConnectionTrait,
+    busy: &[Uuid],
+) -> Result<Option<DateTime<Utc>>, DbErr> {
     Ok(meter_outbox::Entity::find()
         .filter(meter_outbox::Column::Status.eq("pending"))
+        .filter(meter_outbox::Column::TenantId.is_not_in(busy.iter().copied()))
         .order_by_asc(meter_outbox::Column::NextAttemptAt)
         .one(db)
         .await?

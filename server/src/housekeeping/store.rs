@@ -1,7 +1,9 @@
 //! The purge's deletes: each removes rows past a cut-off and nothing else, so running it twice,
 //! or on every replica at once, deletes each row once and changes nothing more.
 
-use crate::entity::{oauth_code, oauth_pending, oauth_token, operator_session, provider_event};
+use crate::entity::{
+    mcp_session, oauth_code, oauth_pending, oauth_token, operator_session, provider_event,
+};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
@@ -48,6 +50,18 @@ pub async fn delete_sessions_expired(
 ) -> Result<u64, DbErr> {
     Ok(operator_session::Entity::delete_many()
         .filter(operator_session::Column::ExpiresAt.lt(before))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// MCP sessions last seen before `before` (a session idle that long is already refused).
+pub async fn delete_mcp_sessions_idle(
+    db: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    Ok(mcp_session::Entity::delete_many()
+        .filter(mcp_session::Column::LastSeenAt.lt(before))
         .exec(db)
         .await?
         .rows_affected)

@@ -337,10 +337,17 @@ fn payment_answer(
             .elicitation
             .as_ref()
             .is_some_and(|e| e.url.is_some()),
-        None => info
-            .as_ref()
-            .and_then(|i| i.capabilities.elicitation.as_ref())
-            .is_some_and(|e| e.url.is_some()),
+        // rmcp serves legacy sessions statelessly too: what the client declared at
+        // `initialize` comes from Tollgate's session row.
+        None => {
+            info.as_ref()
+                .and_then(|i| i.capabilities.elicitation.as_ref())
+                .is_some_and(|e| e.url.is_some())
+                || request_context(ctx)
+                    .ok()
+                    .and_then(|c| c.session)
+                    .is_some_and(|s| s.url_elicitation)
+        }
     };
     let version = per_request_version.or_else(|| info.as_ref().map(|i| i.protocol_version.clone()));
     if url_elicitation && !required.capped && !required.pending {

@@ -124,15 +124,34 @@ pub async fn mcp_endpoint(
         .get("mcp-session-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    if let Some(session) = &session
-        && let Some(owner) = state.mcp.session_owner(tenant_id, session)
-        && owner != user
-    {
-        return (StatusCode::NOT_FOUND, "Not Found: Session not found").into_response();
+    // A session id is not authentication: unknown, closed, another tenant's or another user's
+    // session is answered as if it did not exist; a database failure refuses (fails closed).
+    let mut session_info = None;
+    if let Some(id) = &session {
+        match state.mcp.sessions.check(tenant_id, id, user).await {
+            Ok(Some(info)) => session_info = Some(info),
+            Ok(None) => {
+                return (StatusCode::NOT_FOUND, "Not Found: Session not found").into_response();
+            }
+            Err(error) => {
+                tracing::error!(tenant.slug = %slug, %error, "session lookup failed");
+                return unavailable();
+            }
+        }
+        if request.method() == Method::DELETE {
+            // Clients (the Python SDK among them) expect 200, 204 or 405 to a DELETE.
+            return match state.mcp.sessions.close(tenant_id, id).await {
+                Ok(_) => StatusCode::NO_CONTENT.into_response(),
+                Err(error) => {
+                    tracing::error!(tenant.slug = %slug, %error, "closing a session failed");
+                    unavailable()
+                }
+            };
+        }
     }
 
     let (mut parts, body) = request.into_parts();
-    let is_delete = parts.method == Method::DELETE;
+    let mut init_params = None;
     let mut method = String::new();
     let mut tool = String::new();
     let mut request_id = serde_json::Value::Null;
@@ -183,11 +202,16 @@ pub async fn mcp_endpoint(
                 .unwrap_or_default()
                 .into_owned();
         }
+        if method == "initialize" && session.is_none() {
+            init_params = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .map(|mut m| m["params"].take());
+        }
         Body::from(bytes)
     } else {
         body
     };
-    if let Some(refused) = over_limit(&state, tenant_id, address, user, request_id).await {
+    if let Some(refused) = over_limit(&state, tenant_id, &address, user, request_id).await {
         return refused;
     }
     // Paid tools always need a signed-in caller: answer 401 so the client starts its sign-in.
@@ -203,6 +227,7 @@ pub async fn mcp_endpoint(
     parts.extensions.insert(McpRequestContext {
         tenant: snapshot.clone(),
         caller,
+        session: session_info,
     });
     let service = state.mcp.service_for(tenant_id, &state);
     let span =
@@ -210,19 +235,41 @@ pub async fn mcp_endpoint(
     let response = async move { service.handle(Request::from_parts(parts, body)).await }
         .instrument(span)
         .await;
-    if session.is_none()
-        && let Some(minted) = response
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-    {
-        state.mcp.bind_session(tenant_id, minted, user);
-    }
     let mut response = response.map(Body::new);
-    // A terminated session is answered 204: clients (the Python SDK among them) expect 200,
-    // 204 or 405 to a DELETE, and rmcp says 202.
-    if is_delete && response.status() == StatusCode::ACCEPTED {
-        *response.status_mut() = StatusCode::NO_CONTENT;
+    // A successful `initialize` opens a legacy session: a row in the database, so that every
+    // replica knows it.
+    if let Some(params) = init_params
+        && response.status() == StatusCode::OK
+    {
+        match state
+            .mcp
+            .sessions
+            .open(tenant_id, user, &address.key(), &params)
+            .await
+        {
+            Ok(id) => {
+                if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+                    response.headers_mut().insert("mcp-session-id", value);
+                }
+            }
+            Err(crate::mcp::SessionError::TooMany {
+                retry_after_seconds,
+            }) => {
+                let mut refused = jsonrpc_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    RATE_LIMITED,
+                    "Too many open sessions: close one (DELETE) or retry later",
+                );
+                refused
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after_seconds.into());
+                return refused;
+            }
+            Err(error) => {
+                tracing::error!(tenant.slug = %slug, %error, "opening a session failed");
+                return unavailable();
+            }
+        }
     }
     response
 }
@@ -233,7 +280,7 @@ pub async fn mcp_endpoint(
 async fn over_limit(
     state: &AppState,
     tenant: crate::tenant::TenantId,
-    address: ClientAddress,
+    address: &ClientAddress,
     user: Option<uuid::Uuid>,
     request_id: serde_json::Value,
 ) -> Option<Response> {
@@ -281,9 +328,20 @@ async fn over_limit(
     Some(with_retry_after(response, retry_after))
 }
 
-/// The JSON-RPC error code of a request refused by a rate limit (in the range JSON-RPC leaves
-/// to servers).
-pub const RATE_LIMITED: i32 = -32029;
+/// The JSON-RPC error code of a request refused by a rate limit or a session cap: in the range
+/// MCP leaves to implementations (-32000..-32019; -32020..-32099 are reserved for MCP itself).
+pub const RATE_LIMITED: i32 = -32010;
+
+/// 503 with `Retry-After`: the database did not answer; nothing was decided.
+fn unavailable() -> Response {
+    let mut response = jsonrpc_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        -32603,
+        "Tollgate cannot reach its database right now; try again shortly",
+    );
+    response.headers_mut().insert(header::RETRY_AFTER, 5.into());
+    response
+}
 
 /// 401 with the pointer MCP clients follow to sign in (RFC 9728 §5.1).
 fn unauthorized(state: &AppState, slug: &str, error: Option<&str>) -> Response {
