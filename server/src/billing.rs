@@ -1039,6 +1039,45 @@ impl BillingService {
         Ok(true)
     }
 
+    /// A fresh binding for the sandbox checkout form: the cookie's name and value (a random
+    /// secret) and the form's token, a MAC of the session and that secret. Only a browser that
+    /// loaded the page holds the pair, so another site cannot make a visitor "pay".
+    pub fn sandbox_form(
+        &self,
+        session_id: &str,
+    ) -> Result<(String, crypto::SecretString, String), BillingError> {
+        let secret = crypto::random_token("")?;
+        let token = self
+            .key
+            .mac("sandbox-form", &format!("{session_id}:{}", secret.expose()));
+        Ok((self.sandbox_cookie_name(), secret, token))
+    }
+
+    /// Whether a posted sandbox form carries the binding [`Self::sandbox_form`] handed out.
+    pub fn sandbox_form_matches(
+        &self,
+        session_id: &str,
+        cookies: &std::collections::HashMap<String, String>,
+        token: &str,
+    ) -> bool {
+        cookies
+            .get(&self.sandbox_cookie_name())
+            .is_some_and(|secret| {
+                let expected = self
+                    .key
+                    .mac("sandbox-form", &format!("{session_id}:{secret}"));
+                crypto::constant_time_eq(&expected, token)
+            })
+    }
+
+    fn sandbox_cookie_name(&self) -> String {
+        if self.public.as_str().starts_with("https://") {
+            "__Host-tg_sandbox".into()
+        } else {
+            "tg_sandbox".into()
+        }
+    }
+
     /// Pays a sandbox checkout (the sandbox's own page calls this): fulfilled exactly as a
     /// Stripe webhook would be.
     pub async fn pay_sandbox(

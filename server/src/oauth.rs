@@ -253,6 +253,10 @@ pub struct ConsentPrompt {
     pub request_id: String,
     /// The form's CSRF token.
     pub csrf: SecretString,
+    /// The browser-binding cookie's name; set with the page, required on the form's POST.
+    pub cookie_name: String,
+    /// The browser-binding cookie's value (a secret; only its hash is stored).
+    pub cookie_value: SecretString,
     /// The tenant's display name.
     pub tenant_name: String,
     /// The client's self-declared name.
@@ -839,6 +843,7 @@ impl OAuthService {
 
         let request_id = crypto::random_id("req_")?;
         let csrf = crypto::random_token("")?;
+        let binding = crypto::random_token("")?;
         let now = self.clock.now();
         store::insert_pending(
             &self.db,
@@ -852,6 +857,7 @@ impl OAuthService {
                 resource,
                 scope,
                 csrf_hash: crypto::hash_token(csrf.expose()),
+                binding_hash: crypto::hash_token(binding.expose()),
                 expires_at: now + PENDING_TTL,
             },
         )
@@ -862,6 +868,8 @@ impl OAuthService {
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_default();
         Ok(ConsentPrompt {
+            cookie_name: self.binding_cookie_name(&request_id),
+            cookie_value: binding,
             request_id,
             csrf,
             tenant_name: tenant.name.clone(),
@@ -875,24 +883,23 @@ impl OAuthService {
         })
     }
 
-    /// The user's answer on the consent page.
+    /// The user's answer on the consent page. Only the browser that was shown the page (it
+    /// holds the binding cookie set with it) can answer: a form posted by another browser —
+    /// an attacker's page auto-submitting the attacker's own request in a victim's browser —
+    /// is refused before anything happens.
     pub async fn decide_consent(
         &self,
         tenant: &Tenant,
         request_id: &str,
         csrf: &str,
         approve: bool,
+        cookies: &HashMap<String, String>,
     ) -> Result<ConsentOutcome, FlowError> {
         let now = self.clock.now();
         let pending = store::find_pending(&self.db, tenant.id, request_id)
             .await?
             .ok_or_else(|| local(400, "This sign-in request is unknown or finished. Start again from your application."))?;
-        if pending.expires_at < now {
-            return Err(local(
-                400,
-                "This sign-in request has expired. Start again from your application.",
-            ));
-        }
+        self.check_binding(&pending, request_id, cookies, now)?;
         if !crypto::constant_time_eq(&crypto::hash_token(csrf), &pending.csrf_hash) {
             return Err(local(
                 403,
@@ -955,7 +962,7 @@ impl OAuthService {
         }
         Ok(ConsentOutcome::Continue {
             location,
-            cookie_name: binding_cookie_name(request_id),
+            cookie_name: self.binding_cookie_name(request_id),
             cookie_value: binding,
         })
     }
@@ -973,7 +980,7 @@ impl OAuthService {
         let pending = store::find_pending(&self.db, tenant.id, request_id)
             .await?
             .ok_or_else(|| local(400, "This sign-in request is unknown or finished."))?;
-        check_binding(&pending, request_id, cookies, self.clock.now())?;
+        self.check_binding(&pending, request_id, cookies, self.clock.now())?;
         Ok(())
     }
 
@@ -1028,7 +1035,7 @@ impl OAuthService {
                 "This sign-in is unknown, finished or expired. Start again from your application.",
             )
         })?;
-        check_binding(&pending, &pending.id, cookies, self.clock.now())?;
+        self.check_binding(&pending, &pending.id, cookies, self.clock.now())?;
         let issuer = self.issuer(tenant);
         let back = |error: &str, description: &str| {
             FlowError::Redirect(error_redirect(
@@ -1504,9 +1511,32 @@ fn registered(
     }
 }
 
+impl OAuthService {
+    /// The name of the cookie that binds a sign-in request to the browser that was shown its
+    /// consent page: `__Host-` on https (no other host or path can set or shadow it), the
+    /// same name without the prefix on http, where browsers refuse the prefix.
+    pub fn binding_cookie_name(&self, request_id: &str) -> String {
+        if self.public.as_str().starts_with("https://") {
+            format!("__Host-tg_auth_{request_id}")
+        } else {
+            format!("tg_auth_{request_id}")
+        }
+    }
+
+    fn check_binding(
+        &self,
+        pending: &store::PendingRow,
+        request_id: &str,
+        cookies: &HashMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), FlowError> {
+        check_binding(pending, &self.binding_cookie_name(request_id), cookies, now)
+    }
+}
+
 fn check_binding(
     pending: &store::PendingRow,
-    request_id: &str,
+    cookie_name: &str,
     cookies: &HashMap<String, String>,
     now: DateTime<Utc>,
 ) -> Result<(), FlowError> {
@@ -1516,7 +1546,7 @@ fn check_binding(
             "This sign-in request has expired. Start again from your application.",
         ));
     }
-    let presented = cookies.get(&binding_cookie_name(request_id));
+    let presented = cookies.get(cookie_name);
     let matches = match (presented, &pending.binding_hash) {
         (Some(value), Some(hash)) => crypto::constant_time_eq(&crypto::hash_token(value), hash),
         _ => false,
@@ -1529,11 +1559,6 @@ fn check_binding(
         ));
     }
     Ok(())
-}
-
-/// The name of the cookie that binds an approved consent to the browser that gave it.
-pub fn binding_cookie_name(request_id: &str) -> String {
-    format!("tg_auth_{request_id}")
 }
 
 fn github_secret_context(tenant: TenantId) -> String {

@@ -569,6 +569,115 @@ async fn consent_needs_its_csrf_token() {
 }
 
 #[tokio::test]
+async fn a_consent_form_posted_from_another_browser_ends_on_an_error_page_never_at_github() {
+    let app = TestApp::spawn().await;
+    // The attacker registers a client with their own redirect URI and loads /authorize in
+    // their own browser: they now know the request id and the form's CSRF token.
+    let client = OAuthClient::register(&app, "demo").await;
+    let attacker = Browser::new();
+    let consent = client.consent_page(&attacker, &Pkce::new()).await;
+    let set_cookie = consent
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("tg_auth_"))
+        .expect("the consent page binds itself to this browser")
+        .to_owned();
+    for attribute in ["Path=/", "HttpOnly", "SameSite=Lax"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let form = [
+        (
+            "request",
+            hidden_input(&consent.body, "request").expect("request"),
+        ),
+        ("csrf", hidden_input(&consent.body, "csrf").expect("csrf")),
+        ("decision", "approve".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let url = format!("{}/t/demo/oauth/consent", app.url);
+    // The attacker's page auto-submits that form in a victim's browser: as a browser sends
+    // it (cross-site), and as a script-less client would (no Origin, no Sec-Fetch-Site).
+    let victim = Browser::new();
+    let evil = [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ];
+    for headers in [&evil[..], &[][..], &[("sec-fetch-site", "cross-site")][..]] {
+        let page = victim.post_form_with(&url, &form, headers).await;
+        assert_eq!(page.status, 403, "{headers:?}: {}", page.body);
+        assert!(page.location.is_none(), "{headers:?}: never on to GitHub");
+        assert!(page.body.contains("Sign-in problem"), "{}", page.body);
+        assert!(
+            victim.cookie_names().is_empty(),
+            "no binding set in the victim's browser"
+        );
+    }
+    // Even the browser that holds the cookie is refused when the form comes from elsewhere.
+    let forged = attacker.post_form_with(&url, &form, &evil).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert_eq!(app.github.token_requests(), 0);
+    assert!(app.end_users("demo").await.is_empty());
+    // The browser that was shown the page can still answer it, from our own origin.
+    let approved = attacker
+        .post_form_with(
+            &url,
+            &form,
+            &[("origin", &app.url), ("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    let back = client
+        .follow(&attacker, approved.location.expect("to GitHub"))
+        .await;
+    assert!(query_param(&back, "code").is_some(), "{back}");
+}
+
+#[tokio::test]
+async fn the_demo_sign_in_form_is_refused_from_another_site() {
+    let app = TestApp::spawn_with(TestOptions {
+        github: false,
+        ..TestOptions::default()
+    })
+    .await;
+    let client = OAuthClient::register(&app, "demo").await;
+    let browser = Browser::new();
+    let consent = client.consent_page(&browser, &Pkce::new()).await;
+    let request = hidden_input(&consent.body, "request").expect("request");
+    let approved = browser
+        .post_form(
+            &format!("{}/t/demo/oauth/consent", app.url),
+            &[
+                ("request", &request),
+                ("csrf", &hidden_input(&consent.body, "csrf").expect("csrf")),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    let local = format!("{}/t/demo/oauth/local", app.url);
+    let form = [("request", request.as_str()), ("name", "Mallory")];
+    let forged = browser
+        .post_form_with(
+            &local,
+            &form,
+            &[
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let elsewhere = Browser::new().post_form(&local, &form).await;
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
+    assert!(app.end_users("demo").await.is_empty());
+    let signed_in = browser.post_form(&local, &form).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    assert_eq!(app.end_users("demo").await.len(), 1);
+}
+
+#[tokio::test]
 async fn denying_consent_sends_access_denied_to_the_client() {
     let app = TestApp::spawn().await;
     let client = OAuthClient::register(&app, "demo").await;

@@ -103,6 +103,35 @@ impl Browser {
         self.finish(response).await
     }
 
+    /// POST a form with extra request headers (what a browser says about where the form
+    /// comes from: `Origin`, `Sec-Fetch-Site`).
+    pub async fn post_form_with(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut request = self
+            .http
+            .post(url)
+            .header("cookie", self.cookie_header())
+            .form(form);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the server answers");
+        self.finish(response).await
+    }
+
+    /// Opens a sandbox checkout page and presses "Pay (test)", as a person does; returns the
+    /// answer to the form.
+    pub async fn pay_sandbox_checkout(&self, checkout: &str) -> Page {
+        let page = self.get(checkout).await;
+        assert_eq!(page.status, 200, "sandbox checkout: {}", page.body);
+        let csrf = hidden_input(&page.body, "csrf").expect("the checkout form's token");
+        self.post_form(checkout, &[("csrf", &csrf)]).await
+    }
+
     /// Names of the cookies this browser holds.
     pub fn cookie_names(&self) -> Vec<String> {
         self.cookies.lock().expect("lock").keys().cloned().collect()

@@ -5,7 +5,7 @@ use super::{
     AuthorizeParams, ConsentOutcome, FlowError, OAuthError, RegistrationRequest, TokenParams, pages,
 };
 use crate::app::AppState;
-use crate::html::page;
+use crate::html::{binding_cookie, cookies, foreign_form, form_from_our_pages, page};
 use crate::tenant::Tenant;
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 async fn tenant(state: &AppState, slug: &str) -> Result<Tenant, Response> {
@@ -81,19 +80,6 @@ fn oauth_error(error: &OAuthError) -> Response {
         );
     }
     response
-}
-
-fn cookies(headers: &HeaderMap) -> HashMap<String, String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            Some((name.to_owned(), value.to_owned()))
-        })
-        .collect()
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
@@ -201,10 +187,21 @@ pub async fn authorize(
         Err(r) => return r,
     };
     match state.oauth.start_authorization(&tenant, params).await {
-        Ok(prompt) => page(
-            StatusCode::OK,
-            pages::consent(&prompt, &format!("/t/{slug}/oauth/consent")),
-        ),
+        Ok(prompt) => {
+            let mut response = page(
+                StatusCode::OK,
+                pages::consent(&prompt, &format!("/t/{slug}/oauth/consent")),
+            );
+            // The consent can be answered only by the browser that was shown it.
+            if let Some(cookie) = binding_cookie(
+                &prompt.cookie_name,
+                prompt.cookie_value.expose(),
+                &state.config.public_url,
+            ) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
         Err(e) => flow_error(e),
     }
 }
@@ -221,8 +218,12 @@ pub struct ConsentForm {
 pub async fn consent(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    headers: HeaderMap,
     axum::Form(form): axum::Form<ConsentForm>,
 ) -> Response {
+    if !form_from_our_pages(&headers, &state.config.public_url) {
+        return foreign_form("Sign-in problem");
+    }
     let tenant = match page_tenant(&state, &slug).await {
         Ok(t) => t,
         Err(r) => return r,
@@ -230,7 +231,13 @@ pub async fn consent(
     let approve = form.decision == "approve";
     match state
         .oauth
-        .decide_consent(&tenant, &form.request, &form.csrf, approve)
+        .decide_consent(
+            &tenant,
+            &form.request,
+            &form.csrf,
+            approve,
+            &cookies(&headers),
+        )
         .await
     {
         Ok(ConsentOutcome::Denied(location)) => see_other(&location),
@@ -239,18 +246,13 @@ pub async fn consent(
             cookie_name,
             cookie_value,
         }) => {
-            let secure = if state.config.public_url.as_str().starts_with("https://") {
-                "; Secure"
-            } else {
-                ""
-            };
-            let cookie = format!(
-                "{cookie_name}={}; Path=/t/{slug}/oauth; Max-Age=600; HttpOnly; SameSite=Lax{secure}",
-                cookie_value.expose()
-            );
             let mut response = see_other(&location);
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().append(header::SET_COOKIE, value);
+            if let Some(cookie) = binding_cookie(
+                &cookie_name,
+                cookie_value.expose(),
+                &state.config.public_url,
+            ) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
             }
             response
         }
@@ -302,6 +304,9 @@ pub async fn local_sign_in(
     headers: HeaderMap,
     axum::Form(form): axum::Form<LocalForm>,
 ) -> Response {
+    if !form_from_our_pages(&headers, &state.config.public_url) {
+        return foreign_form("Sign-in problem");
+    }
     let tenant = match page_tenant(&state, &slug).await {
         Ok(t) => t,
         Err(r) => return r,

@@ -266,6 +266,8 @@ pub struct PendingRecord {
     pub resource: String,
     pub scope: String,
     pub csrf_hash: String,
+    /// SHA-256 of the browser-binding cookie set with the consent page.
+    pub binding_hash: String,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -286,7 +288,7 @@ pub async fn insert_pending(
         resource: Set(pending.resource.clone()),
         scope: Set(pending.scope.clone()),
         csrf_hash: Set(pending.csrf_hash.clone()),
-        binding_hash: Set(None),
+        binding_hash: Set(Some(pending.binding_hash.clone())),
         upstream_state_hash: Set(None),
         upstream_verifier: Set(None),
         status: Set("pending".into()),
