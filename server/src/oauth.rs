@@ -30,6 +30,9 @@ use uuid::Uuid;
 
 /// How long an access token lives.
 pub const ACCESS_TOKEN_TTL: Duration = Duration::hours(1);
+/// How long a rotated refresh token still refreshes (into the same family) instead of counting
+/// as a replay: clients that run several sessions refresh in parallel with one token.
+pub const REFRESH_GRACE: Duration = Duration::seconds(30);
 /// How long a refresh token lives unused.
 pub const REFRESH_TOKEN_TTL: Duration = Duration::days(30);
 /// How long an authorization code lives.
@@ -1330,8 +1333,10 @@ impl OAuthService {
         let now = self.clock.now();
         let hash = crypto::hash_token(token);
         let txn = crate::db::begin_write(&self.db).await?;
-        match store::rotate_refresh(&txn, tenant.id, &hash, now).await? {
-            store::Rotation::Rotated(grant) => {
+        match store::rotate_refresh(&txn, tenant.id, &hash, now, now - REFRESH_GRACE).await? {
+            // A parallel refresh of the same token (a client running several sessions) gets a
+            // fresh pair of the same family instead of signing the user out.
+            store::Rotation::Rotated(grant) | store::Rotation::ReusedInGrace(grant) => {
                 if grant.client_id != client.client_id {
                     txn.rollback().await?;
                     return Err(OAuthError::InvalidGrant(
