@@ -140,6 +140,11 @@ impl App {
             },
             identity_http.clone(),
         );
+        if !config.production {
+            tracing::warn!(
+                "development mode is on: the demo tenant, the demo sign-in and the sandbox checkout are available; set TOLLGATE_MODE=production for real use"
+            );
+        }
         if config.github_app.is_none() && !config.production {
             tracing::warn!(
                 "no GitHub app configured: MCP clients sign in with the local demo sign-in (development only)"

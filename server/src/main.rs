@@ -42,8 +42,16 @@ async fn serve() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("TOLLGATE_BIND: cannot listen on {bind}"))?;
+    let production = app.state().config.production;
     println!("Tollgate is listening on {bind}");
-    println!("  demo MCP endpoint: {}", public.join("/t/demo/mcp"));
+    if production {
+        println!("  mode:              production");
+    } else {
+        println!(
+            "  mode:              DEVELOPMENT (demo tenant, demo sign-in without a GitHub app, sandbox checkout); set TOLLGATE_MODE=production for real use"
+        );
+        println!("  demo MCP endpoint: {}", public.join("/t/demo/mcp"));
+    }
     println!("  health:            {}", public.join("/healthz"));
     println!("  metrics:           {}", public.join("/metrics"));
     println!("  dashboard:         {}", public.join("/admin"));

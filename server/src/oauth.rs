@@ -1006,9 +1006,11 @@ impl OAuthService {
         {
             return Err(local(400, "This sign-in request was already used."));
         }
+        // Demo users live in their own namespace (provider `local`, login `demo:<name>`): a
+        // typed name never becomes, or looks like, a GitHub user of the same name.
         let identity = UpstreamIdentity {
             subject: name.to_lowercase(),
-            login: name.to_owned(),
+            login: format!("demo:{name}"),
             name: Some(name.to_owned()),
             email: None,
         };

@@ -480,11 +480,23 @@ async fn a_metered_plan_stops_at_its_spend_cap() {
 #[tokio::test]
 async fn in_production_the_sandbox_never_takes_payments() {
     let app = TestApp::spawn_with(TestOptions {
-        demo_pricing: true,
         extra: vec![("TOLLGATE_MODE".into(), "production".into())],
         ..TestOptions::default()
     })
     .await;
+    // No demo tenant in production: an operator's tenant with a paid tool, no Stripe yet.
+    app.state
+        .tenants
+        .ensure_demo_tenant()
+        .await
+        .expect("an operator's tenant");
+    let mut offer = sandbox_offer(tollgate::billing::OfferKind::OneTime);
+    offer.calls = Some(100);
+    offer.free_quota = Some(3);
+    offer.interval = None;
+    offer.meter_event = None;
+    offer.spend_cap = None;
+    price_with(&app, offer, &["wporg_plugin_downloads"]).await;
     let token = token(&app).await;
     let client = app
         .mcp_client_with_token("demo", Era::Stateless, &token)

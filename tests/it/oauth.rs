@@ -204,6 +204,10 @@ async fn without_a_github_app_the_marked_demo_sign_in_completes_the_flow() {
     );
     let users = app.end_users("demo").await;
     assert_eq!(users[0].provider, "local");
+    assert_eq!(
+        users[0].login, "demo:Ada Lovelace",
+        "demo users have their own namespace"
+    );
     assert_eq!(app.github.token_requests(), 0);
 }
 
@@ -215,6 +219,15 @@ async fn production_mode_never_offers_the_demo_sign_in() {
         ..TestOptions::default()
     })
     .await;
+    assert!(
+        app.state.tenants.get_tenant_by_slug("demo").await.is_err(),
+        "production never seeds the demo tenant"
+    );
+    app.state
+        .tenants
+        .ensure_demo_tenant()
+        .await
+        .expect("an operator's tenant");
     let client = OAuthClient::register(&app, "demo").await;
     let page = Browser::new()
         .get(&client.authorize_url(&Pkce::new(), &[]))

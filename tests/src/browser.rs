@@ -235,7 +235,7 @@ impl<'a> OAuthClient<'a> {
 
     /// The `/authorize` URL with the usual, valid parameters plus `extra` overrides.
     pub fn authorize_url(&self, pkce: &Pkce, extra: &[(&str, &str)]) -> String {
-        let resource = self.app.mcp_url(&self.slug);
+        let resource = self.app.resource_url(&self.slug);
         let mut params: Vec<(&str, String)> = vec![
             ("response_type", "code".into()),
             ("client_id", self.client_id.clone()),
@@ -295,7 +295,7 @@ impl<'a> OAuthClient<'a> {
             let absolute = if location.starts_with('/') {
                 format!("{}{location}", self.app.url)
             } else {
-                location.clone()
+                self.app.local_url(&location)
             };
             let page = browser.get(&absolute).await;
             if page.status == 200 && page.body.contains("Demo sign-in") {
@@ -345,7 +345,7 @@ impl<'a> OAuthClient<'a> {
 
     /// Exchanges a code.
     pub async fn exchange(&self, code: &str, pkce: &Pkce) -> (u16, Value) {
-        let resource = self.app.mcp_url(&self.slug);
+        let resource = self.app.resource_url(&self.slug);
         self.token_request(&[
             ("grant_type", "authorization_code"),
             ("code", code),

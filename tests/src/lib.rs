@@ -209,6 +209,20 @@ impl TestApp {
                 ),
             ]);
         }
+        let production = options
+            .extra
+            .iter()
+            .any(|(name, value)| name == "TOLLGATE_MODE" && value == "production");
+        if production {
+            // Production mode needs an https public URL and never seeds the demo tenant: the
+            // test stands where a TLS-terminating load balancer would, and talks plain http to
+            // the bind address (see `TestApp::local_url`).
+            settings.insert(
+                "TOLLGATE_PUBLIC_URL".into(),
+                format!("https://localhost:{}", addr.port()),
+            );
+            settings.remove("TOLLGATE_SEED_DEMO");
+        }
         settings.extend(options.extra);
         let config = Config::from_lookup(|name| settings.get(name).cloned())?;
         let app = App::build_with_clock(config, clock.clone()).await?;
@@ -239,6 +253,29 @@ impl TestApp {
     /// The MCP endpoint URL of a tenant.
     pub fn mcp_url(&self, slug: &str) -> String {
         format!("{}/t/{slug}/mcp", self.url)
+    }
+
+    /// The public URL the app was configured with (`url`, unless a test runs it behind an
+    /// https front, as production mode requires).
+    pub fn public_url(&self) -> String {
+        self.settings
+            .get("TOLLGATE_PUBLIC_URL")
+            .cloned()
+            .unwrap_or_else(|| self.url.clone())
+    }
+
+    /// A tenant's MCP resource identifier (the public MCP URL), as tokens are bound to it.
+    pub fn resource_url(&self, slug: &str) -> String {
+        format!("{}/t/{slug}/mcp", self.public_url())
+    }
+
+    /// A URL the app handed out, made reachable from the test: a public https URL becomes the
+    /// plain-http bind address, as a TLS-terminating front would forward it.
+    pub fn local_url(&self, url: &str) -> String {
+        match url.strip_prefix(&self.public_url()) {
+            Some(rest) => format!("{}{rest}", self.url),
+            None => url.to_owned(),
+        }
     }
 
     /// A plain HTTP client that does not follow redirects.
