@@ -8,6 +8,7 @@ mod m20261127_000003_billing;
 mod m20261127_000004_accounts;
 mod m20261127_000005_analytics;
 mod m20261127_000006_client_revocation;
+mod m20261201_47_hardening_master_key;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_accounts::Migration),
             Box::new(m20261127_000005_analytics::Migration),
             Box::new(m20261127_000006_client_revocation::Migration),
+            Box::new(m20261201_47_hardening_master_key::Migration),
         ]
     }
 }

@@ -29,7 +29,7 @@ pub const THROTTLE_WINDOW: Duration = Duration::minutes(15);
 /// The name of the dashboard's session cookie.
 pub const SESSION_COOKIE: &str = "tollgate_admin";
 /// The prefix of personal API tokens (MCP access tokens look different and are refused).
-pub const API_TOKEN_PREFIX: &str = "tga_";
+pub const API_TOKEN_PREFIX: &str = crypto::prefix::ADMIN_API;
 
 /// An operator's id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -437,7 +437,7 @@ impl AccountService {
     }
 
     async fn open_session(&self, operator: OperatorId) -> Result<SecretString, AccountError> {
-        let token = crypto::random_token("tgs_")?;
+        let token = crypto::random_token(crypto::prefix::ADMIN_SESSION)?;
         let now = self.clock.now();
         store::insert_session(
             &self.db,
@@ -665,7 +665,7 @@ impl AccountService {
         role: Role,
     ) -> Result<(InvitationInfo, SecretString), AccountError> {
         let email = check_email(email)?;
-        let token = crypto::random_token("tgi_")?;
+        let token = crypto::random_token(crypto::prefix::INVITATION)?;
         let now = self.clock.now();
         let info = InvitationInfo {
             id: Uuid::new_v4(),

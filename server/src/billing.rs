@@ -1615,11 +1615,11 @@ fn validated_offer(id: OfferId, new: NewOffer) -> Result<Offer, BillingError> {
     })
 }
 
-fn stripe_key_context(tenant: TenantId) -> String {
+pub(crate) fn stripe_key_context(tenant: TenantId) -> String {
     format!("tenant:{tenant}:stripe_secret_key")
 }
 
-fn webhook_secret_context(tenant: TenantId) -> String {
+pub(crate) fn webhook_secret_context(tenant: TenantId) -> String {
     format!("tenant:{tenant}:stripe_webhook_secret")
 }
 

@@ -164,8 +164,11 @@ pub struct Config {
     pub github_url: Url,
     /// `TOLLGATE_GITHUB_API_URL`: GitHub's API base URL.
     pub github_api_url: Url,
-    /// `TOLLGATE_MASTER_KEY`: base64 of 32 bytes; generated into the data folder when absent.
+    /// `TOLLGATE_MASTER_KEY`: base64 of 32 bytes; generated into the data folder when absent
+    /// (SQLite in development only).
     pub master_key: Option<SecretString>,
+    /// `TOLLGATE_MASTER_KEY_PREVIOUS`: the key before a rotation; it still opens what it sealed.
+    pub master_key_previous: Option<SecretString>,
     /// `TOLLGATE_STRIPE_API_URL`: Stripe's API base URL.
     pub stripe_api_url: Url,
     /// `TOLLGATE_CIMD_INSECURE_LOOPBACK`: accept `http://127.0.0.1` client metadata documents
@@ -308,6 +311,14 @@ impl Config {
                 ));
             }
         }
+        // Replicas on one PostgreSQL must share one key: a key generated into each machine's
+        // data folder would seal secrets the other replicas cannot open.
+        if database_url.starts_with("postgres") && get("TOLLGATE_MASTER_KEY").is_none() {
+            return Err(ConfigError::new(
+                "TOLLGATE_MASTER_KEY",
+                "is required with a PostgreSQL database: generate one with `openssl rand -base64 32`, keep it in your secret store, and give the same key to every replica",
+            ));
+        }
         let seed_demo = if !production || seed_demo_raw == DemoSeed::Off {
             seed_demo_raw
         } else if get("TOLLGATE_SEED_DEMO").is_none() {
@@ -350,6 +361,7 @@ impl Config {
             github_url,
             github_api_url,
             master_key: get("TOLLGATE_MASTER_KEY").map(SecretString::new),
+            master_key_previous: get("TOLLGATE_MASTER_KEY_PREVIOUS").map(SecretString::new),
             production,
             bind,
             public_url,
@@ -490,6 +502,22 @@ mod tests {
         assert!(ok.production);
         assert_eq!(ok.seed_demo, DemoSeed::Off);
         assert_eq!(config(&[]).expect("dev").seed_demo, DemoSeed::WithPaidTool);
+    }
+
+    #[test]
+    fn postgres_needs_an_explicit_master_key() {
+        let pg = (
+            "TOLLGATE_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/x",
+        );
+        let err = config(&[pg]).expect_err("refused");
+        assert_eq!(err.variable, "TOLLGATE_MASTER_KEY");
+        assert!(err.to_string().contains("every replica"), "{err}");
+        let key = (
+            "TOLLGATE_MASTER_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        );
+        assert!(config(&[pg, key]).is_ok());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod db;
 mod entity;
 mod html;
+pub mod keys;
 pub mod mcp;
 pub mod oauth;
 pub mod ops;

@@ -610,9 +610,11 @@ impl OAuthService {
         let secret = if method == "none" {
             None
         } else {
-            Some(crypto::random_token("tgs_").map_err(|_| {
-                OAuthError::InvalidRequest("could not generate a secret; try again".into())
-            })?)
+            Some(
+                crypto::random_token(crypto::prefix::CLIENT_SECRET).map_err(|_| {
+                    OAuthError::InvalidRequest("could not generate a secret; try again".into())
+                })?,
+            )
         };
         let row = store::ClientRecord {
             client_id,
@@ -651,14 +653,15 @@ impl OAuthService {
                     .to_owned(),
             );
         }
-        let secret =
-            if confidential {
-                Some(crypto::random_token("tgs_").map_err(|_| {
+        let secret = if confidential {
+            Some(
+                crypto::random_token(crypto::prefix::CLIENT_SECRET).map_err(|_| {
                     OAuthError::InvalidRequest("could not generate a secret".into())
-                })?)
-            } else {
-                None
-            };
+                })?,
+            )
+        } else {
+            None
+        };
         let client_id = crypto::random_id("tgc_")
             .map_err(|_| OAuthError::InvalidRequest("could not generate a client id".into()))?;
         let row = store::ClientRecord {
@@ -1100,7 +1103,7 @@ impl OAuthService {
             .await?
             .ok_or_else(|| local(400, "This sign-in request is unknown."))?;
         let user = store::upsert_end_user(&self.db, tenant.id, provider, identity, now).await?;
-        let code = crypto::random_token("tgcode_")?;
+        let code = crypto::random_token(crypto::prefix::CODE)?;
         store::insert_code(
             &self.db,
             tenant.id,
@@ -1282,8 +1285,9 @@ impl OAuthService {
     ) -> Result<TokenResponse, OAuthError> {
         let generation_failed =
             |_| OAuthError::InvalidRequest("could not generate a token; try again".into());
-        let access = crypto::random_token("tga_").map_err(generation_failed)?;
-        let refresh = crypto::random_token("tgr_").map_err(generation_failed)?;
+        let access = crypto::random_token(crypto::prefix::MCP_ACCESS).map_err(generation_failed)?;
+        let refresh =
+            crypto::random_token(crypto::prefix::MCP_REFRESH).map_err(generation_failed)?;
         store::insert_token(
             db,
             tenant,
@@ -1474,6 +1478,12 @@ impl OAuthService {
         tenant: &Tenant,
         token: &str,
     ) -> Result<Caller, BearerRejection> {
+        // An admin credential is never an MCP token: refused without a lookup.
+        if token.starts_with(crypto::prefix::ADMIN_API)
+            || token.starts_with(crypto::prefix::ADMIN_SESSION)
+        {
+            return Err(BearerRejection::InvalidToken);
+        }
         let now = self.clock.now();
         let found = store::find_access(&self.db, tenant.id, &crypto::hash_token(token))
             .await
@@ -1568,7 +1578,7 @@ fn check_binding(
     Ok(())
 }
 
-fn github_secret_context(tenant: TenantId) -> String {
+pub(crate) fn github_secret_context(tenant: TenantId) -> String {
     format!("tenant:{tenant}:github_client_secret")
 }
 

@@ -176,7 +176,7 @@ async fn a_client_signs_in_through_github_and_calls_a_tool_with_rmcp() {
         app.github
             .bearer_tokens_seen()
             .iter()
-            .all(|t| !t.contains("tga_"))
+            .all(|t| !t.contains("tgmcp_"))
     );
     assert!(!app.wporg.saw_authorization_header());
 
@@ -953,7 +953,7 @@ async fn registration_policy_refuses_bad_metadata_and_floods() {
     assert!(
         confidential["client_secret"]
             .as_str()
-            .is_some_and(|s| s.starts_with("tgs_"))
+            .is_some_and(|s| s.starts_with("tgcsec_"))
     );
 
     let mut refused = 0;

@@ -459,6 +459,18 @@ impl TestApp {
         }
     }
 
+    /// Builds (without serving) another app on this app's database and settings, `extra`
+    /// overriding them: what `tollgate serve` or `tollgate keys rotate` would start with, or
+    /// the error that stops it.
+    pub async fn build_app_with(&self, extra: &[(&str, &str)]) -> anyhow::Result<App> {
+        let mut settings = self.settings.clone();
+        for (name, value) in extra {
+            settings.insert((*name).to_owned(), (*value).to_owned());
+        }
+        let config = Config::from_lookup(|name| settings.get(name).cloned())?;
+        App::build_with_clock(config, self.clock.clone()).await
+    }
+
     /// Connects `slug` to the fake Stripe with one webhook secret; returns that secret.
     pub async fn connect_stripe(&self, slug: &str) -> String {
         let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());

@@ -94,6 +94,17 @@ pub(super) async fn find_tenant_by_slug(
         .transpose()
 }
 
+pub(super) async fn list_tenant_ids(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<TenantId>, sea_orm::DbErr> {
+    Ok(tenant::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| TenantId(row.id))
+        .collect())
+}
+
 pub(super) async fn find_tenant_by_id(
     db: &impl ConnectionTrait,
     tenant: TenantId,
