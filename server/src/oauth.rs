@@ -339,6 +339,9 @@ pub struct TokenParams {
 pub enum BearerRejection {
     /// Unknown, expired, revoked, or for another resource.
     InvalidToken,
+    /// The token could not be checked (the database failed): not the token's fault, so the
+    /// client must keep it and retry, never throw it away as it would on `invalid_token`.
+    Unavailable,
 }
 
 /// The GitHub OAuth app the platform uses unless a tenant brings its own.
@@ -1489,7 +1492,7 @@ impl OAuthService {
             .await
             .map_err(|error| {
                 tracing::error!(%error, "bearer lookup failed");
-                BearerRejection::InvalidToken
+                BearerRejection::Unavailable
             })?;
         let Some((token, grant, user)) = found else {
             return Err(BearerRejection::InvalidToken);

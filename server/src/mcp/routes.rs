@@ -3,6 +3,7 @@
 
 use super::McpRequestContext;
 use crate::app::AppState;
+use crate::oauth::BearerRejection;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -107,7 +108,10 @@ pub async fn mcp_endpoint(
     let caller = match bearer {
         Some(token) => match state.oauth.authenticate_bearer(tenant, &token).await {
             Ok(caller) => Some(caller),
-            Err(_) => return unauthorized(&state, &slug, Some("invalid_token")),
+            Err(BearerRejection::Unavailable) => return unavailable(),
+            Err(BearerRejection::InvalidToken) => {
+                return unauthorized(&state, &slug, Some("invalid_token"));
+            }
         },
         None if tenant.settings.anonymous_free_tools => None,
         None => return unauthorized(&state, &slug, None),
@@ -218,6 +222,21 @@ pub async fn mcp_endpoint(
 }
 
 /// 401 with the pointer MCP clients follow to sign in (RFC 9728 §5.1).
+/// The bearer could not be checked (the database failed): 503 with `Retry-After`, so the
+/// client keeps its token and tries again.
+fn unavailable() -> Response {
+    let mut response = jsonrpc_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        -32603,
+        "Temporarily unavailable: try again shortly",
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("5"),
+    );
+    response
+}
+
 fn unauthorized(state: &AppState, slug: &str, error: Option<&str>) -> Response {
     let metadata = state.oauth.resource_metadata_url(slug);
     let challenge = match error {
