@@ -525,7 +525,7 @@ impl BillingService {
         tenant: TenantId,
         new: NewOffer,
     ) -> Result<Offer, BillingError> {
-        let offer = validated_offer(OfferId(Uuid::new_v4()), new)?;
+        let offer = validated_offer(OfferId(Uuid::new_v4()), new, self.production)?;
         store::insert_offer(&self.db, tenant, &offer, self.clock.now()).await?;
         self.offers.invalidate(&tenant).await;
         Ok(offer)
@@ -542,7 +542,7 @@ impl BillingService {
         offer: OfferId,
         new: NewOffer,
     ) -> Result<Offer, BillingError> {
-        let offer = validated_offer(offer, new)?;
+        let offer = validated_offer(offer, new, self.production)?;
         if !store::update_offer(&self.db, tenant, &offer, self.clock.now()).await? {
             return Err(BillingError::OfferNotFound);
         }
@@ -1548,9 +1548,28 @@ fn pricing_offer_id(pricing: Option<&serde_json::Value>) -> Option<Uuid> {
         .and_then(|s| Uuid::parse_str(s).ok())
 }
 
+/// Where the success page may send a buyer: https, without credentials in the URL; plain http
+/// only to a loopback address in development. Tollgate redirects there from its own origin, so
+/// anything looser would be an open redirect wearing Tollgate's name.
+fn acceptable_success_url(raw: &str, production: bool) -> bool {
+    let Ok(url) = url::Url::parse(raw.trim()) else {
+        return false;
+    };
+    if !url.username().is_empty() || url.password().is_some() || url.host_str().is_none() {
+        return false;
+    }
+    match url.scheme() {
+        "https" => true,
+        "http" => {
+            !production && matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+        }
+        _ => false,
+    }
+}
+
 /// Checks an operator's offer and normalises it (trimmed names, lower-case currency, fields
 /// that do not apply to its kind dropped), under the id `id`.
-fn validated_offer(id: OfferId, new: NewOffer) -> Result<Offer, BillingError> {
+fn validated_offer(id: OfferId, new: NewOffer, production: bool) -> Result<Offer, BillingError> {
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(BillingError::Invalid(
@@ -1588,10 +1607,10 @@ fn validated_offer(id: OfferId, new: NewOffer) -> Result<Offer, BillingError> {
         ));
     }
     if let Some(url) = &new.success_url
-        && !(url.starts_with("https://") || url.starts_with("http://"))
+        && !acceptable_success_url(url, production)
     {
         return Err(BillingError::Invalid(
-            "the success URL must be an http(s) URL".into(),
+            "the success URL must be an https:// URL (http:// only to this computer, and only in development)".into(),
         ));
     }
     Ok(Offer {
@@ -1626,6 +1645,24 @@ pub(crate) fn webhook_secret_context(tenant: TenantId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn success_urls_are_https_or_loopback_in_development() {
+        assert!(acceptable_success_url("https://shop.example/thanks", true));
+        assert!(acceptable_success_url("http://127.0.0.1:3000/done", false));
+        assert!(acceptable_success_url("http://localhost/done", false));
+        for bad in [
+            "http://shop.example/thanks",
+            "javascript:alert(1)",
+            "https://user:pw@shop.example/",
+            "//evil.example",
+            "ftp://x.example",
+            "not a url",
+        ] {
+            assert!(!acceptable_success_url(bad, false), "{bad}");
+        }
+        assert!(!acceptable_success_url("http://127.0.0.1:3000/done", true));
+    }
 
     #[test]
     fn money_is_formatted_in_minor_units_per_currency() {

@@ -169,6 +169,9 @@ pub struct Config {
     pub master_key: Option<SecretString>,
     /// `TOLLGATE_MASTER_KEY_PREVIOUS`: the key before a rotation; it still opens what it sealed.
     pub master_key_previous: Option<SecretString>,
+    /// `TOLLGATE_METRICS_TOKEN`: the bearer token `/metrics` requires (without it, `/metrics`
+    /// is served only in development mode).
+    pub metrics_token: Option<SecretString>,
     /// `TOLLGATE_STRIPE_API_URL`: Stripe's API base URL.
     pub stripe_api_url: Url,
     /// `TOLLGATE_CIMD_INSECURE_LOOPBACK`: accept `http://127.0.0.1` client metadata documents
@@ -362,6 +365,7 @@ impl Config {
             github_api_url,
             master_key: get("TOLLGATE_MASTER_KEY").map(SecretString::new),
             master_key_previous: get("TOLLGATE_MASTER_KEY_PREVIOUS").map(SecretString::new),
+            metrics_token: get("TOLLGATE_METRICS_TOKEN").map(|t| SecretString::new(t.trim())),
             production,
             bind,
             public_url,

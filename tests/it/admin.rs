@@ -483,6 +483,18 @@ async fn tool_changes_and_prices_reach_the_live_endpoint_without_a_restart() {
         .post("/api/v1/tenants/demo/offers", json!({"name": "X", "kind": "lifetime", "price_id": "p", "amount": 2, "currency": "usd"}))
         .await;
     assert_eq!(bad_kind.body["error"]["field"], "kind");
+    // The success page redirects from Tollgate's origin: only https (or this computer in
+    // development), never an open redirect.
+    for url in [
+        "http://shop.example/thanks",
+        "javascript:alert(1)",
+        "https://u:p@shop.example/",
+    ] {
+        let open_redirect = owner
+            .post("/api/v1/tenants/demo/offers", json!({"name": "X", "kind": "one_time", "price_id": "p", "amount": 2, "currency": "usd", "calls": 1, "success_url": url}))
+            .await;
+        assert_eq!(open_redirect.status, StatusCode::BAD_REQUEST, "{url}");
+    }
 
     let offer = owner
         .post(

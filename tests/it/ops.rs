@@ -135,3 +135,70 @@ async fn a_database_failure_during_authentication_answers_503_not_401() {
     assert_eq!(admin.body["error"]["code"], "unavailable");
     assert!(admin.headers.get("retry-after").is_some());
 }
+
+#[tokio::test]
+async fn metrics_need_their_bearer_token_when_one_is_configured() {
+    let app = TestApp::spawn_with(tollgate_tests::TestOptions {
+        extra: vec![("TOLLGATE_METRICS_TOKEN".into(), "metrics-s3cret".into())],
+        ..tollgate_tests::TestOptions::default()
+    })
+    .await;
+    let url = format!("{}/metrics", app.url);
+    let anonymous = app.http().get(&url).send().await.expect("answer");
+    assert_eq!(anonymous.status(), 401);
+    let wrong = app
+        .http()
+        .get(&url)
+        .bearer_auth("guess")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(wrong.status(), 401);
+    let right = app
+        .http()
+        .get(&url)
+        .bearer_auth("metrics-s3cret")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(right.status(), 200);
+    assert!(right.text().await.expect("text").contains("tollgate_"));
+}
+
+#[tokio::test]
+async fn production_sends_hsts_and_hides_metrics_without_a_token() {
+    let app = TestApp::spawn_with(tollgate_tests::TestOptions {
+        extra: vec![("TOLLGATE_MODE".into(), "production".into())],
+        ..tollgate_tests::TestOptions::default()
+    })
+    .await;
+    let health = app
+        .http()
+        .get(format!("{}/healthz", app.url))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        health
+            .headers()
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok()),
+        Some("max-age=31536000")
+    );
+    let metrics = app
+        .http()
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(metrics.status(), 404);
+    // Development over plain http: no HSTS.
+    let dev = TestApp::spawn().await;
+    let plain = dev
+        .http()
+        .get(format!("{}/healthz", dev.url))
+        .send()
+        .await
+        .expect("answer");
+    assert!(plain.headers().get("strict-transport-security").is_none());
+}
