@@ -720,6 +720,18 @@ impl AccountService {
                 AccountError::Conflict("this invitation is not valid any more".into())
             })?;
         let (operator, session) = match signed_in {
+            // The invitation is for one e-mail address: a link forwarded to, or intercepted
+            // by, someone else signed in under another address does not make them a member.
+            Some(operator)
+                if !operator
+                    .email
+                    .as_deref()
+                    .is_some_and(|own| own.eq_ignore_ascii_case(&email)) =>
+            {
+                return Err(AccountError::Conflict(
+                    "this invitation is for another e-mail address: sign in with the address it was sent to".into(),
+                ));
+            }
             Some(operator) => (operator.clone(), None),
             None => {
                 let name = check_name(name.unwrap_or_default())?;

@@ -774,6 +774,23 @@ async fn roles_decide_who_may_change_what() {
         .nth(1)
         .expect("token")
         .to_owned();
+    // Bound to the invited address: the signed-in owner (another address) cannot take it.
+    let someone_else = owner
+        .post("/api/v1/invitations/accept", json!({"token": token}))
+        .await;
+    assert_eq!(
+        someone_else.status,
+        StatusCode::CONFLICT,
+        "{:?}",
+        someone_else.body
+    );
+    assert!(
+        someone_else.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("another e-mail address")),
+        "{:?}",
+        someone_else.body
+    );
     let first = Operator::anonymous(&app)
         .post(
             "/api/v1/invitations/accept",
