@@ -9,6 +9,7 @@ mod m20261127_000004_accounts;
 mod m20261127_000005_analytics;
 mod m20261127_000006_client_revocation;
 mod m20261201_47_hardening_master_key;
+mod m20261201_83_hardening_audit_append_only;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_analytics::Migration),
             Box::new(m20261127_000006_client_revocation::Migration),
             Box::new(m20261201_47_hardening_master_key::Migration),
+            Box::new(m20261201_83_hardening_audit_append_only::Migration),
         ]
     }
 }

@@ -1172,3 +1172,57 @@ async fn the_tenants_github_app_override_is_stored_encrypted() {
         .await;
     assert_eq!(anonymous_off.body["anonymous_free_tools"], false);
 }
+
+#[tokio::test]
+async fn the_audit_log_is_append_only_and_outlives_its_tenant() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let owner = app.first_operator().await;
+    let created = owner
+        .post(
+            "/api/v1/tenants",
+            json!({"slug": "ledger", "name": "Ledger"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let renamed = owner
+        .patch("/api/v1/tenants/ledger", json!({"name": "Ledger 2"}))
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
+    let db = &app.state.db;
+    let backend = db.get_database_backend();
+    let count = || async {
+        db.query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            "select count(*) as n from audit_log",
+        ))
+        .await
+        .expect("count")
+        .expect("row")
+        .try_get::<i64>("", "n")
+        .expect("n")
+    };
+    let before = count().await;
+    assert!(before >= 2, "{before}");
+    // Not even the application's own connection can rewrite or erase the record.
+    for statement in [
+        "update audit_log set action = 'nothing happened'",
+        "delete from audit_log",
+    ] {
+        let refused = db
+            .execute_unprepared(statement)
+            .await
+            .expect_err("the audit log refuses it");
+        assert!(refused.to_string().contains("append-only"), "{refused}");
+    }
+    assert_eq!(count().await, before);
+    // Deleting the tenant keeps its history.
+    let deleted = owner
+        .delete("/api/v1/tenants/ledger", Some(json!({"confirm": "ledger"})))
+        .await;
+    assert!(deleted.status.is_success(), "{:?}", deleted.body);
+    assert!(
+        count().await > before,
+        "the deletion itself is recorded, nothing erased"
+    );
+}

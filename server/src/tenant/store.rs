@@ -31,10 +31,10 @@ pub(super) const TENANT_TABLES: &[&str] = &[
     "offer",
     // analytics
     "call_stat",
-    // operators: who may manage it, who was invited, and its audit log
+    // operators: who may manage it, who was invited (its audit log stays: it is append-only,
+    // a trigger refuses deletes, and the record of what happened outlives the tenant)
     "membership",
     "invitation",
-    "audit_log",
     // the authorization server
     "oauth_token",
     "oauth_code",
