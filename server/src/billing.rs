@@ -1247,6 +1247,20 @@ impl BillingService {
         let applied = self
             .apply_event(&txn, tenant, kind, object, created)
             .await?;
+        if applied {
+            // Payments, refunds, disputes and subscription changes are part of the record,
+            // written once with the event id that makes them idempotent.
+            store::insert_provider_audit(
+                &txn,
+                tenant.id,
+                id,
+                kind,
+                object["id"].as_str(),
+                self.clock.now(),
+            )
+            .await
+            .map_err(BillingError::from)?;
+        }
         txn.commit().await.map_err(BillingError::from)?;
         tracing::info!(tenant.slug = %tenant.slug, event.id = id, event.kind = kind, applied, "stripe webhook");
         Ok(if applied {
