@@ -8,8 +8,10 @@ mod m20261127_000003_billing;
 mod m20261127_000004_accounts;
 mod m20261127_000005_analytics;
 mod m20261127_000006_client_revocation;
+mod m20261201_47_hardening_master_key;
 mod m20261201_47_limits_rate_limit;
 mod m20261201_47_replicas_mcp_session;
+mod m20261201_83_hardening_audit_append_only;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_client_revocation::Migration),
             Box::new(m20261201_47_limits_rate_limit::Migration),
             Box::new(m20261201_47_replicas_mcp_session::Migration),
+            Box::new(m20261201_47_hardening_master_key::Migration),
+            Box::new(m20261201_83_hardening_audit_append_only::Migration),
         ]
     }
 }

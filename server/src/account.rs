@@ -26,7 +26,7 @@ pub const INVITATION_LIFETIME: Duration = Duration::days(7);
 /// The name of the dashboard's session cookie.
 pub const SESSION_COOKIE: &str = "tollgate_admin";
 /// The prefix of personal API tokens (MCP access tokens look different and are refused).
-pub const API_TOKEN_PREFIX: &str = "tga_";
+pub const API_TOKEN_PREFIX: &str = crypto::prefix::ADMIN_API;
 
 /// An operator's id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -415,7 +415,7 @@ impl AccountService {
     }
 
     async fn open_session(&self, operator: OperatorId) -> Result<SecretString, AccountError> {
-        let token = crypto::random_token("tgs_")?;
+        let token = crypto::random_token(crypto::prefix::ADMIN_SESSION)?;
         let now = self.clock.now();
         store::insert_session(
             &self.db,
@@ -643,7 +643,7 @@ impl AccountService {
         role: Role,
     ) -> Result<(InvitationInfo, SecretString), AccountError> {
         let email = check_email(email)?;
-        let token = crypto::random_token("tgi_")?;
+        let token = crypto::random_token(crypto::prefix::INVITATION)?;
         let now = self.clock.now();
         let info = InvitationInfo {
             id: Uuid::new_v4(),
@@ -698,6 +698,18 @@ impl AccountService {
                 AccountError::Conflict("this invitation is not valid any more".into())
             })?;
         let (operator, session) = match signed_in {
+            // The invitation is for one e-mail address: a link forwarded to, or intercepted
+            // by, someone else signed in under another address does not make them a member.
+            Some(operator)
+                if !operator
+                    .email
+                    .as_deref()
+                    .is_some_and(|own| own.eq_ignore_ascii_case(&email)) =>
+            {
+                return Err(AccountError::Conflict(
+                    "this invitation is for another e-mail address: sign in with the address it was sent to".into(),
+                ));
+            }
             Some(operator) => (operator.clone(), None),
             None => {
                 let name = check_name(name.unwrap_or_default())?;

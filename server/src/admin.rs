@@ -87,9 +87,10 @@ impl AdminError {
                 AccountError::Conflict(_) => (S::CONFLICT, "conflict", None),
                 AccountError::SetupUnavailable(_) => (S::FORBIDDEN, "forbidden", None),
                 AccountError::GitHub(_) => (S::BAD_GATEWAY, "provider", None),
-                AccountError::Crypto(_) | AccountError::Database(_) => {
-                    (S::INTERNAL_SERVER_ERROR, "internal", None)
-                }
+                // Authentication reads the database first: when it fails, the caller's
+                // credential is not at fault, so 503 (with Retry-After), never 401.
+                AccountError::Database(_) => (S::SERVICE_UNAVAILABLE, "unavailable", None),
+                AccountError::Crypto(_) => (S::INTERNAL_SERVER_ERROR, "internal", None),
             },
             Self::Tenant(e) => match e {
                 TenantError::InvalidSlug(_) => (S::BAD_REQUEST, "invalid", Some("slug")),
@@ -132,6 +133,9 @@ impl IntoResponse for AdminError {
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "admin API request failed");
             "something went wrong on our side; try again".to_owned()
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(error = %self, "admin API request failed: database unavailable");
+            "the service is temporarily unavailable; try again shortly".to_owned()
         } else {
             self.to_string()
         };
@@ -143,6 +147,11 @@ impl IntoResponse for AdminError {
             },
         };
         let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         if let Self::Account(AccountError::Throttled { retry_after_secs }) = self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
         {

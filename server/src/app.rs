@@ -62,6 +62,15 @@ pub struct Services {
     pub limits: RateLimiter,
     /// The purge of expired rows.
     pub housekeeping: Housekeeping,
+    /// The master key (and the previous one during a rotation).
+    pub master_key: Arc<MasterKey>,
+}
+
+impl Services {
+    /// `tollgate keys rotate`: re-seals every stored secret under the current master key.
+    pub async fn rotate_master_key(&self) -> Result<crate::keys::Rotation, crate::keys::KeyError> {
+        crate::keys::rotate(&self.db, &self.tenants, &self.master_key, self.clock.now()).await
+    }
 }
 
 /// A built application, ready to serve.
@@ -95,10 +104,14 @@ impl App {
         let wordpress = HttpWordPressApi::new(wordpress_settings, metrics.clone())
             .context("cannot build the WordPress.org client")?;
         let tenants = TenantService::new(db.clone());
-        let master_key = MasterKey::load_or_create(
+        let mut master_key = MasterKey::load_or_create(
             config.master_key.as_ref().map(|k| k.expose()),
             &config.data_dir,
         )?;
+        if let Some(previous) = &config.master_key_previous {
+            master_key = master_key.with_previous(previous.expose())?;
+        }
+        crate::keys::check_master_key(&db, &master_key, clock.now()).await?;
         // Upstream identity calls never follow redirects: a redirect from a token endpoint is an
         // error, not a place to send a code.
         let identity_http = reqwest::Client::builder()
@@ -153,6 +166,11 @@ impl App {
             },
             identity_http.clone(),
         );
+        if !config.production {
+            tracing::warn!(
+                "development mode is on: the demo tenant, the demo sign-in and the sandbox checkout are available; set TOLLGATE_MODE=production for real use"
+            );
+        }
         if config.github_app.is_none() && !config.production {
             tracing::warn!(
                 "no GitHub app configured: MCP clients sign in with the local demo sign-in (development only)"
@@ -203,6 +221,7 @@ impl App {
         let mcp_sessions =
             crate::mcp::McpSessions::new(db.clone(), clock.clone(), config.max_sessions);
         let state = AppState(Arc::new(Services {
+            master_key,
             accounts,
             analytics: AnalyticsService::new(db.clone(), clock.clone()),
             oauth,

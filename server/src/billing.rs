@@ -558,7 +558,7 @@ impl BillingService {
         tenant: TenantId,
         new: NewOffer,
     ) -> Result<Offer, BillingError> {
-        let offer = validated_offer(OfferId(Uuid::new_v4()), new)?;
+        let offer = validated_offer(OfferId(Uuid::new_v4()), new, self.production)?;
         store::insert_offer(&self.db, tenant, &offer, self.clock.now()).await?;
         self.offers_changed(tenant).await;
         Ok(offer)
@@ -575,7 +575,7 @@ impl BillingService {
         offer: OfferId,
         new: NewOffer,
     ) -> Result<Offer, BillingError> {
-        let offer = validated_offer(offer, new)?;
+        let offer = validated_offer(offer, new, self.production)?;
         if !store::update_offer(&self.db, tenant, &offer, self.clock.now()).await? {
             return Err(BillingError::OfferNotFound);
         }
@@ -1106,6 +1106,45 @@ impl BillingService {
         Ok(true)
     }
 
+    /// A fresh binding for the sandbox checkout form: the cookie's name and value (a random
+    /// secret) and the form's token, a MAC of the session and that secret. Only a browser that
+    /// loaded the page holds the pair, so another site cannot make a visitor "pay".
+    pub fn sandbox_form(
+        &self,
+        session_id: &str,
+    ) -> Result<(String, crypto::SecretString, String), BillingError> {
+        let secret = crypto::random_token("")?;
+        let token = self
+            .key
+            .mac("sandbox-form", &format!("{session_id}:{}", secret.expose()));
+        Ok((self.sandbox_cookie_name(), secret, token))
+    }
+
+    /// Whether a posted sandbox form carries the binding [`Self::sandbox_form`] handed out.
+    pub fn sandbox_form_matches(
+        &self,
+        session_id: &str,
+        cookies: &std::collections::HashMap<String, String>,
+        token: &str,
+    ) -> bool {
+        cookies
+            .get(&self.sandbox_cookie_name())
+            .is_some_and(|secret| {
+                let expected = self
+                    .key
+                    .mac("sandbox-form", &format!("{session_id}:{secret}"));
+                crypto::constant_time_eq(&expected, token)
+            })
+    }
+
+    fn sandbox_cookie_name(&self) -> String {
+        if self.public.as_str().starts_with("https://") {
+            "__Host-tg_sandbox".into()
+        } else {
+            "tg_sandbox".into()
+        }
+    }
+
     /// Pays a sandbox checkout (the sandbox's own page calls this): fulfilled exactly as a
     /// Stripe webhook would be.
     pub async fn pay_sandbox(
@@ -1275,6 +1314,20 @@ impl BillingService {
         let applied = self
             .apply_event(&txn, tenant, kind, object, created)
             .await?;
+        if applied {
+            // Payments, refunds, disputes and subscription changes are part of the record,
+            // written once with the event id that makes them idempotent.
+            store::insert_provider_audit(
+                &txn,
+                tenant.id,
+                id,
+                kind,
+                object["id"].as_str(),
+                self.clock.now(),
+            )
+            .await
+            .map_err(BillingError::from)?;
+        }
         txn.commit().await.map_err(BillingError::from)?;
         tracing::info!(tenant.slug = %tenant.slug, event.id = id, event.kind = kind, applied, "stripe webhook");
         Ok(if applied {
@@ -1576,9 +1629,28 @@ fn pricing_offer_id(pricing: Option<&serde_json::Value>) -> Option<Uuid> {
         .and_then(|s| Uuid::parse_str(s).ok())
 }
 
+/// Where the success page may send a buyer: https, without credentials in the URL; plain http
+/// only to a loopback address in development. Tollgate redirects there from its own origin, so
+/// anything looser would be an open redirect wearing Tollgate's name.
+fn acceptable_success_url(raw: &str, production: bool) -> bool {
+    let Ok(url) = url::Url::parse(raw.trim()) else {
+        return false;
+    };
+    if !url.username().is_empty() || url.password().is_some() || url.host_str().is_none() {
+        return false;
+    }
+    match url.scheme() {
+        "https" => true,
+        "http" => {
+            !production && matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+        }
+        _ => false,
+    }
+}
+
 /// Checks an operator's offer and normalises it (trimmed names, lower-case currency, fields
 /// that do not apply to its kind dropped), under the id `id`.
-fn validated_offer(id: OfferId, new: NewOffer) -> Result<Offer, BillingError> {
+fn validated_offer(id: OfferId, new: NewOffer, production: bool) -> Result<Offer, BillingError> {
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(BillingError::Invalid(
@@ -1616,10 +1688,10 @@ fn validated_offer(id: OfferId, new: NewOffer) -> Result<Offer, BillingError> {
         ));
     }
     if let Some(url) = &new.success_url
-        && !(url.starts_with("https://") || url.starts_with("http://"))
+        && !acceptable_success_url(url, production)
     {
         return Err(BillingError::Invalid(
-            "the success URL must be an http(s) URL".into(),
+            "the success URL must be an https:// URL (http:// only to this computer, and only in development)".into(),
         ));
     }
     Ok(Offer {
@@ -1643,17 +1715,35 @@ fn validated_offer(id: OfferId, new: NewOffer) -> Result<Offer, BillingError> {
     })
 }
 
-fn stripe_key_context(tenant: TenantId) -> String {
+pub(crate) fn stripe_key_context(tenant: TenantId) -> String {
     format!("tenant:{tenant}:stripe_secret_key")
 }
 
-fn webhook_secret_context(tenant: TenantId) -> String {
+pub(crate) fn webhook_secret_context(tenant: TenantId) -> String {
     format!("tenant:{tenant}:stripe_webhook_secret")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn success_urls_are_https_or_loopback_in_development() {
+        assert!(acceptable_success_url("https://shop.example/thanks", true));
+        assert!(acceptable_success_url("http://127.0.0.1:3000/done", false));
+        assert!(acceptable_success_url("http://localhost/done", false));
+        for bad in [
+            "http://shop.example/thanks",
+            "javascript:alert(1)",
+            "https://user:pw@shop.example/",
+            "//evil.example",
+            "ftp://x.example",
+            "not a url",
+        ] {
+            assert!(!acceptable_success_url(bad, false), "{bad}");
+        }
+        assert!(!acceptable_success_url("http://127.0.0.1:3000/done", true));
+    }
 
     #[test]
     fn money_is_formatted_in_minor_units_per_currency() {

@@ -167,8 +167,14 @@ pub struct Config {
     pub github_url: Url,
     /// `TOLLGATE_GITHUB_API_URL`: GitHub's API base URL.
     pub github_api_url: Url,
-    /// `TOLLGATE_MASTER_KEY`: base64 of 32 bytes; generated into the data folder when absent.
+    /// `TOLLGATE_MASTER_KEY`: base64 of 32 bytes; generated into the data folder when absent
+    /// (SQLite in development only).
     pub master_key: Option<SecretString>,
+    /// `TOLLGATE_MASTER_KEY_PREVIOUS`: the key before a rotation; it still opens what it sealed.
+    pub master_key_previous: Option<SecretString>,
+    /// `TOLLGATE_METRICS_TOKEN`: the bearer token `/metrics` requires (without it, `/metrics`
+    /// is served only in development mode).
+    pub metrics_token: Option<SecretString>,
     /// `TOLLGATE_STRIPE_API_URL`: Stripe's API base URL.
     pub stripe_api_url: Url,
     /// `TOLLGATE_CIMD_INSECURE_LOOPBACK`: accept `http://127.0.0.1` client metadata documents
@@ -260,7 +266,7 @@ impl Config {
             )?,
         };
 
-        let seed_demo = match get("TOLLGATE_SEED_DEMO").as_deref().map(str::trim) {
+        let seed_demo_raw = match get("TOLLGATE_SEED_DEMO").as_deref().map(str::trim) {
             None | Some("1" | "true" | "yes") => DemoSeed::WithPaidTool,
             Some("free") => DemoSeed::FreeOnly,
             Some("0" | "false" | "no") => DemoSeed::Off,
@@ -309,6 +315,43 @@ impl Config {
         let stripe_api_url =
             parse_http_url(&get, "TOLLGATE_STRIPE_API_URL", "https://api.stripe.com")?;
 
+        // Production means safe: no plain-http public URL (tokens, cookies and the consent
+        // page would travel in clear; behind a TLS-terminating load balancer the public URL is
+        // https while the bind stays plain http), no master key generated into one machine's
+        // data folder, and no demo tenant.
+        if production {
+            if !public_url.as_str().starts_with("https://") {
+                return Err(ConfigError::new(
+                    "TOLLGATE_PUBLIC_URL",
+                    "must be an https:// URL in production mode (terminate TLS in front of Tollgate and give its external https address)",
+                ));
+            }
+            if get("TOLLGATE_MASTER_KEY").is_none() {
+                return Err(ConfigError::new(
+                    "TOLLGATE_MASTER_KEY",
+                    "is required in production mode: generate one with `openssl rand -base64 32`, keep it in your secret store, and give the same key to every replica",
+                ));
+            }
+        }
+        // Replicas on one PostgreSQL must share one key: a key generated into each machine's
+        // data folder would seal secrets the other replicas cannot open.
+        if database_url.starts_with("postgres") && get("TOLLGATE_MASTER_KEY").is_none() {
+            return Err(ConfigError::new(
+                "TOLLGATE_MASTER_KEY",
+                "is required with a PostgreSQL database: generate one with `openssl rand -base64 32`, keep it in your secret store, and give the same key to every replica",
+            ));
+        }
+        let seed_demo = if !production || seed_demo_raw == DemoSeed::Off {
+            seed_demo_raw
+        } else if get("TOLLGATE_SEED_DEMO").is_none() {
+            DemoSeed::Off
+        } else {
+            return Err(ConfigError::new(
+                "TOLLGATE_SEED_DEMO",
+                "the demo tenant is never created in production mode (set it to false or leave it unset)",
+            ));
+        };
+
         let cimd_insecure_loopback = match get("TOLLGATE_CIMD_INSECURE_LOOPBACK")
             .as_deref()
             .map(str::trim)
@@ -355,6 +398,8 @@ impl Config {
             github_url,
             github_api_url,
             master_key: get("TOLLGATE_MASTER_KEY").map(SecretString::new),
+            master_key_previous: get("TOLLGATE_MASTER_KEY_PREVIOUS").map(SecretString::new),
+            metrics_token: get("TOLLGATE_METRICS_TOKEN").map(|t| SecretString::new(t.trim())),
             production,
             bind,
             public_url,
@@ -471,6 +516,50 @@ mod tests {
             !half_app.to_string().contains("s3cret"),
             "secrets never appear in errors"
         );
+    }
+
+    #[test]
+    fn production_needs_an_https_public_url_and_an_explicit_master_key_and_seeds_nothing() {
+        let key = (
+            "TOLLGATE_MASTER_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        );
+        let https = ("TOLLGATE_PUBLIC_URL", "https://mcp.example.com");
+        let mode = ("TOLLGATE_MODE", "production");
+        let plain = config(&[mode, key, ("TOLLGATE_PUBLIC_URL", "http://mcp.example.com")]);
+        assert_eq!(plain.expect_err("refused").variable, "TOLLGATE_PUBLIC_URL");
+        assert_eq!(
+            config(&[mode, key])
+                .expect_err("the default is http")
+                .variable,
+            "TOLLGATE_PUBLIC_URL"
+        );
+        let keyless = config(&[mode, https]).expect_err("refused");
+        assert_eq!(keyless.variable, "TOLLGATE_MASTER_KEY");
+        assert!(keyless.to_string().contains("every replica"), "{keyless}");
+        let seeded = config(&[mode, https, key, ("TOLLGATE_SEED_DEMO", "true")]);
+        assert_eq!(seeded.expect_err("refused").variable, "TOLLGATE_SEED_DEMO");
+        // Behind a TLS-terminating load balancer: https outside, plain http on the bind.
+        let ok = config(&[mode, https, key, ("TOLLGATE_BIND", "0.0.0.0:8080")]).expect("valid");
+        assert!(ok.production);
+        assert_eq!(ok.seed_demo, DemoSeed::Off);
+        assert_eq!(config(&[]).expect("dev").seed_demo, DemoSeed::WithPaidTool);
+    }
+
+    #[test]
+    fn postgres_needs_an_explicit_master_key() {
+        let pg = (
+            "TOLLGATE_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/x",
+        );
+        let err = config(&[pg]).expect_err("refused");
+        assert_eq!(err.variable, "TOLLGATE_MASTER_KEY");
+        assert!(err.to_string().contains("every replica"), "{err}");
+        let key = (
+            "TOLLGATE_MASTER_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        );
+        assert!(config(&[pg, key]).is_ok());
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub enum CryptoError {
     /// The master key is not 32 bytes of base64.
     #[error("TOLLGATE_MASTER_KEY: expected 32 bytes, base64-encoded ({0})")]
     BadMasterKey(String),
+    /// The previous master key is not 32 bytes of base64.
+    #[error("TOLLGATE_MASTER_KEY_PREVIOUS: expected 32 bytes, base64-encoded ({0})")]
+    BadPreviousKey(String),
     /// The key file could not be read or written.
     #[error("cannot read or create the master key file {path}: {source}")]
     KeyFile {
@@ -61,8 +64,28 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
     Ok(bytes)
 }
 
-/// A new random token: `prefix` then 256 bits, base64url. Prefixes (`tga_`, `tgr_`, …) let
-/// secret scanners and people tell token kinds apart.
+/// The prefix of each kind of token Tollgate issues (documented in `docs/security.md`). Each
+/// kind has its own, and none is the start of another, so secret scanners, people and the
+/// wrong-endpoint checks tell them apart: the admin API refuses anything but [`ADMIN_API`],
+/// and an admin token presented at an MCP endpoint is never an MCP token.
+pub mod prefix {
+    /// An MCP access token (bearer at a tenant's MCP endpoint).
+    pub const MCP_ACCESS: &str = "tgmcp_";
+    /// An MCP refresh token (at a tenant's token endpoint).
+    pub const MCP_REFRESH: &str = "tgref_";
+    /// A personal admin API token.
+    pub const ADMIN_API: &str = "tga_";
+    /// An operator's dashboard session (the cookie's value).
+    pub const ADMIN_SESSION: &str = "tgses_";
+    /// A confidential MCP client's secret.
+    pub const CLIENT_SECRET: &str = "tgcsec_";
+    /// An authorization code.
+    pub const CODE: &str = "tgcode_";
+    /// An invitation to a tenant.
+    pub const INVITATION: &str = "tgi_";
+}
+
+/// A new random token: `prefix` then 256 bits, base64url (see [`prefix`]).
 pub fn random_token(prefix: &str) -> Result<SecretString, CryptoError> {
     let bytes = random_bytes::<32>()?;
     Ok(SecretString(format!(
@@ -108,96 +131,40 @@ pub fn pkce_s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
 
-/// The key that seals secrets at rest (Stripe keys, GitHub client secrets, upstream verifiers).
-pub struct MasterKey {
+/// One 32-byte key and its public id.
+struct KeyMaterial {
+    /// 16 hex digits of a MAC under the key: names the key in sealed values and in the
+    /// database's fingerprint row, without revealing anything about it.
+    id: String,
     key: LessSafeKey,
     mac_seed: ring::hmac::Key,
 }
 
-impl fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MasterKey(***)")
-    }
-}
-
-const SEALED_VERSION: &str = "v1";
-
-impl MasterKey {
-    /// From 32 raw bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+impl KeyMaterial {
+    fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
         let unbound = UnboundKey::new(&AES_256_GCM, bytes)
             .map_err(|_| CryptoError::BadMasterKey(format!("{} bytes given", bytes.len())))?;
+        let mac_seed = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes);
+        let tag = ring::hmac::sign(&mac_seed, b"tollgate-key-id");
+        let id = tag.as_ref()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Ok(Self {
+            id,
             key: LessSafeKey::new(unbound),
-            mac_seed: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes),
+            mac_seed,
         })
     }
 
-    /// From `TOLLGATE_MASTER_KEY` when given; otherwise from `<data_dir>/master.key`, which is
-    /// created (mode 0600) with a fresh random key on first start.
-    pub fn load_or_create(configured: Option<&str>, data_dir: &Path) -> Result<Self, CryptoError> {
-        if let Some(encoded) = configured {
-            let bytes = STANDARD
-                .decode(encoded.trim())
-                .map_err(|e| CryptoError::BadMasterKey(e.to_string()))?;
-            return Self::from_bytes(&bytes);
-        }
-        let path = data_dir.join("master.key");
-        let key_file = |source| CryptoError::KeyFile {
-            path: path.display().to_string(),
-            source,
-        };
-        match std::fs::read_to_string(&path) {
-            Ok(encoded) => {
-                let bytes = STANDARD
-                    .decode(encoded.trim())
-                    .map_err(|e| CryptoError::BadMasterKey(e.to_string()))?;
-                Self::from_bytes(&bytes)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(data_dir).map_err(key_file)?;
-                let bytes = random_bytes::<32>()?;
-                write_private(&path, &STANDARD.encode(bytes)).map_err(key_file)?;
-                Self::from_bytes(&bytes)
-            }
-            Err(e) => Err(key_file(e)),
-        }
+    fn from_base64(encoded: &str) -> Result<Self, CryptoError> {
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .map_err(|e| CryptoError::BadMasterKey(e.to_string()))?;
+        Self::from_bytes(&bytes)
     }
 
-    /// A MAC of `message` for `purpose` (signed links), under a key derived from the master key.
-    pub fn mac(&self, purpose: &str, message: &str) -> String {
-        let derived =
-            ring::hmac::sign(&self.mac_seed, format!("tollgate-mac:{purpose}").as_bytes());
-        hmac_sha256_hex(derived.as_ref(), message.as_bytes())
-    }
-
-    /// Seals `plaintext`, bound to `context` (e.g. `tenant:<id>:stripe_secret_key`): a sealed
-    /// value moved to another row or purpose does not open.
-    pub fn seal(&self, plaintext: &str, context: &str) -> Result<String, CryptoError> {
-        let nonce_bytes = random_bytes::<NONCE_LEN>()?;
-        let mut buffer = plaintext.as_bytes().to_vec();
-        self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce_bytes),
-                Aad::from(context.as_bytes()),
-                &mut buffer,
-            )
-            .map_err(|_| CryptoError::Unseal)?;
-        Ok(format!(
-            "{SEALED_VERSION}.{}.{}",
-            URL_SAFE_NO_PAD.encode(nonce_bytes),
-            URL_SAFE_NO_PAD.encode(buffer)
-        ))
-    }
-
-    /// Opens a value sealed by [`Self::seal`] with the same context.
-    pub fn open(&self, sealed: &str, context: &str) -> Result<SecretString, CryptoError> {
-        let mut parts = sealed.split('.');
-        let (Some(SEALED_VERSION), Some(nonce), Some(body), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(CryptoError::Unseal);
-        };
+    fn open(&self, nonce: &str, body: &str, aad: &str) -> Result<SecretString, CryptoError> {
         let nonce: [u8; NONCE_LEN] = URL_SAFE_NO_PAD
             .decode(nonce)
             .ok()
@@ -210,13 +177,158 @@ impl MasterKey {
             .key
             .open_in_place(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(context.as_bytes()),
+                Aad::from(aad.as_bytes()),
                 &mut buffer,
             )
             .map_err(|_| CryptoError::Unseal)?;
         String::from_utf8(plain.to_vec())
             .map(SecretString)
             .map_err(|_| CryptoError::Unseal)
+    }
+}
+
+/// The key that seals secrets at rest (Stripe keys, GitHub client secrets, upstream verifiers),
+/// and, while a rotation is under way, the previous key, which still opens what it sealed.
+///
+/// Sealed format `v2.<key id>.<nonce>.<ciphertext>`, the key id also in the AAD
+/// (`<key id>:<context>`), so a value names the key that opens it and cannot be relabelled.
+/// Values sealed before key ids existed (`v1.<nonce>.<ciphertext>`, AAD = context) still open.
+pub struct MasterKey {
+    current: KeyMaterial,
+    previous: Option<KeyMaterial>,
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MasterKey({}, ***)", self.current.id)
+    }
+}
+
+const SEALED_V1: &str = "v1";
+const SEALED_V2: &str = "v2";
+
+impl MasterKey {
+    /// From 32 raw bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+        Ok(Self {
+            current: KeyMaterial::from_bytes(bytes)?,
+            previous: None,
+        })
+    }
+
+    /// Adds the previous key (`TOLLGATE_MASTER_KEY_PREVIOUS`, base64): it opens what it
+    /// sealed; nothing new is sealed with it.
+    pub fn with_previous(mut self, encoded: &str) -> Result<Self, CryptoError> {
+        let previous = KeyMaterial::from_base64(encoded).map_err(|e| match e {
+            CryptoError::BadMasterKey(why) => CryptoError::BadPreviousKey(why),
+            other => other,
+        })?;
+        self.previous = Some(previous);
+        Ok(self)
+    }
+
+    /// The current key's id (its fingerprint).
+    pub fn id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// The previous key's id, during a rotation.
+    pub fn previous_id(&self) -> Option<&str> {
+        self.previous.as_ref().map(|k| k.id.as_str())
+    }
+
+    /// From `TOLLGATE_MASTER_KEY` when given; otherwise from `<data_dir>/master.key`, which is
+    /// created (mode 0600) with a fresh random key on first start.
+    pub fn load_or_create(configured: Option<&str>, data_dir: &Path) -> Result<Self, CryptoError> {
+        if let Some(encoded) = configured {
+            return Ok(Self {
+                current: KeyMaterial::from_base64(encoded)?,
+                previous: None,
+            });
+        }
+        let path = data_dir.join("master.key");
+        let key_file = |source| CryptoError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(encoded) => Ok(Self {
+                current: KeyMaterial::from_base64(&encoded)?,
+                previous: None,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(data_dir).map_err(key_file)?;
+                let bytes = random_bytes::<32>()?;
+                write_private(&path, &STANDARD.encode(bytes)).map_err(key_file)?;
+                Self::from_bytes(&bytes)
+            }
+            Err(e) => Err(key_file(e)),
+        }
+    }
+
+    /// A MAC of `message` for `purpose` (signed links), under a key derived from the master key.
+    pub fn mac(&self, purpose: &str, message: &str) -> String {
+        let derived = ring::hmac::sign(
+            &self.current.mac_seed,
+            format!("tollgate-mac:{purpose}").as_bytes(),
+        );
+        hmac_sha256_hex(derived.as_ref(), message.as_bytes())
+    }
+
+    /// Seals `plaintext` under the current key, bound to `context` (e.g.
+    /// `tenant:<id>:stripe_secret_key`) and to the key's id: a sealed value moved to another
+    /// row or purpose does not open.
+    pub fn seal(&self, plaintext: &str, context: &str) -> Result<String, CryptoError> {
+        let nonce_bytes = random_bytes::<NONCE_LEN>()?;
+        let mut buffer = plaintext.as_bytes().to_vec();
+        let aad = format!("{}:{context}", self.current.id);
+        self.current
+            .key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce_bytes),
+                Aad::from(aad.as_bytes()),
+                &mut buffer,
+            )
+            .map_err(|_| CryptoError::Unseal)?;
+        Ok(format!(
+            "{SEALED_V2}.{}.{}.{}",
+            self.current.id,
+            URL_SAFE_NO_PAD.encode(nonce_bytes),
+            URL_SAFE_NO_PAD.encode(buffer)
+        ))
+    }
+
+    /// Opens a value sealed by [`Self::seal`] with the same context, under whichever key
+    /// (current or previous) sealed it.
+    pub fn open(&self, sealed: &str, context: &str) -> Result<SecretString, CryptoError> {
+        let parts: Vec<&str> = sealed.split('.').collect();
+        match parts.as_slice() {
+            [SEALED_V2, id, nonce, body] => {
+                let key = self.key_by_id(id).ok_or(CryptoError::Unseal)?;
+                key.open(nonce, body, &format!("{id}:{context}"))
+            }
+            [SEALED_V1, nonce, body] => {
+                self.current
+                    .open(nonce, body, context)
+                    .or_else(|e| match &self.previous {
+                        Some(previous) => previous.open(nonce, body, context),
+                        None => Err(e),
+                    })
+            }
+            _ => Err(CryptoError::Unseal),
+        }
+    }
+
+    /// Whether `sealed` is already sealed under the current key in the current format.
+    pub fn is_current(&self, sealed: &str) -> bool {
+        sealed.starts_with(&format!("{SEALED_V2}.{}.", self.current.id))
+    }
+
+    fn key_by_id(&self, id: &str) -> Option<&KeyMaterial> {
+        if self.current.id == id {
+            return Some(&self.current);
+        }
+        self.previous.as_ref().filter(|k| k.id == id)
     }
 }
 
@@ -264,6 +376,70 @@ mod tests {
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).expect("ascii");
         assert!(key.open(&tampered, "tenant:a:stripe").is_err());
+    }
+
+    #[test]
+    fn sealed_values_name_their_key_and_open_under_it_during_a_rotation() {
+        let old = MasterKey::from_bytes(&[7u8; 32]).expect("old");
+        let sealed = old.seal("sk_test_123", "tenant:a:stripe").expect("sealed");
+        assert!(sealed.starts_with(&format!("v2.{}.", old.id())));
+        let new = MasterKey::from_bytes(&[8u8; 32]).expect("new");
+        assert!(new.open(&sealed, "tenant:a:stripe").is_err());
+        let rotating = MasterKey::from_bytes(&[8u8; 32])
+            .expect("new")
+            .with_previous(&STANDARD.encode([7u8; 32]))
+            .expect("previous");
+        assert_eq!(rotating.previous_id(), Some(old.id()));
+        let opened = rotating.open(&sealed, "tenant:a:stripe").expect("opens");
+        assert_eq!(opened.expose(), "sk_test_123");
+        assert!(!rotating.is_current(&sealed));
+        let resealed = rotating
+            .seal(opened.expose(), "tenant:a:stripe")
+            .expect("sealed");
+        assert!(rotating.is_current(&resealed));
+        assert_eq!(
+            new.open(&resealed, "tenant:a:stripe")
+                .expect("opens")
+                .expose(),
+            "sk_test_123"
+        );
+        // Relabelling a value with another key id does not open it.
+        let relabelled = sealed.replacen(old.id(), new.id(), 1);
+        assert!(rotating.open(&relabelled, "tenant:a:stripe").is_err());
+    }
+
+    #[test]
+    fn values_sealed_before_key_ids_still_open() {
+        // A v1 value, as the previous format wrote it: AAD = the context alone.
+        let bytes = [7u8; 32];
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &bytes).expect("key"));
+        let nonce = [3u8; NONCE_LEN];
+        let mut buffer = b"whsec_old".to_vec();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(b"tenant:a:hook".as_slice()),
+            &mut buffer,
+        )
+        .expect("sealed");
+        let v1 = format!(
+            "v1.{}.{}",
+            URL_SAFE_NO_PAD.encode(nonce),
+            URL_SAFE_NO_PAD.encode(buffer)
+        );
+        let master = MasterKey::from_bytes(&bytes).expect("key");
+        assert_eq!(
+            master.open(&v1, "tenant:a:hook").expect("opens").expose(),
+            "whsec_old"
+        );
+        assert!(master.open(&v1, "tenant:b:hook").is_err());
+        let rotated = MasterKey::from_bytes(&[9u8; 32])
+            .expect("new")
+            .with_previous(&STANDARD.encode(bytes))
+            .expect("previous");
+        assert_eq!(
+            rotated.open(&v1, "tenant:a:hook").expect("opens").expose(),
+            "whsec_old"
+        );
     }
 
     #[test]

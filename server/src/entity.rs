@@ -7,6 +7,7 @@ pub mod customer;
 pub mod end_user;
 pub mod entitlement;
 pub mod invitation;
+pub mod master_key;
 pub mod mcp_session;
 pub mod membership;
 pub mod meter_outbox;

@@ -59,11 +59,84 @@ pub fn page(status: StatusCode, html: String) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Our own forms still carry their origin; other sites get no referrer at all.
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
     response
+}
+
+/// Whether a form POST comes from one of our own pages. A browser says where a request comes
+/// from (`Sec-Fetch-Site`, and `Origin` on every POST); a form posted by another site — the
+/// start of a login or payment CSRF — is refused before anything changes. Requests that say
+/// neither (non-browser clients) are left to the form's cookie binding.
+pub fn form_from_our_pages(
+    headers: &axum::http::HeaderMap,
+    public: &crate::config::PublicUrl,
+) -> bool {
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    if matches!(fetch_site.as_deref(), Some("cross-site" | "same-site")) {
+        return false;
+    }
+    match headers.get(header::ORIGIN).map(|v| v.to_str()) {
+        None => true,
+        // A page that sends no referrer makes the browser say `Origin: null`; then only the
+        // browser's own `Sec-Fetch-Site: same-origin` vouches for the form.
+        Some(Ok("null")) => fetch_site.as_deref() == Some("same-origin"),
+        Some(Ok(origin)) => public.allows_origin(origin),
+        Some(Err(_)) => false,
+    }
+}
+
+/// The refusal of a form posted from elsewhere (see [`form_from_our_pages`]).
+pub fn foreign_form(title: &str) -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        layout(
+            title,
+            &format!(
+                "<h1>{}</h1><p>This form was sent from another site, so it was not accepted. If you meant to do this, start again from your application.</p>",
+                escape(title)
+            ),
+        ),
+    )
+}
+
+/// A `Set-Cookie` value for a short-lived cookie that binds a form to the browser that was
+/// shown it: HttpOnly, `SameSite=Lax`, `Path=/`, and `Secure` on https (required by the
+/// `__Host-` prefix the caller puts in the name there).
+pub fn binding_cookie(
+    name: &str,
+    value: &str,
+    public: &crate::config::PublicUrl,
+) -> Option<HeaderValue> {
+    let secure = if public.as_str().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Max-Age=600; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .ok()
+}
+
+/// The cookies a request carries, by name.
+pub fn cookies(headers: &axum::http::HeaderMap) -> std::collections::HashMap<String, String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect()
 }

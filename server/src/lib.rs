@@ -15,6 +15,7 @@ pub mod db;
 mod entity;
 pub mod housekeeping;
 mod html;
+pub mod keys;
 pub mod limit;
 pub mod mcp;
 pub mod oauth;

@@ -4,16 +4,21 @@ use anyhow::Context;
 use tollgate::{App, Config};
 
 const USAGE: &str = "usage: tollgate serve
+       tollgate keys rotate
 
-Runs Tollgate. Settings come from the environment (see README.md):
-  TOLLGATE_BIND, TOLLGATE_PUBLIC_URL, TOLLGATE_DATABASE_URL, TOLLGATE_DATA_DIR,
-  TOLLGATE_WPORG_API_URL, TOLLGATE_WPORG_TIMEOUT_MS, TOLLGATE_SEED_DEMO, TOLLGATE_LOG";
+serve        runs Tollgate. Settings come from the environment (see README.md):
+             TOLLGATE_BIND, TOLLGATE_PUBLIC_URL, TOLLGATE_DATABASE_URL, TOLLGATE_DATA_DIR,
+             TOLLGATE_MASTER_KEY, TOLLGATE_MODE, TOLLGATE_WPORG_API_URL, TOLLGATE_LOG, ...
+keys rotate  re-seals every stored secret under TOLLGATE_MASTER_KEY (the new key), opening
+             old values with TOLLGATE_MASTER_KEY_PREVIOUS (the old key); replicas given both
+             keys keep working during and after it. Then drop TOLLGATE_MASTER_KEY_PREVIOUS.";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let command = std::env::args().nth(1);
     match command.as_deref() {
         Some("serve") | None => serve().await,
+        Some("keys") if std::env::args().nth(2).as_deref() == Some("rotate") => rotate_keys().await,
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             Ok(())
@@ -42,8 +47,16 @@ async fn serve() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("TOLLGATE_BIND: cannot listen on {bind}"))?;
+    let production = app.state().config.production;
     println!("Tollgate is listening on {bind}");
-    println!("  demo MCP endpoint: {}", public.join("/t/demo/mcp"));
+    if production {
+        println!("  mode:              production");
+    } else {
+        println!(
+            "  mode:              DEVELOPMENT (demo tenant, demo sign-in without a GitHub app, sandbox checkout); set TOLLGATE_MODE=production for real use"
+        );
+        println!("  demo MCP endpoint: {}", public.join("/t/demo/mcp"));
+    }
     println!("  health:            {}", public.join("/healthz"));
     println!("  metrics:           {}", public.join("/metrics"));
     println!("  dashboard:         {}", public.join("/admin"));
@@ -60,6 +73,27 @@ async fn serve() -> anyhow::Result<()> {
         println!();
     }
     app.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// `tollgate keys rotate`: builds the app as `serve` would (so the key check and migrations
+/// run), re-seals every secret under the new key and records its fingerprint.
+async fn rotate_keys() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tollgate::ops::init_logging();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("tollgate: bad configuration: {error}");
+            std::process::exit(2);
+        }
+    };
+    let app = App::build(config).await?;
+    let report = app.state().rotate_master_key().await?;
+    println!(
+        "Re-sealed {} secrets of {} tenants under the new master key. Every replica may now drop TOLLGATE_MASTER_KEY_PREVIOUS.",
+        report.resealed, report.tenants
+    );
     Ok(())
 }
 

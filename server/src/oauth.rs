@@ -30,6 +30,9 @@ use uuid::Uuid;
 
 /// How long an access token lives.
 pub const ACCESS_TOKEN_TTL: Duration = Duration::hours(1);
+/// How long a rotated refresh token still refreshes (into the same family) instead of counting
+/// as a replay: clients that run several sessions refresh in parallel with one token.
+pub const REFRESH_GRACE: Duration = Duration::seconds(30);
 /// How long a refresh token lives unused.
 pub const REFRESH_TOKEN_TTL: Duration = Duration::days(30);
 /// How long an authorization code lives.
@@ -247,6 +250,10 @@ pub struct ConsentPrompt {
     pub request_id: String,
     /// The form's CSRF token.
     pub csrf: SecretString,
+    /// The browser-binding cookie's name; set with the page, required on the form's POST.
+    pub cookie_name: String,
+    /// The browser-binding cookie's value (a secret; only its hash is stored).
+    pub cookie_value: SecretString,
     /// The tenant's display name.
     pub tenant_name: String,
     /// The client's self-declared name.
@@ -326,6 +333,9 @@ pub struct TokenParams {
 pub enum BearerRejection {
     /// Unknown, expired, revoked, or for another resource.
     InvalidToken,
+    /// The token could not be checked (the database failed): not the token's fault, so the
+    /// client must keep it and retry, never throw it away as it would on `invalid_token`.
+    Unavailable,
 }
 
 /// The GitHub OAuth app the platform uses unless a tenant brings its own.
@@ -569,9 +579,11 @@ impl OAuthService {
         let secret = if method == "none" {
             None
         } else {
-            Some(crypto::random_token("tgs_").map_err(|_| {
-                OAuthError::InvalidRequest("could not generate a secret; try again".into())
-            })?)
+            Some(
+                crypto::random_token(crypto::prefix::CLIENT_SECRET).map_err(|_| {
+                    OAuthError::InvalidRequest("could not generate a secret; try again".into())
+                })?,
+            )
         };
         let row = store::ClientRecord {
             client_id,
@@ -610,14 +622,15 @@ impl OAuthService {
                     .to_owned(),
             );
         }
-        let secret =
-            if confidential {
-                Some(crypto::random_token("tgs_").map_err(|_| {
+        let secret = if confidential {
+            Some(
+                crypto::random_token(crypto::prefix::CLIENT_SECRET).map_err(|_| {
                     OAuthError::InvalidRequest("could not generate a secret".into())
-                })?)
-            } else {
-                None
-            };
+                })?,
+            )
+        } else {
+            None
+        };
         let client_id = crypto::random_id("tgc_")
             .map_err(|_| OAuthError::InvalidRequest("could not generate a client id".into()))?;
         let row = store::ClientRecord {
@@ -805,6 +818,7 @@ impl OAuthService {
 
         let request_id = crypto::random_id("req_")?;
         let csrf = crypto::random_token("")?;
+        let binding = crypto::random_token("")?;
         let now = self.clock.now();
         store::insert_pending(
             &self.db,
@@ -818,6 +832,7 @@ impl OAuthService {
                 resource,
                 scope,
                 csrf_hash: crypto::hash_token(csrf.expose()),
+                binding_hash: crypto::hash_token(binding.expose()),
                 expires_at: now + PENDING_TTL,
             },
         )
@@ -828,6 +843,8 @@ impl OAuthService {
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_default();
         Ok(ConsentPrompt {
+            cookie_name: self.binding_cookie_name(&request_id),
+            cookie_value: binding,
             request_id,
             csrf,
             tenant_name: tenant.name.clone(),
@@ -841,24 +858,23 @@ impl OAuthService {
         })
     }
 
-    /// The user's answer on the consent page.
+    /// The user's answer on the consent page. Only the browser that was shown the page (it
+    /// holds the binding cookie set with it) can answer: a form posted by another browser —
+    /// an attacker's page auto-submitting the attacker's own request in a victim's browser —
+    /// is refused before anything happens.
     pub async fn decide_consent(
         &self,
         tenant: &Tenant,
         request_id: &str,
         csrf: &str,
         approve: bool,
+        cookies: &HashMap<String, String>,
     ) -> Result<ConsentOutcome, FlowError> {
         let now = self.clock.now();
         let pending = store::find_pending(&self.db, tenant.id, request_id)
             .await?
             .ok_or_else(|| local(400, "This sign-in request is unknown or finished. Start again from your application."))?;
-        if pending.expires_at < now {
-            return Err(local(
-                400,
-                "This sign-in request has expired. Start again from your application.",
-            ));
-        }
+        self.check_binding(&pending, request_id, cookies, now)?;
         if !crypto::constant_time_eq(&crypto::hash_token(csrf), &pending.csrf_hash) {
             return Err(local(
                 403,
@@ -921,7 +937,7 @@ impl OAuthService {
         }
         Ok(ConsentOutcome::Continue {
             location,
-            cookie_name: binding_cookie_name(request_id),
+            cookie_name: self.binding_cookie_name(request_id),
             cookie_value: binding,
         })
     }
@@ -939,7 +955,7 @@ impl OAuthService {
         let pending = store::find_pending(&self.db, tenant.id, request_id)
             .await?
             .ok_or_else(|| local(400, "This sign-in request is unknown or finished."))?;
-        check_binding(&pending, request_id, cookies, self.clock.now())?;
+        self.check_binding(&pending, request_id, cookies, self.clock.now())?;
         Ok(())
     }
 
@@ -962,9 +978,11 @@ impl OAuthService {
         {
             return Err(local(400, "This sign-in request was already used."));
         }
+        // Demo users live in their own namespace (provider `local`, login `demo:<name>`): a
+        // typed name never becomes, or looks like, a GitHub user of the same name.
         let identity = UpstreamIdentity {
             subject: name.to_lowercase(),
-            login: name.to_owned(),
+            login: format!("demo:{name}"),
             name: Some(name.to_owned()),
             email: None,
         };
@@ -994,7 +1012,7 @@ impl OAuthService {
                 "This sign-in is unknown, finished or expired. Start again from your application.",
             )
         })?;
-        check_binding(&pending, &pending.id, cookies, self.clock.now())?;
+        self.check_binding(&pending, &pending.id, cookies, self.clock.now())?;
         let issuer = self.issuer(tenant);
         let back = |error: &str, description: &str| {
             FlowError::Redirect(error_redirect(
@@ -1054,7 +1072,7 @@ impl OAuthService {
             .await?
             .ok_or_else(|| local(400, "This sign-in request is unknown."))?;
         let user = store::upsert_end_user(&self.db, tenant.id, provider, identity, now).await?;
-        let code = crypto::random_token("tgcode_")?;
+        let code = crypto::random_token(crypto::prefix::CODE)?;
         store::insert_code(
             &self.db,
             tenant.id,
@@ -1236,8 +1254,9 @@ impl OAuthService {
     ) -> Result<TokenResponse, OAuthError> {
         let generation_failed =
             |_| OAuthError::InvalidRequest("could not generate a token; try again".into());
-        let access = crypto::random_token("tga_").map_err(generation_failed)?;
-        let refresh = crypto::random_token("tgr_").map_err(generation_failed)?;
+        let access = crypto::random_token(crypto::prefix::MCP_ACCESS).map_err(generation_failed)?;
+        let refresh =
+            crypto::random_token(crypto::prefix::MCP_REFRESH).map_err(generation_failed)?;
         store::insert_token(
             db,
             tenant,
@@ -1289,8 +1308,10 @@ impl OAuthService {
         let now = self.clock.now();
         let hash = crypto::hash_token(token);
         let txn = crate::db::begin_write(&self.db).await?;
-        match store::rotate_refresh(&txn, tenant.id, &hash, now).await? {
-            store::Rotation::Rotated(grant) => {
+        match store::rotate_refresh(&txn, tenant.id, &hash, now, now - REFRESH_GRACE).await? {
+            // A parallel refresh of the same token (a client running several sessions) gets a
+            // fresh pair of the same family instead of signing the user out.
+            store::Rotation::Rotated(grant) | store::Rotation::ReusedInGrace(grant) => {
                 if grant.client_id != client.client_id {
                     txn.rollback().await?;
                     return Err(OAuthError::InvalidGrant(
@@ -1426,12 +1447,18 @@ impl OAuthService {
         tenant: &Tenant,
         token: &str,
     ) -> Result<Caller, BearerRejection> {
+        // An admin credential is never an MCP token: refused without a lookup.
+        if token.starts_with(crypto::prefix::ADMIN_API)
+            || token.starts_with(crypto::prefix::ADMIN_SESSION)
+        {
+            return Err(BearerRejection::InvalidToken);
+        }
         let now = self.clock.now();
         let found = store::find_access(&self.db, tenant.id, &crypto::hash_token(token))
             .await
             .map_err(|error| {
                 tracing::error!(%error, "bearer lookup failed");
-                BearerRejection::InvalidToken
+                BearerRejection::Unavailable
             })?;
         let Some((token, grant, user)) = found else {
             return Err(BearerRejection::InvalidToken);
@@ -1470,9 +1497,32 @@ fn registered(
     }
 }
 
+impl OAuthService {
+    /// The name of the cookie that binds a sign-in request to the browser that was shown its
+    /// consent page: `__Host-` on https (no other host or path can set or shadow it), the
+    /// same name without the prefix on http, where browsers refuse the prefix.
+    pub fn binding_cookie_name(&self, request_id: &str) -> String {
+        if self.public.as_str().starts_with("https://") {
+            format!("__Host-tg_auth_{request_id}")
+        } else {
+            format!("tg_auth_{request_id}")
+        }
+    }
+
+    fn check_binding(
+        &self,
+        pending: &store::PendingRow,
+        request_id: &str,
+        cookies: &HashMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), FlowError> {
+        check_binding(pending, &self.binding_cookie_name(request_id), cookies, now)
+    }
+}
+
 fn check_binding(
     pending: &store::PendingRow,
-    request_id: &str,
+    cookie_name: &str,
     cookies: &HashMap<String, String>,
     now: DateTime<Utc>,
 ) -> Result<(), FlowError> {
@@ -1482,7 +1532,7 @@ fn check_binding(
             "This sign-in request has expired. Start again from your application.",
         ));
     }
-    let presented = cookies.get(&binding_cookie_name(request_id));
+    let presented = cookies.get(cookie_name);
     let matches = match (presented, &pending.binding_hash) {
         (Some(value), Some(hash)) => crypto::constant_time_eq(&crypto::hash_token(value), hash),
         _ => false,
@@ -1497,12 +1547,7 @@ fn check_binding(
     Ok(())
 }
 
-/// The name of the cookie that binds an approved consent to the browser that gave it.
-pub fn binding_cookie_name(request_id: &str) -> String {
-    format!("tg_auth_{request_id}")
-}
-
-fn github_secret_context(tenant: TenantId) -> String {
+pub(crate) fn github_secret_context(tenant: TenantId) -> String {
     format!("tenant:{tenant}:github_client_secret")
 }
 

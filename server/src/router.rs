@@ -186,6 +186,10 @@ pub fn build(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             ops::routes::close_when_body_unread,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::routes::strict_transport_security,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
                 // The path only: query strings may carry codes or states.

@@ -347,6 +347,11 @@ impl TenantService {
             .ok_or(TenantError::TenantNotFound)
     }
 
+    /// Every tenant's id (for work over all tenants, such as re-sealing secrets).
+    pub async fn list_tenant_ids(&self) -> Result<Vec<TenantId>, TenantError> {
+        Ok(store::list_tenant_ids(&self.db).await?)
+    }
+
     /// Changes a tenant's settings.
     pub async fn update_settings(
         &self,

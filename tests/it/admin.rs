@@ -484,6 +484,18 @@ async fn tool_changes_and_prices_reach_the_live_endpoint_without_a_restart() {
         .post("/api/v1/tenants/demo/offers", json!({"name": "X", "kind": "lifetime", "price_id": "p", "amount": 2, "currency": "usd"}))
         .await;
     assert_eq!(bad_kind.body["error"]["field"], "kind");
+    // The success page redirects from Tollgate's origin: only https (or this computer in
+    // development), never an open redirect.
+    for url in [
+        "http://shop.example/thanks",
+        "javascript:alert(1)",
+        "https://u:p@shop.example/",
+    ] {
+        let open_redirect = owner
+            .post("/api/v1/tenants/demo/offers", json!({"name": "X", "kind": "one_time", "price_id": "p", "amount": 2, "currency": "usd", "calls": 1, "success_url": url}))
+            .await;
+        assert_eq!(open_redirect.status, StatusCode::BAD_REQUEST, "{url}");
+    }
 
     let offer = owner
         .post(
@@ -763,6 +775,23 @@ async fn roles_decide_who_may_change_what() {
         .nth(1)
         .expect("token")
         .to_owned();
+    // Bound to the invited address: the signed-in owner (another address) cannot take it.
+    let someone_else = owner
+        .post("/api/v1/invitations/accept", json!({"token": token}))
+        .await;
+    assert_eq!(
+        someone_else.status,
+        StatusCode::CONFLICT,
+        "{:?}",
+        someone_else.body
+    );
+    assert!(
+        someone_else.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("another e-mail address")),
+        "{:?}",
+        someone_else.body
+    );
     let first = Operator::anonymous(&app)
         .post(
             "/api/v1/invitations/accept",
@@ -1143,4 +1172,58 @@ async fn the_tenants_github_app_override_is_stored_encrypted() {
         )
         .await;
     assert_eq!(anonymous_off.body["anonymous_free_tools"], false);
+}
+
+#[tokio::test]
+async fn the_audit_log_is_append_only_and_outlives_its_tenant() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let owner = app.first_operator().await;
+    let created = owner
+        .post(
+            "/api/v1/tenants",
+            json!({"slug": "ledger", "name": "Ledger"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let renamed = owner
+        .patch("/api/v1/tenants/ledger", json!({"name": "Ledger 2"}))
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
+    let db = &app.state.db;
+    let backend = db.get_database_backend();
+    let count = || async {
+        db.query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            "select count(*) as n from audit_log",
+        ))
+        .await
+        .expect("count")
+        .expect("row")
+        .try_get::<i64>("", "n")
+        .expect("n")
+    };
+    let before = count().await;
+    assert!(before >= 2, "{before}");
+    // Not even the application's own connection can rewrite or erase the record.
+    for statement in [
+        "update audit_log set action = 'nothing happened'",
+        "delete from audit_log",
+    ] {
+        let refused = db
+            .execute_unprepared(statement)
+            .await
+            .expect_err("the audit log refuses it");
+        assert!(refused.to_string().contains("append-only"), "{refused}");
+    }
+    assert_eq!(count().await, before);
+    // Deleting the tenant keeps its history.
+    let deleted = owner
+        .delete("/api/v1/tenants/ledger", Some(json!({"confirm": "ledger"})))
+        .await;
+    assert!(deleted.status.is_success(), "{:?}", deleted.body);
+    assert!(
+        count().await > before,
+        "the deletion itself is recorded, nothing erased"
+    );
 }

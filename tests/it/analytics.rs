@@ -190,8 +190,10 @@ async fn the_paid_flow_counts_payment_requests_checkouts_revenue_and_customers()
         .and_then(|rest| rest.split('"').next())
         .expect("a checkout link")
         .to_owned();
-    let paid = app.http().post(&checkout).send().await.expect("paid");
-    assert_eq!(paid.status(), 200);
+    let paid = tollgate_tests::browser::Browser::new()
+        .pay_sandbox_checkout(&checkout)
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
     let result = call(&client, "wporg_plugin_downloads", args).await;
     assert_ne!(result.is_error, Some(true), "{result:?}");
     // The billing tools are counted too.

@@ -3,7 +3,7 @@
 
 use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
-use tollgate_tests::browser::OAuthClient;
+use tollgate_tests::browser::{Browser, OAuthClient, hidden_input};
 use tollgate_tests::{Era, TestApp, TestOptions};
 
 async fn priced_app() -> TestApp {
@@ -146,18 +146,11 @@ async fn free_quota_then_sandbox_payment_then_the_retry_works() {
         .and_then(|rest| rest.split('"').next())
         .expect("a checkout link")
         .to_owned();
-    let sandbox = app
-        .http()
-        .get(&checkout)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let browser = Browser::new();
+    let sandbox = browser.get(&checkout).await.body;
     assert!(sandbox.contains("TEST MODE"), "{sandbox}");
-    let paid = app.http().post(&checkout).send().await.expect("paid");
-    assert_eq!(paid.status(), 200);
+    let paid = browser.pay_sandbox_checkout(&checkout).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
     let success = app
         .http()
         .get(format!("{pay_url}/success"))
@@ -405,15 +398,8 @@ async fn pay_in_sandbox(app: &TestApp, result: &rmcp::model::CallToolResult) {
         .and_then(|rest| rest.split('"').next())
         .expect("a checkout link")
         .to_owned();
-    assert_eq!(
-        app.http()
-            .post(&checkout)
-            .send()
-            .await
-            .expect("paid")
-            .status(),
-        200
-    );
+    let paid = Browser::new().pay_sandbox_checkout(&checkout).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
 }
 
 #[tokio::test]
@@ -494,11 +480,23 @@ async fn a_metered_plan_stops_at_its_spend_cap() {
 #[tokio::test]
 async fn in_production_the_sandbox_never_takes_payments() {
     let app = TestApp::spawn_with(TestOptions {
-        demo_pricing: true,
         extra: vec![("TOLLGATE_MODE".into(), "production".into())],
         ..TestOptions::default()
     })
     .await;
+    // No demo tenant in production: an operator's tenant with a paid tool, no Stripe yet.
+    app.state
+        .tenants
+        .ensure_demo_tenant()
+        .await
+        .expect("an operator's tenant");
+    let mut offer = sandbox_offer(tollgate::billing::OfferKind::OneTime);
+    offer.calls = Some(100);
+    offer.free_quota = Some(3);
+    offer.interval = None;
+    offer.meter_event = None;
+    offer.spend_cap = None;
+    price_with(&app, offer, &["wporg_plugin_downloads"]).await;
     let token = token(&app).await;
     let client = app
         .mcp_client_with_token("demo", Era::Stateless, &token)
@@ -553,4 +551,62 @@ async fn concurrent_paid_calls_all_run_and_each_is_billed_once() {
     let owner = app.first_operator().await;
     let customers = owner.get("/api/v1/tenants/demo/customers").await.body;
     assert_eq!(customers[0]["calls_this_month"], 20, "{customers}");
+}
+
+#[tokio::test]
+async fn a_sandbox_payment_form_posted_from_elsewhere_pays_nothing() {
+    let app = priced_app().await;
+    let token = token(&app).await;
+    let client = app
+        .mcp_client_with_token("demo", Era::Sessions, &token)
+        .await;
+    let call = || {
+        client.call_tool(
+            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
+        )
+    };
+    // Three free calls, then the payment answer.
+    for _ in 0..3 {
+        call().await.expect("tools/call");
+    }
+    let result = call().await.expect("tools/call");
+    assert_eq!(result.is_error, Some(true), "{result:?}");
+    let pay_url = result.structured_content.as_ref().expect("structured")["checkout_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let page = Browser::new().get(&pay_url).await.body;
+    let checkout = page
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a checkout link")
+        .to_owned();
+    let shown = Browser::new();
+    let form_page = shown.get(&checkout).await;
+    let csrf = hidden_input(&form_page.body, "csrf").expect("the form's token");
+    // Another browser posts the form it did not load; the one that loaded it is made to post
+    // it from another site.
+    let elsewhere = Browser::new()
+        .post_form(&checkout, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
+    let cross_site = shown
+        .post_form_with(
+            &checkout,
+            &[("csrf", &csrf)],
+            &[
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        )
+        .await;
+    assert_eq!(cross_site.status, 403, "{}", cross_site.body);
+    let still = call().await.expect("tools/call");
+    assert_eq!(still.is_error, Some(true), "nothing was paid: {still:?}");
+    // The browser that was shown the page pays.
+    let paid = shown.post_form(&checkout, &[("csrf", &csrf)]).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    let after = call().await.expect("tools/call");
+    assert_ne!(after.is_error, Some(true), "{after:?}");
 }

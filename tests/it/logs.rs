@@ -198,7 +198,8 @@ async fn no_secret_reaches_the_logs_even_at_debug_level() {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
     for prefix in [
-        "tga_", "tgs_", "tgi_", "tgr_", "tgcode_", "gho_", "sk_test_", "whsec_",
+        "tga_", "tgmcp_", "tgref_", "tgses_", "tgcsec_", "tgi_", "tgcode_", "gho_", "sk_test_",
+        "whsec_",
     ] {
         assert!(!logs.contains(prefix), "{prefix}… reached the logs");
     }

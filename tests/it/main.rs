@@ -8,6 +8,7 @@ mod browser_smoke;
 mod conformance;
 mod dashboard;
 mod housekeeping;
+mod keys;
 mod limits;
 mod logs;
 mod mcp;

@@ -176,7 +176,7 @@ async fn a_client_signs_in_through_github_and_calls_a_tool_with_rmcp() {
         app.github
             .bearer_tokens_seen()
             .iter()
-            .all(|t| !t.contains("tga_"))
+            .all(|t| !t.contains("tgmcp_"))
     );
     assert!(!app.wporg.saw_authorization_header());
 
@@ -204,6 +204,10 @@ async fn without_a_github_app_the_marked_demo_sign_in_completes_the_flow() {
     );
     let users = app.end_users("demo").await;
     assert_eq!(users[0].provider, "local");
+    assert_eq!(
+        users[0].login, "demo:Ada Lovelace",
+        "demo users have their own namespace"
+    );
     assert_eq!(app.github.token_requests(), 0);
 }
 
@@ -215,6 +219,15 @@ async fn production_mode_never_offers_the_demo_sign_in() {
         ..TestOptions::default()
     })
     .await;
+    assert!(
+        app.state.tenants.get_tenant_by_slug("demo").await.is_err(),
+        "production never seeds the demo tenant"
+    );
+    app.state
+        .tenants
+        .ensure_demo_tenant()
+        .await
+        .expect("an operator's tenant");
     let client = OAuthClient::register(&app, "demo").await;
     let page = Browser::new()
         .get(&client.authorize_url(&Pkce::new(), &[]))
@@ -489,6 +502,62 @@ async fn an_expired_code_or_one_for_another_client_is_refused() {
     );
 }
 
+/// Live grants (token families) in the database.
+async fn live_families(app: &TestApp) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let db = &app.state.db;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "select count(*) as n from oauth_grant where revoked_at is null",
+        ))
+        .await
+        .expect("count")
+        .expect("a row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
+#[tokio::test]
+async fn ten_parallel_refreshes_with_one_token_keep_the_user_signed_in_in_one_family() {
+    let app = TestApp::spawn().await;
+    let client = OAuthClient::register(&app, "demo").await;
+    let first = client.sign_in().await;
+    let rt1 = first["refresh_token"].as_str().expect("rt").to_owned();
+    let answers = join_all((0..10).map(|_| client.refresh(&rt1))).await;
+    let mut access = Vec::new();
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "every parallel refresh succeeds: {body}");
+        access.push(body["access_token"].as_str().expect("at").to_owned());
+    }
+    assert_eq!(live_families(&app).await, 1, "exactly one family");
+    for token in &access {
+        assert_eq!(
+            list_tools_with(&app, "demo", Some(token)).await.status(),
+            200,
+            "the user stays signed in"
+        );
+    }
+    // The new refresh tokens work; after the window, the old one is a replay and revokes the
+    // family.
+    let (status, _) = client
+        .refresh(answers[3].1["refresh_token"].as_str().expect("rt"))
+        .await;
+    assert_eq!(status, 200);
+    app.clock.advance(chrono::Duration::seconds(31));
+    let (status, body) = client.refresh(&rt1).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(live_families(&app).await, 0);
+    assert_eq!(
+        list_tools_with(&app, "demo", Some(&access[0]))
+            .await
+            .status(),
+        401
+    );
+}
+
 #[tokio::test]
 async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
     let app = TestApp::spawn().await;
@@ -505,6 +574,8 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
         200
     );
 
+    // Past the grace window for parallel refreshes, a reuse is a replay.
+    app.clock.advance(chrono::Duration::seconds(31));
     let (status, body) = client.refresh(&rt1).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -566,6 +637,115 @@ async fn consent_needs_its_csrf_token() {
     let back_b = client.approve(&browser, &b).await;
     let back_a = client.approve(&browser, &a).await;
     assert!(query_param(&back_a, "code").is_some() && query_param(&back_b, "code").is_some());
+}
+
+#[tokio::test]
+async fn a_consent_form_posted_from_another_browser_ends_on_an_error_page_never_at_github() {
+    let app = TestApp::spawn().await;
+    // The attacker registers a client with their own redirect URI and loads /authorize in
+    // their own browser: they now know the request id and the form's CSRF token.
+    let client = OAuthClient::register(&app, "demo").await;
+    let attacker = Browser::new();
+    let consent = client.consent_page(&attacker, &Pkce::new()).await;
+    let set_cookie = consent
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("tg_auth_"))
+        .expect("the consent page binds itself to this browser")
+        .to_owned();
+    for attribute in ["Path=/", "HttpOnly", "SameSite=Lax"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let form = [
+        (
+            "request",
+            hidden_input(&consent.body, "request").expect("request"),
+        ),
+        ("csrf", hidden_input(&consent.body, "csrf").expect("csrf")),
+        ("decision", "approve".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let url = format!("{}/t/demo/oauth/consent", app.url);
+    // The attacker's page auto-submits that form in a victim's browser: as a browser sends
+    // it (cross-site), and as a script-less client would (no Origin, no Sec-Fetch-Site).
+    let victim = Browser::new();
+    let evil = [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ];
+    for headers in [&evil[..], &[][..], &[("sec-fetch-site", "cross-site")][..]] {
+        let page = victim.post_form_with(&url, &form, headers).await;
+        assert_eq!(page.status, 403, "{headers:?}: {}", page.body);
+        assert!(page.location.is_none(), "{headers:?}: never on to GitHub");
+        assert!(page.body.contains("Sign-in problem"), "{}", page.body);
+        assert!(
+            victim.cookie_names().is_empty(),
+            "no binding set in the victim's browser"
+        );
+    }
+    // Even the browser that holds the cookie is refused when the form comes from elsewhere.
+    let forged = attacker.post_form_with(&url, &form, &evil).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert_eq!(app.github.token_requests(), 0);
+    assert!(app.end_users("demo").await.is_empty());
+    // The browser that was shown the page can still answer it, from our own origin.
+    let approved = attacker
+        .post_form_with(
+            &url,
+            &form,
+            &[("origin", &app.url), ("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    let back = client
+        .follow(&attacker, approved.location.expect("to GitHub"))
+        .await;
+    assert!(query_param(&back, "code").is_some(), "{back}");
+}
+
+#[tokio::test]
+async fn the_demo_sign_in_form_is_refused_from_another_site() {
+    let app = TestApp::spawn_with(TestOptions {
+        github: false,
+        ..TestOptions::default()
+    })
+    .await;
+    let client = OAuthClient::register(&app, "demo").await;
+    let browser = Browser::new();
+    let consent = client.consent_page(&browser, &Pkce::new()).await;
+    let request = hidden_input(&consent.body, "request").expect("request");
+    let approved = browser
+        .post_form(
+            &format!("{}/t/demo/oauth/consent", app.url),
+            &[
+                ("request", &request),
+                ("csrf", &hidden_input(&consent.body, "csrf").expect("csrf")),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    let local = format!("{}/t/demo/oauth/local", app.url);
+    let form = [("request", request.as_str()), ("name", "Mallory")];
+    let forged = browser
+        .post_form_with(
+            &local,
+            &form,
+            &[
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let elsewhere = Browser::new().post_form(&local, &form).await;
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
+    assert!(app.end_users("demo").await.is_empty());
+    let signed_in = browser.post_form(&local, &form).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    assert_eq!(app.end_users("demo").await.len(), 1);
 }
 
 #[tokio::test]
@@ -773,7 +953,7 @@ async fn registration_policy_refuses_bad_metadata_and_floods() {
     assert!(
         confidential["client_secret"]
             .as_str()
-            .is_some_and(|s| s.starts_with("tgs_"))
+            .is_some_and(|s| s.starts_with("tgcsec_"))
     );
 
     let mut refused = 0;

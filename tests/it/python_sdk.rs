@@ -153,7 +153,7 @@ async fn python_sdk_client_signs_in_through_github_and_calls_a_tool() {
     let seen = app.github.bearer_tokens_seen();
     assert!(!seen.is_empty(), "Tollgate read the user from GitHub's API");
     assert!(
-        seen.iter().all(|value| !value.contains("tga_")),
+        seen.iter().all(|value| !value.contains("tgmcp_")),
         "a Tollgate token reached GitHub: {seen:?}"
     );
     app.stop().await;

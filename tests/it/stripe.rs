@@ -290,6 +290,21 @@ async fn the_same_webhook_fifty_times_at_once_grants_once() {
     assert_eq!(status(&call(&client).await), "ok");
     assert_eq!(status(&call(&client).await), "payment_required");
     client.cancel().await.expect("closes");
+    // And the payment is in the audit log once.
+    let audit = shop
+        .app
+        .first_operator()
+        .await
+        .get("/api/v1/tenants/demo/audit")
+        .await
+        .body;
+    let payments = audit
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "stripe.checkout.session.completed")
+        .count();
+    assert_eq!(payments, 1, "{audit}");
 }
 
 #[tokio::test]
@@ -452,6 +467,21 @@ async fn a_refund_or_dispute_ends_one_time_access() {
     assert_eq!(response.status(), 200);
     assert_eq!(status(&call(&client).await), "payment_required");
     client.cancel().await.expect("closes");
+    let audit = shop
+        .app
+        .first_operator()
+        .await
+        .get("/api/v1/tenants/demo/audit")
+        .await
+        .body;
+    assert!(
+        audit
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["action"] == "stripe.charge.refunded" && e["actor"] == "stripe"),
+        "{audit}"
+    );
 }
 
 #[tokio::test]

@@ -103,6 +103,35 @@ impl Browser {
         self.finish(response).await
     }
 
+    /// POST a form with extra request headers (what a browser says about where the form
+    /// comes from: `Origin`, `Sec-Fetch-Site`).
+    pub async fn post_form_with(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut request = self
+            .http
+            .post(url)
+            .header("cookie", self.cookie_header())
+            .form(form);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the server answers");
+        self.finish(response).await
+    }
+
+    /// Opens a sandbox checkout page and presses "Pay (test)", as a person does; returns the
+    /// answer to the form.
+    pub async fn pay_sandbox_checkout(&self, checkout: &str) -> Page {
+        let page = self.get(checkout).await;
+        assert_eq!(page.status, 200, "sandbox checkout: {}", page.body);
+        let csrf = hidden_input(&page.body, "csrf").expect("the checkout form's token");
+        self.post_form(checkout, &[("csrf", &csrf)]).await
+    }
+
     /// Names of the cookies this browser holds.
     pub fn cookie_names(&self) -> Vec<String> {
         self.cookies.lock().expect("lock").keys().cloned().collect()
@@ -206,7 +235,7 @@ impl<'a> OAuthClient<'a> {
 
     /// The `/authorize` URL with the usual, valid parameters plus `extra` overrides.
     pub fn authorize_url(&self, pkce: &Pkce, extra: &[(&str, &str)]) -> String {
-        let resource = self.app.mcp_url(&self.slug);
+        let resource = self.app.resource_url(&self.slug);
         let mut params: Vec<(&str, String)> = vec![
             ("response_type", "code".into()),
             ("client_id", self.client_id.clone()),
@@ -266,7 +295,7 @@ impl<'a> OAuthClient<'a> {
             let absolute = if location.starts_with('/') {
                 format!("{}{location}", self.app.url)
             } else {
-                location.clone()
+                self.app.local_url(&location)
             };
             let page = browser.get(&absolute).await;
             if page.status == 200 && page.body.contains("Demo sign-in") {
@@ -316,7 +345,7 @@ impl<'a> OAuthClient<'a> {
 
     /// Exchanges a code.
     pub async fn exchange(&self, code: &str, pkce: &Pkce) -> (u16, Value) {
-        let resource = self.app.mcp_url(&self.slug);
+        let resource = self.app.resource_url(&self.slug);
         self.token_request(&[
             ("grant_type", "authorization_code"),
             ("code", code),

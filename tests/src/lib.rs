@@ -229,6 +229,16 @@ impl TestApp {
                 ),
             ]);
         }
+        // Production mode needs an https public URL and never seeds the demo tenant: the test
+        // stands where a TLS-terminating load balancer would, and talks plain http to the bind
+        // address (see `TestApp::local_url`).
+        let production = options
+            .extra
+            .iter()
+            .any(|(name, value)| name == "TOLLGATE_MODE" && value == "production");
+        if production {
+            settings.remove("TOLLGATE_SEED_DEMO");
+        }
         let mut members = Vec::with_capacity(n);
         for _ in 0..n {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -237,9 +247,14 @@ impl TestApp {
                 || format!("http://127.0.0.1:{}", addr.port()),
                 str::to_owned,
             );
+            let public = if production && public_url.is_none() {
+                format!("https://localhost:{}", addr.port())
+            } else {
+                url.clone()
+            };
             let mut own = settings.clone();
             own.insert("TOLLGATE_BIND".into(), addr.to_string());
-            own.insert("TOLLGATE_PUBLIC_URL".into(), url.clone());
+            own.insert("TOLLGATE_PUBLIC_URL".into(), public);
             own.extend(options.extra.clone());
             members.push((listener, addr, url, own));
         }
@@ -283,6 +298,29 @@ impl TestApp {
     /// The MCP endpoint URL of a tenant.
     pub fn mcp_url(&self, slug: &str) -> String {
         format!("{}/t/{slug}/mcp", self.url)
+    }
+
+    /// The public URL the app was configured with (`url`, unless a test runs it behind an
+    /// https front, as production mode requires).
+    pub fn public_url(&self) -> String {
+        self.settings
+            .get("TOLLGATE_PUBLIC_URL")
+            .cloned()
+            .unwrap_or_else(|| self.url.clone())
+    }
+
+    /// A tenant's MCP resource identifier (the public MCP URL), as tokens are bound to it.
+    pub fn resource_url(&self, slug: &str) -> String {
+        format!("{}/t/{slug}/mcp", self.public_url())
+    }
+
+    /// A URL the app handed out, made reachable from the test: a public https URL becomes the
+    /// plain-http bind address, as a TLS-terminating front would forward it.
+    pub fn local_url(&self, url: &str) -> String {
+        match url.strip_prefix(&self.public_url()) {
+            Some(rest) => format!("{}{rest}", self.url),
+            None => url.to_owned(),
+        }
     }
 
     /// A plain HTTP client that does not follow redirects.
@@ -464,6 +502,18 @@ impl TestApp {
             server: Some(server),
             scratch: None,
         }
+    }
+
+    /// Builds (without serving) another app on this app's database and settings, `extra`
+    /// overriding them: what `tollgate serve` or `tollgate keys rotate` would start with, or
+    /// the error that stops it.
+    pub async fn build_app_with(&self, extra: &[(&str, &str)]) -> anyhow::Result<App> {
+        let mut settings = self.settings.clone();
+        for (name, value) in extra {
+            settings.insert((*name).to_owned(), (*value).to_owned());
+        }
+        let config = Config::from_lookup(|name| settings.get(name).cloned())?;
+        App::build_with_clock(config, self.clock.clone()).await
     }
 
     /// Connects `slug` to the fake Stripe with one webhook secret; returns that secret.

@@ -72,14 +72,15 @@ pub fn cancelled(tenant: &str, view: &PurchaseView) -> String {
 }
 
 /// The sandbox checkout: unmistakably a test.
-pub fn sandbox(tenant: &str, action: &str) -> String {
+pub fn sandbox(tenant: &str, action: &str, csrf: &str) -> String {
     layout(
         "Test checkout",
         &format!(
             r#"<p class="demo"><strong>TEST MODE.</strong> This is Tollgate's sandbox checkout: no card, no money. {} has not connected a payment provider.</p>
-<form method="post" action="{}"><div class="actions"><button class="primary" type="submit">Pay (test)</button></div></form>"#,
+<form method="post" action="{}"><input type="hidden" name="csrf" value="{}"><div class="actions"><button class="primary" type="submit">Pay (test)</button></div></form>"#,
             escape(tenant),
-            escape(action)
+            escape(action),
+            escape(csrf)
         ),
     )
 }

@@ -3,7 +3,7 @@
 
 use super::{BillingError, WebhookError, WebhookOutcome, pages};
 use crate::app::AppState;
-use crate::html::page;
+use crate::html::{binding_cookie, foreign_form, form_from_our_pages, page};
 use crate::tenant::Tenant;
 use axum::Json;
 use axum::body::Bytes;
@@ -161,24 +161,57 @@ pub async fn sandbox_page(
             pages::message("Not found", "This service takes real payments."),
         );
     }
-    page(
+    let (cookie_name, secret, csrf) = match state.billing.sandbox_form(&session) {
+        Ok(binding) => binding,
+        Err(e) => return server_error(&e),
+    };
+    let mut response = page(
         StatusCode::OK,
         pages::sandbox(
             &tenant.name,
             &format!("/t/{slug}/sandbox/checkout/{session}"),
+            &csrf,
         ),
-    )
+    );
+    if let Some(cookie) = binding_cookie(&cookie_name, secret.expose(), &state.config.public_url) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The sandbox checkout form.
+#[derive(Deserialize)]
+pub struct SandboxForm {
+    #[serde(default)]
+    csrf: String,
 }
 
 /// `POST /t/{slug}/sandbox/checkout/{session}`: "pays" in test mode.
 pub async fn sandbox_pay(
     State(state): State<AppState>,
     Path((slug, session)): Path<(String, String)>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<SandboxForm>,
 ) -> Response {
+    if !form_from_our_pages(&headers, &state.config.public_url) {
+        return foreign_form("Payment not taken");
+    }
     let tenant = match tenant(&state, &slug).await {
         Ok(t) => t,
         Err(r) => return r,
     };
+    if !state
+        .billing
+        .sandbox_form_matches(&session, &crate::html::cookies(&headers), &form.csrf)
+    {
+        return page(
+            StatusCode::FORBIDDEN,
+            pages::message(
+                "Payment not taken",
+                "This test checkout was opened in another browser. Open the payment link again here.",
+            ),
+        );
+    }
     match state.billing.pay_sandbox(&tenant, &session).await {
         Ok(true) => page(
             StatusCode::OK,

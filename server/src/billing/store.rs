@@ -1,7 +1,9 @@
 //! Queries of billing. Every function takes the tenant first and filters by it.
 
 use super::{Offer, OfferId, OfferKind};
-use crate::entity::{customer, entitlement, meter_outbox, offer, provider_event, purchase, usage};
+use crate::entity::{
+    audit_log, customer, entitlement, meter_outbox, offer, provider_event, purchase, usage,
+};
 use crate::tenant::TenantId;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, IntoIden, OnConflict};
@@ -875,4 +877,32 @@ pub async fn usage_per_tool(
         .into_tuple()
         .all(db)
         .await
+}
+
+/// Records in the audit log, in the caller's transaction, a payment-provider event that changed
+/// money or access (a payment, a refund, a dispute, a subscription change): the actor is the
+/// provider, the target the event id.
+pub async fn insert_provider_audit(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    event_id: &str,
+    kind: &str,
+    object_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    audit_log::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(Some(tenant.0)),
+        operator_id: Set(None),
+        actor: Set("stripe".into()),
+        action: Set(format!("stripe.{kind}").chars().take(60).collect()),
+        target: Set(event_id.chars().take(300).collect()),
+        detail: Set(
+            serde_json::json!({"event": event_id, "type": kind, "object": object_id}).to_string(),
+        ),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
 }

@@ -5,6 +5,7 @@ use super::McpRequestContext;
 use crate::app::AppState;
 use crate::limit::Check;
 use crate::limit::routes::{ClientAddress, with_retry_after};
+use crate::oauth::BearerRejection;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -112,7 +113,10 @@ pub async fn mcp_endpoint(
     let caller = match bearer {
         Some(token) => match state.oauth.authenticate_bearer(tenant, &token).await {
             Ok(caller) => Some(caller),
-            Err(_) => return unauthorized(&state, &slug, Some("invalid_token")),
+            Err(BearerRejection::Unavailable) => return unavailable(),
+            Err(BearerRejection::InvalidToken) => {
+                return unauthorized(&state, &slug, Some("invalid_token"));
+            }
         },
         None if tenant.settings.anonymous_free_tools => None,
         None => return unauthorized(&state, &slug, None),
@@ -332,7 +336,8 @@ async fn over_limit(
 /// MCP leaves to implementations (-32000..-32019; -32020..-32099 are reserved for MCP itself).
 pub const RATE_LIMITED: i32 = -32010;
 
-/// 503 with `Retry-After`: the database did not answer; nothing was decided.
+/// 503 with `Retry-After`: the database did not answer (the bearer, the session or its row could
+/// not be checked); nothing was decided, and the client keeps its token and tries again.
 fn unavailable() -> Response {
     let mut response = jsonrpc_error(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -5,7 +5,7 @@ use super::{
     AuthorizeParams, ConsentOutcome, FlowError, OAuthError, RegistrationRequest, TokenParams, pages,
 };
 use crate::app::AppState;
-use crate::html::page;
+use crate::html::{binding_cookie, cookies, foreign_form, form_from_our_pages, page};
 use crate::limit::Check;
 use crate::limit::routes::{ClientAddress, with_retry_after};
 use crate::tenant::Tenant;
@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::HashMap;
 
 async fn tenant(state: &AppState, slug: &str) -> Result<Tenant, Response> {
     state
@@ -124,19 +123,6 @@ async fn over_limit(state: &AppState, checks: &[Check], error: &'static str) -> 
         HeaderValue::from_static("*"),
     );
     Some(with_retry_after(response, retry_after))
-}
-
-fn cookies(headers: &HeaderMap) -> HashMap<String, String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            Some((name.to_owned(), value.to_owned()))
-        })
-        .collect()
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
@@ -268,10 +254,21 @@ pub async fn authorize(
         return refused;
     }
     match state.oauth.start_authorization(&tenant, params).await {
-        Ok(prompt) => page(
-            StatusCode::OK,
-            pages::consent(&prompt, &format!("/t/{slug}/oauth/consent")),
-        ),
+        Ok(prompt) => {
+            let mut response = page(
+                StatusCode::OK,
+                pages::consent(&prompt, &format!("/t/{slug}/oauth/consent")),
+            );
+            // The consent can be answered only by the browser that was shown it.
+            if let Some(cookie) = binding_cookie(
+                &prompt.cookie_name,
+                prompt.cookie_value.expose(),
+                &state.config.public_url,
+            ) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            response
+        }
         Err(e) => flow_error(e),
     }
 }
@@ -288,8 +285,12 @@ pub struct ConsentForm {
 pub async fn consent(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    headers: HeaderMap,
     axum::Form(form): axum::Form<ConsentForm>,
 ) -> Response {
+    if !form_from_our_pages(&headers, &state.config.public_url) {
+        return foreign_form("Sign-in problem");
+    }
     let tenant = match page_tenant(&state, &slug).await {
         Ok(t) => t,
         Err(r) => return r,
@@ -297,7 +298,13 @@ pub async fn consent(
     let approve = form.decision == "approve";
     match state
         .oauth
-        .decide_consent(&tenant, &form.request, &form.csrf, approve)
+        .decide_consent(
+            &tenant,
+            &form.request,
+            &form.csrf,
+            approve,
+            &cookies(&headers),
+        )
         .await
     {
         Ok(ConsentOutcome::Denied(location)) => see_other(&location),
@@ -306,18 +313,13 @@ pub async fn consent(
             cookie_name,
             cookie_value,
         }) => {
-            let secure = if state.config.public_url.as_str().starts_with("https://") {
-                "; Secure"
-            } else {
-                ""
-            };
-            let cookie = format!(
-                "{cookie_name}={}; Path=/t/{slug}/oauth; Max-Age=600; HttpOnly; SameSite=Lax{secure}",
-                cookie_value.expose()
-            );
             let mut response = see_other(&location);
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().append(header::SET_COOKIE, value);
+            if let Some(cookie) = binding_cookie(
+                &cookie_name,
+                cookie_value.expose(),
+                &state.config.public_url,
+            ) {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
             }
             response
         }
@@ -369,6 +371,9 @@ pub async fn local_sign_in(
     headers: HeaderMap,
     axum::Form(form): axum::Form<LocalForm>,
 ) -> Response {
+    if !form_from_our_pages(&headers, &state.config.public_url) {
+        return foreign_form("Sign-in problem");
+    }
     let tenant = match page_tenant(&state, &slug).await {
         Ok(t) => t,
         Err(r) => return r,

@@ -266,6 +266,8 @@ pub struct PendingRecord {
     pub resource: String,
     pub scope: String,
     pub csrf_hash: String,
+    /// SHA-256 of the browser-binding cookie set with the consent page.
+    pub binding_hash: String,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -286,7 +288,7 @@ pub async fn insert_pending(
         resource: Set(pending.resource.clone()),
         scope: Set(pending.scope.clone()),
         csrf_hash: Set(pending.csrf_hash.clone()),
-        binding_hash: Set(None),
+        binding_hash: Set(Some(pending.binding_hash.clone())),
         upstream_state_hash: Set(None),
         upstream_verifier: Set(None),
         status: Set("pending".into()),
@@ -622,17 +624,23 @@ pub async fn insert_token(
 pub enum Rotation {
     /// It was live; it is now used, and this is its grant.
     Rotated(oauth_grant::Model),
+    /// It had been used before, but within the grace window (a client's parallel refreshes):
+    /// this is its live grant.
+    ReusedInGrace(oauth_grant::Model),
     /// It had been used before: reuse. This is its grant id.
     Reused(Uuid),
     /// Unknown, expired or revoked.
     Invalid,
 }
 
+/// Marks a live refresh token used. A token used before, at or after `grace_since`, counts as
+/// a parallel refresh rather than a replay.
 pub async fn rotate_refresh(
     db: &impl ConnectionTrait,
     tenant: TenantId,
     hash: &str,
     now: DateTime<Utc>,
+    grace_since: DateTime<Utc>,
 ) -> Result<Rotation, DbErr> {
     let result = oauth_token::Entity::update_many()
         .col_expr(oauth_token::Column::UsedAt, Expr::value(now))
@@ -653,11 +661,18 @@ pub async fn rotate_refresh(
         return Ok(Rotation::Invalid);
     };
     if result.rows_affected != 1 {
-        return Ok(if token.used_at.is_some() {
-            Rotation::Reused(token.grant_id)
-        } else {
-            Rotation::Invalid
-        });
+        let Some(used_at) = token.used_at else {
+            return Ok(Rotation::Invalid);
+        };
+        if used_at >= grace_since && token.revoked_at.is_none() && token.expires_at > now {
+            let grant = oauth_grant::Entity::find_by_id(token.grant_id)
+                .filter(oauth_grant::Column::TenantId.eq(tenant.0))
+                .filter(oauth_grant::Column::RevokedAt.is_null())
+                .one(db)
+                .await?;
+            return Ok(grant.map_or(Rotation::Invalid, Rotation::ReusedInGrace));
+        }
+        return Ok(Rotation::Reused(token.grant_id));
     }
     let grant = oauth_grant::Entity::find_by_id(token.grant_id)
         .filter(oauth_grant::Column::TenantId.eq(tenant.0))

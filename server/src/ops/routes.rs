@@ -26,8 +26,35 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus text exposition.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus text exposition. It names every tenant and tool, so it is not public: with
+/// `TOLLGATE_METRICS_TOKEN` set it needs `Authorization: Bearer <token>`; without one it is
+/// served only in development mode (404 in production).
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    match &state.config.metrics_token {
+        Some(expected) => {
+            let presented = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            if !crate::crypto::constant_time_eq(
+                &crate::crypto::hash_token(presented),
+                &crate::crypto::hash_token(expected.expose()),
+            ) {
+                let mut response =
+                    (StatusCode::UNAUTHORIZED, "metrics need a bearer token").into_response();
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"metrics\""),
+                );
+                return response;
+            }
+        }
+        None if state.config.production => {
+            return (StatusCode::NOT_FOUND, "not found").into_response();
+        }
+        None => {}
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -99,6 +126,23 @@ pub async fn close_when_body_unread(request: Request, next: Next) -> Response {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// `Strict-Transport-Security` on every answer when the public URL is https: browsers then
+/// never try the plain-http address (where a network attacker could strip TLS) for a year.
+pub async fn strict_transport_security(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if state.config.public_url.as_str().starts_with("https://") {
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
     }
     response
 }

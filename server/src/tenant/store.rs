@@ -31,10 +31,10 @@ pub(super) const TENANT_TABLES: &[&str] = &[
     "offer",
     // analytics
     "call_stat",
-    // operators: who may manage it, who was invited, and its audit log
+    // operators: who may manage it, who was invited (its audit log stays: it is append-only,
+    // a trigger refuses deletes, and the record of what happened outlives the tenant)
     "membership",
     "invitation",
-    "audit_log",
     // the authorization server
     "oauth_token",
     "oauth_code",
@@ -92,6 +92,17 @@ pub(super) async fn find_tenant_by_slug(
         .await?
         .map(tenant_from_row)
         .transpose()
+}
+
+pub(super) async fn list_tenant_ids(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<TenantId>, sea_orm::DbErr> {
+    Ok(tenant::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| TenantId(row.id))
+        .collect())
 }
 
 pub(super) async fn find_tenant_by_id(
