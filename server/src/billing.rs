@@ -386,7 +386,8 @@ impl BillingService {
     }
 
     /// Connects a tenant to its Stripe account. The secret key must be a secret or restricted
-    /// key (`sk_`/`rk_`), never a publishable one.
+    /// key (`sk_`/`rk_`), never a publishable one, and one Stripe accepts (checked by reading
+    /// the balance before anything is stored).
     pub async fn connect_stripe(
         &self,
         tenants: &TenantService,
@@ -404,6 +405,26 @@ impl BillingService {
             return Err(BillingError::Invalid(
                 "add the webhook endpoint's signing secret (whsec_…)".into(),
             ));
+        }
+        // Stripe is asked first: a key it refuses is never stored, so a typo cannot take the
+        // tenant out of the sandbox and break its paid tools for everybody.
+        let candidate = StripePayments::new(secret_key, &self.stripe_api_url)?;
+        let mask = |message: String| message.replace(secret_key, "sk_…");
+        match candidate.check_connection().await {
+            Ok(_) => {}
+            Err(ProviderError::Refused(message)) => {
+                return Err(BillingError::Invalid(format!(
+                    "Stripe refused this key, so nothing was changed. {}",
+                    mask(message)
+                )));
+            }
+            Err(ProviderError::Unavailable(message)) => {
+                return Err(BillingError::Provider(ProviderError::Unavailable(format!(
+                    "{}; nothing was changed, try again",
+                    mask(message)
+                ))));
+            }
+            Err(other) => return Err(other.into()),
         }
         let hint_tail: String = secret_key
             .chars()

@@ -1,7 +1,7 @@
 //! The tools table (toggle, rename, reorder, add) and the tool editor (texts, pricing, preview).
 
 use super::api::{self, ApiResult, Method};
-use super::money_pages::{PlanDraft, PlanFields};
+use super::money_pages::{PlanDraft, PlanFields, PriceSummary};
 use super::tenant::use_tenant;
 use super::ui::{
     Busy, Field, FormError, LoadError, Loading, PageTitle, ReadOnlyNote, Submit, check,
@@ -673,6 +673,9 @@ fn PricingForm(tool: Tool, on_saved: Callback<Tool>) -> impl IntoView {
                 <FormError busy fields=&crate::plan::FIELDS/>
                 <div class="form-actions">
                     <Submit label="Save pricing" busy invalid test="pricing-submit"/>
+                    <Show when=move || choice.get() == "new">
+                        <PriceSummary draft/>
+                    </Show>
                     {move || {
                         saved
                             .get()
