@@ -1098,6 +1098,24 @@ impl BillingService {
         Ok(true)
     }
 
+    /// The purchase behind a sandbox checkout session, for the test checkout page (what is
+    /// bought and its price); `None` for an unknown session or a tenant on Stripe.
+    pub async fn sandbox_checkout(
+        &self,
+        tenant: &Tenant,
+        session_id: &str,
+    ) -> Result<Option<PurchaseView>, BillingError> {
+        if tenant.settings.stripe.is_some() || self.production {
+            return Ok(None);
+        }
+        let Some(purchase) =
+            store::find_purchase_by(&self.db, tenant.id, PurchaseKey::Session(session_id)).await?
+        else {
+            return Ok(None);
+        };
+        self.purchase(tenant, purchase.id).await
+    }
+
     /// A purchase, for the payment pages.
     pub async fn purchase(
         &self,

@@ -71,15 +71,24 @@ pub fn cancelled(tenant: &str, view: &PurchaseView) -> String {
     )
 }
 
-/// The sandbox checkout: unmistakably a test.
-pub fn sandbox(tenant: &str, action: &str) -> String {
+/// The sandbox checkout: unmistakably a test, showing what is bought and its price.
+pub fn sandbox(tenant: &str, view: &PurchaseView, action: &str) -> String {
+    let pay = if view.status == "paid" {
+        "<p>This is paid. Return to your assistant and run the tool again.</p>".to_owned()
+    } else {
+        format!(
+            r#"<form method="post" action="{}"><div class="actions"><button class="primary" type="submit">Pay (test)</button></div></form>"#,
+            escape(action)
+        )
+    };
     layout(
         "Test checkout",
         &format!(
             r#"<p class="demo"><strong>TEST MODE.</strong> This is Tollgate's sandbox checkout: no card, no money. {} has not connected a payment provider.</p>
-<form method="post" action="{}"><div class="actions"><button class="primary" type="submit">Pay (test)</button></div></form>"#,
+<h1>Pay {}</h1>{}{pay}"#,
             escape(tenant),
-            escape(action)
+            escape(tenant),
+            offer_lines(view),
         ),
     )
 }
