@@ -112,6 +112,36 @@ pub fn navigator() -> impl Fn(&str) + Clone + 'static {
     }
 }
 
+/// The dashboard page shown now (`/admin/t/acme/tools?…`), to come back to after signing in.
+fn here() -> Option<String> {
+    let location = web_sys::window()?.location();
+    let path = location.pathname().ok()?;
+    let search = location.search().unwrap_or_default();
+    Some(format!("{path}{search}"))
+}
+
+/// The sign-in page, remembering the page shown now (`next`) unless that is the start page;
+/// `expired` when a session ended under the operator, which the sign-in page then says.
+pub fn sign_in_path(expired: bool) -> String {
+    // Already there (a late 401 of the page just left): keep the page to return to.
+    if let Some(here) = here().filter(|p| p.starts_with("/admin/sign-in")) {
+        return here;
+    }
+    let mut params = Vec::new();
+    if let Some(here) = here().filter(|p| crate::text::safe_next(p) && p != "/admin") {
+        let encoded: String = js_sys::encode_uri_component(&here).into();
+        params.push(format!("next={encoded}"));
+    }
+    if expired {
+        params.push("expired=1".to_owned());
+    }
+    if params.is_empty() {
+        "/admin/sign-in".to_owned()
+    } else {
+        format!("/admin/sign-in?{}", params.join("&"))
+    }
+}
+
 /// The whole app.
 #[component]
 pub fn App() -> impl IntoView {
@@ -167,8 +197,12 @@ fn Unauthenticated() -> impl IntoView {
     let auth = use_auth();
     let navigate = navigator();
     api::on_unauthenticated(move || {
+        // A 401 while a session was held means it ended (expired or revoked elsewhere).
+        let expired = auth.session.get_untracked().is_some();
+        let target = sign_in_path(expired);
+        api::forget();
         auth.session.set(None);
         auth.state.set(AuthState::SignedOut);
-        navigate("/admin/sign-in");
+        navigate(&target);
     });
 }

@@ -28,6 +28,9 @@ pub fn SignInSettingsPage() -> impl IntoView {
     };
     let toggle_busy = Busy::new();
     let toggle = move |_| {
+        if toggle_busy.pending.get_untracked() {
+            return;
+        }
         let body = TenantPatch {
             anonymous_free_tools: Some(!anonymous()),
             ..TenantPatch::default()
@@ -51,8 +54,14 @@ pub fn SignInSettingsPage() -> impl IntoView {
                         type="checkbox"
                         role="switch"
                         data-test="anonymous-free-tools"
-                        prop:checked=anonymous
-                        disabled=move || read_only.get() || toggle_busy.pending.get()
+                        // Read again when the request ends, so a refused change puts the switch
+                        // back; not disabled meanwhile, which would drop the keyboard focus.
+                        prop:checked=move || {
+                            toggle_busy.pending.track();
+                            anonymous()
+                        }
+                        aria-busy=move || toggle_busy.pending.get().to_string()
+                        disabled=move || read_only.get()
                         on:change=toggle
                     />
                     <span>
@@ -518,9 +527,16 @@ pub fn MembersPage() -> impl IntoView {
                                                         {move || {
                                                             if is_owner.get() {
                                                                 let current = role.clone();
+                                                                let shown = role.clone();
                                                                 view! {
                                                                     <select data-test="member-role" name="role"
                                                                         aria-label="Role"
+                                                                        // Read again when the request ends: a refused
+                                                                        // change shows the role the member still has.
+                                                                        prop:value=move || {
+                                                                            busy.pending.track();
+                                                                            shown.clone()
+                                                                        }
                                                                         disabled=move || busy.pending.get()
                                                                         on:change=move |ev| {
                                                                             change_role.run((id.get_value(), event_target_value(&ev)));

@@ -159,6 +159,9 @@ fn ToolRow(
     };
     let enabled = tool.enabled;
     let toggle = move |_| {
+        if busy.pending.get_untracked() {
+            return;
+        }
         patch.run((
             id.get_value(),
             ToolPatch {
@@ -195,8 +198,13 @@ fn ToolRow(
                     class="switch"
                     data-test="tool-toggle"
                     aria-label=format!("Enable {}", tool.name)
-                    prop:checked=tool.enabled
-                    disabled=move || read_only.get() || busy.pending.get()
+                    // Read again when the request ends: a refused change puts it back.
+                    prop:checked=move || {
+                        busy.pending.track();
+                        enabled
+                    }
+                    aria-busy=move || busy.pending.get().to_string()
+                    disabled=move || read_only.get()
                     on:change=toggle
                 />
             </td>

@@ -471,11 +471,25 @@ pub fn PageTitle(
     #[prop(into)] title: String,
     #[prop(optional, into)] subtitle: Option<String>,
 ) -> impl IntoView {
+    // Each page names itself (and its tenant) in the browser tab and history.
+    let tenant = use_context::<super::tenant::TenantCtx>();
+    let page = title.clone();
+    Effect::new(move |_| {
+        let name = tenant.and_then(|t| t.tenant.with(|t| t.as_ref().map(|t| t.name.clone())));
+        set_document_title(&crate::text::page_title(&page, name.as_deref()));
+    });
     view! {
         <div class="page-head">
             <h1 data-test="page-title">{title}</h1>
             {subtitle.map(|s| view! { <p class="muted">{s}</p> })}
         </div>
+    }
+}
+
+/// Sets the browser tab's title.
+pub fn set_document_title(title: &str) {
+    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        document.set_title(title);
     }
 }
 

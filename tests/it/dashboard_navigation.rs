@@ -1,0 +1,147 @@
+//! Sessions and navigation in the dashboard (issue 14.4), in a real Chromium: a deep link
+//! opened signed out returns to that page after signing in, a session that ends under the
+//! operator says so and returns to the page they were on, and every page has its own title.
+//! Walked at 1280 and 390 px; screenshots are saved as `<target>/screenshots/navigation-*.png`.
+
+use tollgate_tests::TestApp;
+use tollgate_tests::admin::PASSWORD;
+use tollgate_tests::webdriver::{Chromium, screenshot_dir};
+
+async fn sign_in(browser: &Chromium) {
+    browser
+        .wait_for("[data-test=sign-in-form]")
+        .await
+        .expect("the sign-in form");
+    browser
+        .fill("[data-test=sign-in-form] [name=email]", "owner@example.com")
+        .await
+        .expect("e-mail");
+    browser
+        .fill("[data-test=sign-in-form] [name=password]", PASSWORD)
+        .await
+        .expect("password");
+    browser
+        .click("[data-test=sign-in-submit]")
+        .await
+        .expect("sign in");
+}
+
+async fn wait_for_title(browser: &Chromium, expected: &str) {
+    browser
+        .wait_for_title(expected)
+        .await
+        .unwrap_or_else(|e| panic!("the title: {e:#}"));
+}
+
+#[tokio::test]
+async fn sign_in_returns_to_the_page_asked_for_and_an_ended_session_says_so() {
+    for (width, height) in [(1280, 900), (390, 844)] {
+        let app = TestApp::spawn().await;
+        let _owner = app.first_operator().await;
+        let browser = Chromium::launch().await.expect("Chromium starts");
+        browser
+            .set_window_size(width, height)
+            .await
+            .expect("resize");
+
+        // A deep link, signed out: the sign-in page, then the page asked for.
+        browser
+            .goto(&format!("{}/admin/t/demo/plans", app.url))
+            .await
+            .expect("the dashboard");
+        wait_for_title(&browser, "Sign in · Tollgate").await;
+        sign_in(&browser).await;
+        browser
+            .wait_for_text("[data-test=page-title]", "Plans")
+            .await
+            .expect("back on the plans page");
+        let url = browser.current_url().await.expect("url");
+        assert!(url.ends_with("/admin/t/demo/plans"), "{url}");
+        wait_for_title(&browser, "Plans · Tollgate demo · Tollgate").await;
+
+        // Every page names itself.
+        for (nav, page) in [
+            ("tools", "Tools"),
+            ("payments", "Payments"),
+            ("analytics", "Analytics"),
+            ("members", "Members"),
+        ] {
+            if width < 600 {
+                // At phone width the sidebar is a menu: go by URL.
+                browser
+                    .goto(&format!("{}/admin/t/demo/{nav}", app.url))
+                    .await
+                    .expect("the page");
+            } else {
+                browser
+                    .click(&format!("[data-test=nav-{nav}]"))
+                    .await
+                    .expect("the link");
+            }
+            browser
+                .wait_for_text("[data-test=page-title]", page)
+                .await
+                .expect("the page");
+            wait_for_title(&browser, &format!("{page} · Tollgate demo · Tollgate")).await;
+        }
+
+        // The session ends (it is older than its lifetime) while the operator is on a page:
+        // the next request sends them to the sign-in page, which says why, and signing in
+        // again returns to that page.
+        app.clock.advance(chrono::Duration::days(8));
+        // A click on the sidebar's link (by script: at phone width the sidebar is a closed
+        // menu), so the dashboard navigates without reloading and asks the API.
+        browser
+            .execute(
+                "document.querySelector('[data-test=nav-customers]').click(); return 1;",
+                &[],
+            )
+            .await
+            .expect("customers");
+        browser
+            .wait_for("[data-test=session-expired]")
+            .await
+            .expect("the sign-in page says the session ended");
+        browser
+            .screenshot(screenshot_dir().join(format!("navigation-session-ended-{width}.png")))
+            .await
+            .expect("a screenshot");
+        sign_in(&browser).await;
+        browser
+            .wait_for_text("[data-test=page-title]", "Customers")
+            .await
+            .expect("back on the customers page");
+        let url = browser.current_url().await.expect("url");
+        assert!(url.ends_with("/admin/t/demo/customers"), "{url}");
+
+        // A sign-in link cannot send the operator to another site.
+        browser
+            .click("[data-test=sign-out]")
+            .await
+            .expect("sign out");
+        browser
+            .wait_for("[data-test=sign-in-form]")
+            .await
+            .expect("signed out");
+        browser
+            .goto(&format!(
+                "{}/admin/sign-in?next=%2F%2Fevil.example%2Fadmin",
+                app.url
+            ))
+            .await
+            .expect("a crafted link");
+        sign_in(&browser).await;
+        browser
+            .wait_for("[data-test=tenant-card-demo]")
+            .await
+            .expect("the start page instead");
+        assert!(
+            browser
+                .current_url()
+                .await
+                .expect("url")
+                .starts_with(&app.url)
+        );
+        let _ = browser.quit().await;
+    }
+}
