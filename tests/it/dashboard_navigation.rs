@@ -145,3 +145,166 @@ async fn sign_in_returns_to_the_page_asked_for_and_an_ended_session_says_so() {
         let _ = browser.quit().await;
     }
 }
+
+async fn sign_in_as(browser: &Chromium, email: &str) {
+    browser
+        .wait_for("[data-test=sign-in-form]")
+        .await
+        .expect("the sign-in form");
+    browser
+        .fill("[data-test=sign-in-form] [name=email]", email)
+        .await
+        .expect("e-mail");
+    browser
+        .fill("[data-test=sign-in-form] [name=password]", PASSWORD)
+        .await
+        .expect("password");
+    browser
+        .click("[data-test=sign-in-submit]")
+        .await
+        .expect("sign in");
+}
+
+#[tokio::test]
+async fn the_page_never_contradicts_the_server_and_keeps_what_was_typed() {
+    for (width, height) in [(1280, 900), (390, 844)] {
+        let app = TestApp::spawn().await;
+        let owner = app.first_operator().await;
+        let admin = app
+            .invited_operator(&owner, "demo", "admin@example.com", "admin")
+            .await;
+        let browser = Chromium::launch().await.expect("Chromium starts");
+        browser
+            .set_window_size(width, height)
+            .await
+            .expect("resize");
+
+        // An admin opens the sign-in settings; meanwhile the owner makes them a viewer.
+        browser
+            .goto(&format!("{}/admin/t/demo/sign-in", app.url))
+            .await
+            .expect("the dashboard");
+        sign_in_as(&browser, "admin@example.com").await;
+        browser
+            .wait_for("[data-test=anonymous-free-tools]")
+            .await
+            .expect("the switch");
+        let before = browser
+            .execute(
+                "return document.querySelector('[data-test=anonymous-free-tools]').checked;",
+                &[],
+            )
+            .await
+            .expect("checked");
+        let demoted = owner
+            .patch(
+                &format!("/api/v1/tenants/demo/members/{}", admin.id),
+                serde_json::json!({"role": "viewer"}),
+            )
+            .await;
+        assert_eq!(demoted.status, 200, "{:?}", demoted.body);
+
+        // The switch is refused: it goes back to what the server has, says why, and keeps
+        // the keyboard focus.
+        browser
+            .click("[data-test=anonymous-free-tools]")
+            .await
+            .expect("the switch");
+        browser
+            .wait_for("[data-test=form-error]")
+            .await
+            .expect("the refusal is shown");
+        let state = browser
+            .execute(
+                "const s = document.querySelector('[data-test=anonymous-free-tools]'); \
+                 return [s.checked, document.activeElement === s];",
+                &[],
+            )
+            .await
+            .expect("state");
+        assert_eq!(
+            state[0], before,
+            "the switch shows the server's value again"
+        );
+        assert_eq!(
+            state[1],
+            serde_json::json!(true),
+            "the focus stays on the switch"
+        );
+        let tenant = owner.get("/api/v1/tenants/demo").await;
+        assert_eq!(
+            tenant.body["anonymous_free_tools"], before,
+            "nothing changed"
+        );
+        browser
+            .screenshot(screenshot_dir().join(format!("navigation-refused-switch-{width}.png")))
+            .await
+            .expect("a screenshot");
+        let _ = browser.quit().await;
+
+        // As the owner: a number field keeps what is typed and says what is wrong.
+        let browser = Chromium::launch().await.expect("Chromium starts");
+        browser
+            .set_window_size(width, height)
+            .await
+            .expect("resize");
+        browser
+            .goto(&format!("{}/admin/t/demo/plans", app.url))
+            .await
+            .expect("the dashboard");
+        sign_in_as(&browser, "owner@example.com").await;
+        browser
+            .click("[data-test=plan-new]")
+            .await
+            .expect("new plan");
+        browser
+            .fill("[data-test=plan-form] [name=free_quota]", "3.5")
+            .await
+            .expect("free calls");
+        browser
+            .wait_for("[data-test=field-error-free_quota]")
+            .await
+            .expect("a fraction of a call is refused");
+        browser
+            .wait_for_value("[data-test=plan-form] [name=free_quota]", "3.5")
+            .await
+            .expect("what was typed stays");
+        let described = browser
+            .attr(
+                "[data-test=plan-form] [name=free_quota]",
+                "aria-describedby",
+            )
+            .await
+            .expect("the input")
+            .unwrap_or_default();
+        let error_id = browser
+            .attr("[data-test=field-error-free_quota]", "id")
+            .await
+            .expect("the error")
+            .unwrap_or_default();
+        assert!(
+            !error_id.is_empty() && described.contains(&error_id),
+            "the error is tied to its field: {described:?} / {error_id:?}"
+        );
+
+        // The analytics period is in the URL, and a reload keeps it.
+        browser
+            .goto(&format!("{}/admin/t/demo/analytics", app.url))
+            .await
+            .expect("analytics");
+        browser.click("[data-test=days-7]").await.expect("7 days");
+        browser
+            .wait_until_url(|u| u.ends_with("/admin/t/demo/analytics?days=7"))
+            .await
+            .expect("the period in the URL");
+        browser
+            .goto(&format!("{}/admin/t/demo/analytics?days=90", app.url))
+            .await
+            .expect("a link with a period");
+        browser
+            .wait_for("[data-test=days-90][aria-pressed=true]")
+            .await
+            .expect("the link's period is shown");
+        let _ = browser.quit().await;
+    }
+}

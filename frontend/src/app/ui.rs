@@ -166,7 +166,11 @@ pub fn Field(
             <input
                 id=id.clone()
                 name=name
-                type=kind.unwrap_or("text")
+                // A number field is a text field with a numeric keyboard: the browser's number
+                // input reports "" for a half-typed "3." and the value got rewritten under the
+                // operator's fingers; the field's own rule says what is wrong instead.
+                type=kind.filter(|k| *k != "number").unwrap_or("text")
+                inputmode=(kind == Some("number")).then_some("decimal")
                 placeholder=placeholder
                 autocomplete=autocomplete
                 prop:value=move || value.get()
