@@ -8,7 +8,7 @@
 //!   `copy-button` (each copy button; `data-copied` when done), `confirm-yes`, `confirm-no`
 //! - setup: `setup-form` (`email`, `name`, `password`), `setup-submit`, `setup-done`
 //! - sign-in: `sign-in-form` (`email`, `password`), `sign-in-submit`, `sign-in-github`,
-//!   `sign-in-setup-hint`
+//!   `sign-in-setup-hint`, `session-expired` (`?next=` returns there after signing in)
 //! - invite: `invite-form` (`name`, `password`), `invite-submit`
 //! - tenants: `tenant-list`, `tenant-card-{slug}`, `new-tenant-form` (`name`, `slug`),
 //!   `new-tenant-submit`
@@ -21,13 +21,16 @@
 //!   name (`name`, `kind`, `calls`, `interval`, `meter_event`, `meter_value`, `price_id`,
 //!   `amount`, `currency`, `free_quota`, `spend_cap`, `payment_reason`, `success_url`),
 //!   `price-picker`, `pricing-submit`, `pricing-saved`, `tool-preview`
-//! - plans: `plans-table`, `plan-row-{name}`, `plan-edit`, `plan-form`, `plan-submit`
+//! - plans: `plans-table`, `plan-row-{name}`, `plan-price`, `plan-new`, `plan-edit`,
+//!   `plan-form`, `plan-submit`, `amount-preview` ("Users pay …", next to Save)
 //! - payments: `payments-mode`, `stripe-form` (`secret_key`, `webhook_secret`), `stripe-submit`,
-//!   `webhook-url`, `stripe-test`, `stripe-test-result`, `stripe-disconnect`, `stripe-prices`
+//!   `stripe-connected`, `webhook-url`, `stripe-test`, `stripe-test-result`,
+//!   `stripe-disconnect`, `stripe-prices`
 //! - sign-in settings: `github-app-form` (`client_id`, `client_secret`), `github-app-submit`,
-//!   `github-app-remove`, `anonymous-free-tools`, `clients-table`, `client-revoke`
+//!   `github-app-remove`, `github-app-client-id`, `sign-in-active`, `github-callback-url`,
+//!   `anonymous-free-tools`, `clients-table`, `client-revoke`
 //! - customers: `customers-table`, `customer-row-{login}`, `customer-detail`
-//! - analytics: `days-{7,30,90}`, `chart-daily`, `chart-tools`, `conversion`, `revenue`,
+//! - analytics (`?days=7|30|90`): `days-{7,30,90}`, `chart-daily`, `chart-tools`, `conversion`, `revenue`,
 //!   `error-count`
 //! - audit: `audit-table`, `audit-row`
 //! - members: `members-table`, `member-row-{email or login}`, `member-role`, `member-remove`,
