@@ -287,6 +287,37 @@ async fn the_page_never_contradicts_the_server_and_keeps_what_was_typed() {
             "the error is tied to its field: {described:?} / {error_id:?}"
         );
 
+        // A rename the server refuses (the name is taken) keeps the editor and the text.
+        browser
+            .goto(&format!("{}/admin/t/demo/tools", app.url))
+            .await
+            .expect("tools");
+        let row = "[data-test=tool-row-wporg_query_themes]";
+        browser
+            .click(&format!("{row} [data-test=tool-rename]"))
+            .await
+            .expect("rename");
+        browser
+            .fill(&format!("{row} [name=name]"), "wporg_query_plugins")
+            .await
+            .expect("a taken name");
+        browser
+            .click(&format!("{row} .inline-edit button[type=submit]"))
+            .await
+            .expect("save");
+        browser
+            .wait_for(&format!("{row} [data-test=field-error-name]"))
+            .await
+            .expect("the refusal is shown next to the name");
+        browser
+            .wait_for_value(&format!("{row} [name=name]"), "wporg_query_plugins")
+            .await
+            .expect("the typed name stays");
+        browser
+            .screenshot(screenshot_dir().join(format!("navigation-refused-rename-{width}.png")))
+            .await
+            .expect("a screenshot");
+
         // The analytics period is in the URL, and a reload keeps it.
         browser
             .goto(&format!("{}/admin/t/demo/analytics", app.url))

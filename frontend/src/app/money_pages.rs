@@ -644,7 +644,7 @@ fn StripeForm() -> impl IntoView {
                         <Submit label="Connect" busy invalid test="stripe-submit"
                             pending_label="Checking the key with Stripe…"/>
                         <Show when=move || saved.get()>
-                            <span class="ok small" data-test="stripe-connected">"Connected."</span>
+                            <span class="ok small" role="status" data-test="stripe-connected">"Connected."</span>
                         </Show>
                     </div>
                 </div>

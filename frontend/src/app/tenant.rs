@@ -379,7 +379,7 @@ pub fn SettingsPage() -> impl IntoView {
                 </form>
                 <FormError busy fields=&["name"]/>
                 <Show when=move || saved.get()>
-                    <p class="ok small">"Saved."</p>
+                    <p class="ok small" role="status">"Saved."</p>
                 </Show>
             </section>
             <section class="card">

@@ -147,6 +147,8 @@ fn ToolRow(
     let id = StoredValue::new(tool.id.clone());
     let renaming = RwSignal::new(false);
     let new_name = RwSignal::new(tool.name.clone());
+    let current_name = StoredValue::new(tool.name.clone());
+    let refused_name = busy.field_error("name");
     let name_err = check(new_name, validate::tool_name);
     let position = move || {
         tools.with(|t| match t {
@@ -175,6 +177,13 @@ fn ToolRow(
         if name_err.get_untracked().is_some() {
             return;
         }
+        let unchanged = new_name.with_untracked(|n| n.trim() == current_name.get_value());
+        if unchanged {
+            renaming.set(false);
+            return;
+        }
+        // The editor stays open with the typed name until the server takes it: a saved name
+        // re-keys the row (a fresh, closed editor); a refused one (taken) stays to be fixed.
         patch.run((
             id.get_value(),
             ToolPatch {
@@ -182,7 +191,6 @@ fn ToolRow(
                 ..ToolPatch::default()
             },
         ));
-        renaming.set(false);
     };
     let is_custom_title = tool.title.is_some();
     let title = tool.title.clone().unwrap_or(tool.default_title.clone());
@@ -227,9 +235,19 @@ fn ToolRow(
                                     on:click=move |_| renaming.set(false)>
                                     "Cancel"
                                 </button>
-                                {move || {
-                                    name_err.get().map(|m| view! { <small class="field-error">{m}</small> })
-                                }}
+                                <span aria-live="polite">
+                                    {move || {
+                                        name_err
+                                            .get()
+                                            .or_else(|| refused_name.get())
+                                            .map(|m| {
+                                                view! {
+                                                    <small class="field-error"
+                                                        data-test="field-error-name">{m}</small>
+                                                }
+                                            })
+                                    }}
+                                </span>
                             </form>
                         }
                             .into_any()
@@ -551,7 +569,7 @@ fn TextsForm(tool: Tool, on_saved: Callback<Tool>) -> impl IntoView {
                         "Reset to catalog text"
                     </button>
                     <Show when=move || saved.get()>
-                        <span class="ok small">"Saved."</span>
+                        <span class="ok small" role="status">"Saved."</span>
                     </Show>
                 </div>
             </form>
@@ -687,7 +705,7 @@ fn PricingForm(tool: Tool, on_saved: Callback<Tool>) -> impl IntoView {
                     {move || {
                         saved
                             .get()
-                            .map(|m| view! { <span class="ok small" data-test="pricing-saved">{m}</span> })
+                            .map(|m| view! { <span class="ok small" role="status" data-test="pricing-saved">{m}</span> })
                     }}
                 </div>
             </form>
