@@ -372,7 +372,8 @@ pub fn CopyButton(
         >
             {move || match state.get() {
                 1 => "Copied".to_string(),
-                2 => "Press Ctrl+C".to_string(),
+                // Nothing is selected for the operator, so "Press Ctrl+C" would be wrong.
+                2 => "Copy failed: select the text and copy it".to_string(),
                 _ => label.unwrap_or("Copy").to_string(),
             }}
         </button>
