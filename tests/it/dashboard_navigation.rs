@@ -318,6 +318,37 @@ async fn the_page_never_contradicts_the_server_and_keeps_what_was_typed() {
             .await
             .expect("a screenshot");
 
+        // Members: the role menu and Remove stay whole and in view at every width.
+        browser
+            .goto(&format!("{}/admin/t/demo/members", app.url))
+            .await
+            .expect("members");
+        browser
+            .wait_for("[data-test=member-role]")
+            .await
+            .expect("the role menus");
+        let fits = browser
+            .execute(
+                "const rows = [...document.querySelectorAll('[data-test=members-table] tbody tr')]; \
+                 return rows.every(r => { \
+                   const parts = [...r.querySelectorAll('select, button')]; \
+                   return parts.every(p => { const b = p.getBoundingClientRect(); \
+                     if (b.width === 0 && b.height === 0) return true; \
+                     return b.left >= 0 && b.right <= window.innerWidth && b.width >= 48; }); });",
+                &[],
+            )
+            .await
+            .expect("layout");
+        browser
+            .screenshot(screenshot_dir().join(format!("navigation-members-{width}.png")))
+            .await
+            .expect("a screenshot");
+        assert_eq!(
+            fits,
+            serde_json::json!(true),
+            "every control is whole and in view"
+        );
+
         // The analytics period is in the URL, and a reload keeps it.
         browser
             .goto(&format!("{}/admin/t/demo/analytics", app.url))
