@@ -8,7 +8,7 @@
 //!   `copy-button` (each copy button; `data-copied` when done), `confirm-yes`, `confirm-no`
 //! - setup: `setup-form` (`email`, `name`, `password`), `setup-submit`, `setup-done`
 //! - sign-in: `sign-in-form` (`email`, `password`), `sign-in-submit`, `sign-in-github`,
-//!   `sign-in-setup-hint`
+//!   `sign-in-setup-hint`, `session-expired` (`?next=` returns there after signing in)
 //! - invite: `invite-form` (`name`, `password`), `invite-submit`
 //! - tenants: `tenant-list`, `tenant-card-{slug}`, `new-tenant-form` (`name`, `slug`),
 //!   `new-tenant-submit`
@@ -21,13 +21,16 @@
 //!   name (`name`, `kind`, `calls`, `interval`, `meter_event`, `meter_value`, `price_id`,
 //!   `amount`, `currency`, `free_quota`, `spend_cap`, `payment_reason`, `success_url`),
 //!   `price-picker`, `pricing-submit`, `pricing-saved`, `tool-preview`
-//! - plans: `plans-table`, `plan-row-{name}`, `plan-edit`, `plan-form`, `plan-submit`
+//! - plans: `plans-table`, `plan-row-{name}`, `plan-price`, `plan-new`, `plan-edit`,
+//!   `plan-form`, `plan-submit`, `amount-preview` ("Users pay …", next to Save)
 //! - payments: `payments-mode`, `stripe-form` (`secret_key`, `webhook_secret`), `stripe-submit`,
-//!   `webhook-url`, `stripe-test`, `stripe-test-result`, `stripe-disconnect`, `stripe-prices`
+//!   `stripe-connected`, `webhook-url`, `stripe-test`, `stripe-test-result`,
+//!   `stripe-disconnect`, `stripe-prices`
 //! - sign-in settings: `github-app-form` (`client_id`, `client_secret`), `github-app-submit`,
-//!   `github-app-remove`, `anonymous-free-tools`, `clients-table`, `client-revoke`
+//!   `github-app-remove`, `github-app-client-id`, `sign-in-active`, `github-callback-url`,
+//!   `anonymous-free-tools`, `clients-table`, `client-revoke`
 //! - customers: `customers-table`, `customer-row-{login}`, `customer-detail`
-//! - analytics: `days-{7,30,90}`, `chart-daily`, `chart-tools`, `conversion`, `revenue`,
+//! - analytics (`?days=7|30|90`): `days-{7,30,90}`, `chart-daily`, `chart-tools`, `conversion`, `revenue`,
 //!   `error-count`
 //! - audit: `audit-table`, `audit-row`
 //! - members: `members-table`, `member-row-{email or login}`, `member-role`, `member-remove`,
@@ -112,6 +115,36 @@ pub fn navigator() -> impl Fn(&str) + Clone + 'static {
     }
 }
 
+/// The dashboard page shown now (`/admin/t/acme/tools?…`), to come back to after signing in.
+fn here() -> Option<String> {
+    let location = web_sys::window()?.location();
+    let path = location.pathname().ok()?;
+    let search = location.search().unwrap_or_default();
+    Some(format!("{path}{search}"))
+}
+
+/// The sign-in page, remembering the page shown now (`next`) unless that is the start page;
+/// `expired` when a session ended under the operator, which the sign-in page then says.
+pub fn sign_in_path(expired: bool) -> String {
+    // Already there (a late 401 of the page just left): keep the page to return to.
+    if let Some(here) = here().filter(|p| p.starts_with("/admin/sign-in")) {
+        return here;
+    }
+    let mut params = Vec::new();
+    if let Some(here) = here().filter(|p| crate::text::safe_next(p) && p != "/admin") {
+        let encoded: String = js_sys::encode_uri_component(&here).into();
+        params.push(format!("next={encoded}"));
+    }
+    if expired {
+        params.push("expired=1".to_owned());
+    }
+    if params.is_empty() {
+        "/admin/sign-in".to_owned()
+    } else {
+        format!("/admin/sign-in?{}", params.join("&"))
+    }
+}
+
 /// The whole app.
 #[component]
 pub fn App() -> impl IntoView {
@@ -167,8 +200,12 @@ fn Unauthenticated() -> impl IntoView {
     let auth = use_auth();
     let navigate = navigator();
     api::on_unauthenticated(move || {
+        // A 401 while a session was held means it ended (expired or revoked elsewhere).
+        let expired = auth.session.get_untracked().is_some();
+        let target = sign_in_path(expired);
+        api::forget();
         auth.session.set(None);
         auth.state.set(AuthState::SignedOut);
-        navigate("/admin/sign-in");
+        navigate(&target);
     });
 }

@@ -1,4 +1,4 @@
-//! Money as operators type it ("5", "5.00", "1,234.5") and as the API stores it (minor units
+//! Money as operators type it ("5", "5.00", "1234.5") and as the API stores it (minor units
 //! plus a lower-case ISO currency). Pure functions, so they are tested on the host.
 
 /// Currencies whose minor unit is the major unit (Stripe's zero-decimal list).
@@ -38,15 +38,27 @@ pub fn currency(raw: &str) -> Result<String, String> {
 /// The most a price may be, in minor units (Stripe's limit for most currencies).
 pub const MAX_AMOUNT: i64 = 99_999_999;
 
-/// Parses a decimal amount ("5", "5.0", "5.00", "1,000.50") into minor units of `currency`.
+/// How the amount field reads what is typed; the dashboard shows it next to the field.
+pub const AMOUNT_RULE: &str = "Use a point for decimals (1.50); commas are refused.";
+
+/// Parses a decimal amount ("5", "5.0", "5.00", "1000.50") into minor units of `currency`.
 /// Zero is allowed (a free plan that still needs a purchase); negatives, too many decimals and
 /// anything above [`MAX_AMOUNT`] are not.
+///
+/// A comma is refused rather than guessed: "1,50" is €1.50 to half the world and 150 to the
+/// other half, and reading it either way silently is how `1,50` once became $150.00.
 pub fn parse_amount(raw: &str, currency: &str) -> Result<i64, String> {
     let places = decimals(currency);
+    if raw.contains(',') {
+        return Err(
+            "use a point for decimals (1.50) and no thousands separators; commas are refused"
+                .into(),
+        );
+    }
     let cleaned: String = raw
         .trim()
         .chars()
-        .filter(|c| *c != ',' && *c != '_' && !c.is_whitespace())
+        .filter(|c| *c != '_' && !c.is_whitespace())
         .collect();
     if cleaned.is_empty() {
         return Err("enter an amount like 5.00".into());
@@ -148,7 +160,7 @@ mod tests {
         assert_eq!(parse_amount("5.00", "usd"), Ok(500));
         assert_eq!(parse_amount(" 0.5 ", "eur"), Ok(50));
         assert_eq!(parse_amount(".99", "usd"), Ok(99));
-        assert_eq!(parse_amount("1,234.56", "usd"), Ok(123_456));
+        assert_eq!(parse_amount("1234.56", "usd"), Ok(123_456));
         assert_eq!(parse_amount("0", "usd"), Ok(0));
         assert_eq!(parse_amount("500", "jpy"), Ok(500));
         assert_eq!(parse_amount("1.234", "kwd"), Ok(1234));
@@ -160,6 +172,11 @@ mod tests {
             assert!(parse_amount(bad, "usd").is_err(), "{bad}");
         }
         assert!(parse_amount("5.5", "jpy").is_err());
+        // A decimal comma is refused, never read as a thousands separator.
+        for comma in ["1,50", "9,99", "1,234.56", "1,000"] {
+            let refused = parse_amount(comma, "usd").expect_err(comma);
+            assert!(refused.contains("comma"), "{comma}: {refused}");
+        }
         assert!(parse_amount("1000000", "usd").is_err());
         assert!(parse_amount("99999999999999999999", "usd").is_err());
         assert_eq!(parse_amount("999999.99", "usd"), Ok(MAX_AMOUNT));

@@ -150,10 +150,62 @@ pub fn slug_in_path(path: &str) -> Option<String> {
     (!slug.is_empty()).then(|| slug.to_string())
 }
 
+/// Whether `next` (the page to return to after signing in) is a page of the dashboard itself:
+/// a path under `/admin`, never another site (`//host`, a scheme, a backslash) and never a
+/// signed-out page, so a crafted sign-in link cannot send an operator elsewhere.
+pub fn safe_next(next: &str) -> bool {
+    let under_admin =
+        next == "/admin" || next.starts_with("/admin/") || next.starts_with("/admin?");
+    let signed_out_page = ["/admin/sign-in", "/admin/setup", "/admin/invite"]
+        .iter()
+        .any(|p| next.starts_with(p));
+    under_admin
+        && !signed_out_page
+        && !next.contains("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+}
+
+/// The browser tab's title of a dashboard page: "Tools · Acme Tools · Tollgate".
+pub fn page_title(page: &str, tenant: Option<&str>) -> String {
+    match tenant {
+        Some(tenant) if !tenant.is_empty() && tenant != page => {
+            format!("{page} · {tenant} · Tollgate")
+        }
+        _ => format!("{page} · Tollgate"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::validate;
+
+    #[test]
+    fn only_dashboard_pages_are_returned_to() {
+        for ok in [
+            "/admin",
+            "/admin/t/acme/tools",
+            "/admin/t/acme/analytics?days=7",
+        ] {
+            assert!(safe_next(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "https://evil.example/admin",
+            "//evil.example/admin",
+            "/admin//evil.example",
+            "/admin/\\evil.example",
+            "/administrator",
+            "/admin/sign-in",
+            "/admin/setup?token=x",
+            "/api/v1/session",
+        ] {
+            assert!(!safe_next(bad), "{bad}");
+        }
+        assert_eq!(page_title("Tools", Some("Acme")), "Tools · Acme · Tollgate");
+        assert_eq!(page_title("Tenants", None), "Tenants · Tollgate");
+    }
 
     #[test]
     fn slugs_are_suggested_from_names() {

@@ -50,6 +50,34 @@ pub fn text(field: &str, raw: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// A GitHub app's client id (`Iv1.…`, `Iv23li…`, `Ov23li…` or 20 hex digits): 4 to 100
+/// letters, digits, dots, dashes or underscores. A pasted label or a space is caught here
+/// rather than at every end user's sign-in.
+pub fn github_client_id(raw: &str) -> Result<(), String> {
+    let value = raw.trim();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    if !(4..=100).contains(&value.len()) || !value.chars().all(allowed) {
+        return Err(
+            "a GitHub client id is 4-100 letters, digits, dots, dashes or underscores, \
+             like Iv1.0123456789abcdef"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// A GitHub app's client secret: 8 to 200 visible ASCII characters, no spaces (GitHub's are
+/// 40 hex digits).
+pub fn github_client_secret(raw: &str) -> Result<(), String> {
+    let value = raw.trim();
+    if !(8..=200).contains(&value.len()) || !value.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(
+            "a GitHub client secret is 8-200 characters without spaces (GitHub shows 40)".into(),
+        );
+    }
+    Ok(())
+}
+
 /// An e-mail address: something before and after one `@`, at most 254 characters.
 pub fn email(raw: &str) -> Result<(), String> {
     let raw = raw.trim();
@@ -91,6 +119,23 @@ pub fn role(raw: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn github_app_keys_look_like_githubs() {
+        for ok in ["Iv1.0123456789abcdef", "Ov23liABCDEF12345678", "Iv1.abc"] {
+            assert_eq!(github_client_id(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "bad id!", "abc", "Iv1.abc def", "Iv1/abc"] {
+            assert!(github_client_id(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            github_client_secret("0123456789abcdef0123456789abcdef01234567"),
+            Ok(())
+        );
+        for bad in ["", "short", "has a space in it"] {
+            assert!(github_client_secret(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn slugs_are_lowercase_words_and_not_reserved() {

@@ -224,6 +224,18 @@ pub struct Tenant {
     pub created_at: String,
 }
 
+/// How a tenant's end users sign in now, for the Sign-in settings page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct SignInSetup {
+    /// `tenant_app` (its own GitHub app), `platform_app` (the platform's GitHub app), `demo`
+    /// (the marked demo sign-in: no GitHub app anywhere) or `unavailable` (production without
+    /// any GitHub app).
+    pub active: String,
+    /// The callback URL to register with the tenant's own GitHub app (served by this server).
+    pub github_callback_url: String,
+}
+
 /// An amount of money.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

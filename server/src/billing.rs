@@ -401,7 +401,8 @@ impl BillingService {
     }
 
     /// Connects a tenant to its Stripe account. The secret key must be a secret or restricted
-    /// key (`sk_`/`rk_`), never a publishable one.
+    /// key (`sk_`/`rk_`), never a publishable one, and one Stripe accepts (checked by reading
+    /// the balance before anything is stored).
     pub async fn connect_stripe(
         &self,
         tenants: &TenantService,
@@ -419,6 +420,26 @@ impl BillingService {
             return Err(BillingError::Invalid(
                 "add the webhook endpoint's signing secret (whsec_…)".into(),
             ));
+        }
+        // Stripe is asked first: a key it refuses is never stored, so a typo cannot take the
+        // tenant out of the sandbox and break its paid tools for everybody.
+        let candidate = StripePayments::new(secret_key, &self.stripe_api_url)?;
+        let mask = |message: String| message.replace(secret_key, "sk_…");
+        match candidate.check_connection().await {
+            Ok(_) => {}
+            Err(ProviderError::Refused(message)) => {
+                return Err(BillingError::Invalid(format!(
+                    "Stripe refused this key, so nothing was changed. {}",
+                    mask(message)
+                )));
+            }
+            Err(ProviderError::Unavailable(message)) => {
+                return Err(BillingError::Provider(ProviderError::Unavailable(format!(
+                    "{}; nothing was changed, try again",
+                    mask(message)
+                ))));
+            }
+            Err(other) => return Err(other.into()),
         }
         let hint_tail: String = secret_key
             .chars()
@@ -1181,6 +1202,24 @@ impl BillingService {
         self.fulfil_session(tenant, &session, self.clock.now().timestamp())
             .await?;
         Ok(true)
+    }
+
+    /// The purchase behind a sandbox checkout session, for the test checkout page (what is
+    /// bought and its price); `None` for an unknown session or a tenant on Stripe.
+    pub async fn sandbox_checkout(
+        &self,
+        tenant: &Tenant,
+        session_id: &str,
+    ) -> Result<Option<PurchaseView>, BillingError> {
+        if tenant.settings.stripe.is_some() || self.production {
+            return Ok(None);
+        }
+        let Some(purchase) =
+            store::find_purchase_by(&self.db, tenant.id, PurchaseKey::Session(session_id)).await?
+        else {
+            return Ok(None);
+        };
+        self.purchase(tenant, purchase.id).await
     }
 
     /// A purchase, for the payment pages.

@@ -275,6 +275,35 @@ pub enum Upstream {
     Local,
 }
 
+/// The route of a tenant's GitHub callback. The router serves it and the dashboard shows the
+/// URL built from it, so the URL an operator registers with GitHub is the one that answers.
+pub const GITHUB_CALLBACK_ROUTE: &str = "/t/{slug}/oauth/callback/github";
+
+/// The sign-in a tenant's end users get now, as the Sign-in settings page describes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActiveSignIn {
+    /// The tenant's own GitHub OAuth app.
+    TenantApp,
+    /// The platform's GitHub app (`TOLLGATE_GITHUB_CLIENT_ID`).
+    PlatformApp,
+    /// The marked demo sign-in (type a name): no GitHub app anywhere, outside production.
+    Demo,
+    /// None: production without any GitHub app; sign-in fails until one is set.
+    Unavailable,
+}
+
+impl ActiveSignIn {
+    /// `tenant_app`, `platform_app`, `demo` or `unavailable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TenantApp => "tenant_app",
+            Self::PlatformApp => "platform_app",
+            Self::Demo => "demo",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
 /// What happened on the consent form.
 pub enum ConsentOutcome {
     /// Go here next, with this browser-binding cookie set.
@@ -441,6 +470,25 @@ impl OAuthService {
             "client_id_metadata_document_supported": true,
             "subject_types_supported": ["public"],
         })
+    }
+
+    /// The URL GitHub must send a tenant's users back to (register it with the tenant's app).
+    pub fn github_callback_url(&self, tenant: &Tenant) -> String {
+        self.public
+            .join(&GITHUB_CALLBACK_ROUTE.replace("{slug}", tenant.slug.as_str()))
+    }
+
+    /// Which sign-in the tenant's end users get now; the same rule as [`Self::upstream_for`].
+    pub fn active_sign_in(&self, tenant: &Tenant) -> ActiveSignIn {
+        if tenant.settings.github_app.is_some() {
+            ActiveSignIn::TenantApp
+        } else if self.identity.github_app.is_some() {
+            ActiveSignIn::PlatformApp
+        } else if self.identity.production {
+            ActiveSignIn::Unavailable
+        } else {
+            ActiveSignIn::Demo
+        }
     }
 
     fn upstream_for(&self, tenant: &Tenant) -> Result<Upstream, FlowError> {
@@ -902,9 +950,7 @@ impl OAuthService {
                 let github = self.github_for(tenant)?;
                 let state = github::upstream_state();
                 let (challenge, verifier) = github::upstream_pkce();
-                let callback = self
-                    .public
-                    .join(&format!("/t/{}/oauth/callback/github", tenant.slug));
+                let callback = self.github_callback_url(tenant);
                 (
                     github.authorize_url(&callback, state.expose(), &challenge),
                     Some(crypto::hash_token(state.expose())),
@@ -1040,9 +1086,7 @@ impl OAuthService {
             .ok_or_else(|| local(400, "This sign-in was not started with GitHub."))?;
         let verifier = self.key.open(verifier, &verifier_context(&pending.id))?;
         let github = self.github_for(tenant)?;
-        let callback = self
-            .public
-            .join(&format!("/t/{}/oauth/callback/github", tenant.slug));
+        let callback = self.github_callback_url(tenant);
         let identity = match github.sign_in(&callback, code, verifier.expose()).await {
             Ok(identity) => identity,
             Err(error) => {

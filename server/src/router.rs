@@ -57,7 +57,7 @@ pub fn build(state: AppState) -> Router {
             get(oauth::routes::local_sign_in_page).post(oauth::routes::local_sign_in),
         )
         .route(
-            "/t/{slug}/oauth/callback/github",
+            oauth::GITHUB_CALLBACK_ROUTE,
             get(oauth::routes::github_callback),
         )
         .route(
@@ -119,6 +119,7 @@ pub fn build(state: AppState) -> Router {
                 .delete(api::delete_tenant),
         )
         .route("/api/v1/tenants/{slug}/overview", get(api::overview))
+        .route("/api/v1/tenants/{slug}/sign-in", get(api::sign_in_setup))
         .route(
             "/api/v1/tenants/{slug}/tools",
             get(api::list_tools).post(api::add_tool),

@@ -12,6 +12,7 @@ use tollgate::oauth::OAuthError;
 use tollgate::tenant::{Tenant, TenantError, ToolId};
 use tollgate::wordpress::Operation;
 use tollgate_tests::browser::{Browser, OAuthClient, Pkce, REDIRECT_URI};
+use tollgate_tests::fake_stripe::Failure;
 use tollgate_tests::{Era, TestApp, TestOptions};
 
 const PAID_TOOL: &str = "wporg_plugin_downloads";
@@ -555,10 +556,14 @@ async fn the_stripe_connection_is_tested_and_disconnected() {
         .await;
     assert!(connected.ok, "{connected:?}");
     assert_eq!(connected.message, "Connected to Stripe (test mode)");
-    assert_eq!(app.stripe.requests("GET /v1/balance"), 1);
+    // Once when connecting (the key is checked before it is stored), once for the test.
+    assert_eq!(app.stripe.requests("GET /v1/balance"), 2);
 
+    // A key Stripe refuses is not stored: the tenant keeps the connection it had.
     let wrong_key = "sk_test_51ThisKeyIsNotTheFakeAccountsKey0000001234";
-    app.state
+    let before = tenant(&app, "demo").await.settings.stripe;
+    let refused = app
+        .state
         .billing
         .connect_stripe(
             &app.state.tenants,
@@ -567,20 +572,33 @@ async fn the_stripe_connection_is_tested_and_disconnected() {
             &["whsec_test"],
         )
         .await
-        .expect("connected");
+        .expect_err("Stripe refuses the key");
+    let said = refused.to_string();
+    assert!(said.contains("Invalid API Key provided"), "{said}");
+    assert!(!said.contains(wrong_key), "{said}");
+    assert_eq!(tenant(&app, "demo").await.settings.stripe, before);
+    assert_eq!(app.stripe.requests("GET /v1/balance"), 3);
+
+    // A key Stripe stops accepting later (rolled in Stripe's dashboard) fails the test.
+    app.stripe
+        .fail("GET /v1/balance", Some(Failure::Status(401)));
     let refused = app
         .state
         .billing
         .test_connection(&tenant(&app, "demo").await)
         .await;
+    app.stripe.fail("GET /v1/balance", None);
     assert!(!refused.ok);
     assert!(
-        refused.message.contains("Invalid API Key provided"),
+        refused.message.contains("Stripe answered 401"),
         "{refused:?}"
     );
-    assert!(!refused.message.contains(wrong_key), "{refused:?}");
+    assert!(
+        !refused.message.contains(&app.stripe.secret_key),
+        "{refused:?}"
+    );
     // Refused, not retried.
-    assert_eq!(app.stripe.requests("GET /v1/balance"), 2);
+    assert_eq!(app.stripe.requests("GET /v1/balance"), 4);
 
     let disconnected = app
         .state

@@ -74,12 +74,12 @@ async fn an_operator_sets_up_creates_a_tenant_and_prices_a_tool_in_the_dashboard
         .wait_for("[data-test=sign-in-setup-hint]")
         .await
         .expect("the sign-in page says setup is needed");
+    let url = browser.current_url().await.expect("url");
     assert!(
-        browser
-            .current_url()
-            .await
-            .expect("url")
-            .ends_with("/admin/sign-in")
+        url.ends_with(&format!(
+            "/admin/sign-in?next=%2Fadmin%2Ft%2F{SLUG}%2Ftools"
+        )),
+        "the sign-in page remembers the page asked for: {url}"
     );
     shot(&browser, "sign-in").await;
 

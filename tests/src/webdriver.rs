@@ -611,6 +611,20 @@ impl Chromium {
         .await
     }
 
+    /// Waits until the page's title (the browser tab's) is `expected`.
+    pub async fn wait_for_title(&self, expected: &str) -> anyhow::Result<()> {
+        self.poll(&format!("the title {expected:?}"), async || {
+            let title = self.execute("return document.title;", &[]).await?;
+            let title = title.as_str().unwrap_or_default();
+            Ok(if title == expected {
+                Ok(())
+            } else {
+                Err(format!("it is {title:?}"))
+            })
+        })
+        .await
+    }
+
     /// Waits for `css` to be displayed, then clicks it.
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
         self.wait_for(css).await?.click().await

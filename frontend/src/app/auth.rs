@@ -1,7 +1,7 @@
 //! The signed-out pages: first-operator setup, sign-in, accepting an invitation.
 
 use super::api::{self, Method};
-use super::ui::{Busy, Field, FormError, Loading, Submit, check, query_param};
+use super::ui::{Busy, Field, FormError, Loading, Submit, check, query_param, set_document_title};
 use super::{AuthState, navigator, use_auth};
 use crate::validate;
 use crate::wire::{
@@ -12,6 +12,7 @@ use leptos::prelude::*;
 /// The frame of the signed-out pages.
 #[component]
 fn AuthFrame(#[prop(into)] title: String, children: Children) -> impl IntoView {
+    set_document_title(&crate::text::page_title(&title, None));
     view! {
         <main class="auth-page">
             <div class="card narrow">
@@ -115,11 +116,20 @@ pub fn SetupPage() -> impl IntoView {
 pub fn SignInPage() -> impl IntoView {
     let auth = use_auth();
     let navigate = navigator();
+    let query = leptos_router::hooks::use_query_map();
+    // Where the operator was going (checked: only a dashboard page), else the start page.
+    let next = move || {
+        query
+            .with_untracked(|q| q.get("next"))
+            .filter(|n| crate::text::safe_next(n))
+            .unwrap_or_else(|| "/admin".to_owned())
+    };
+    let expired = move || query.with(|q| q.get("expired").is_some());
     {
         let navigate = navigate.clone();
         Effect::new(move |_| {
             if auth.state.get() == AuthState::SignedIn {
-                navigate("/admin");
+                navigate(&next());
             }
         });
     }
@@ -155,7 +165,7 @@ pub fn SignInPage() -> impl IntoView {
             async move { api::send_quiet::<_, Session>(Method::Post, "/session", &body).await },
             move |session| {
                 auth.signed_in(session);
-                navigate("/admin");
+                navigate(&next());
             },
         );
     };
@@ -169,6 +179,11 @@ pub fn SignInPage() -> impl IntoView {
     };
     view! {
         <AuthFrame title="Sign in">
+            <Show when=expired>
+                <p class="alert info" role="status" data-test="session-expired">
+                    "Your session has ended. Sign in again to continue where you were."
+                </p>
+            </Show>
             <Show when=setup_needed>
                 <p class="alert info" data-test="sign-in-setup-hint">
                     "No operator exists yet. The run command printed a setup link ("

@@ -18,7 +18,23 @@ fn today_utc() -> String {
 #[component]
 pub fn AnalyticsPage() -> impl IntoView {
     let ctx = use_tenant();
-    let days = RwSignal::new(30_u32);
+    // The period lives in the URL (`?days=7`), so a link or a reload shows the same numbers.
+    let query = super::ui::query_param("days");
+    let days = Memo::new(move |_| {
+        query
+            .get()
+            .parse::<u32>()
+            .ok()
+            .filter(|d| [7, 30, 90].contains(d))
+            .unwrap_or(30)
+    });
+    let navigate = super::navigator();
+    let pick = move |n: u32| {
+        navigate(&format!(
+            "/admin/t/{}/analytics?days={n}",
+            ctx.slug.get_untracked()
+        ));
+    };
     let analytics = LocalResource::new(move || {
         let path = ctx.path_tracked(&format!("/analytics?days={}", days.get()));
         async move { api::get::<Analytics>(&path).await }
@@ -31,6 +47,7 @@ pub fn AnalyticsPage() -> impl IntoView {
                     {[7_u32, 30, 90]
                         .into_iter()
                         .map(|n| {
+                            let pick = pick.clone();
                             view! {
                                 <button
                                     type="button"
@@ -38,7 +55,7 @@ pub fn AnalyticsPage() -> impl IntoView {
                                     class:active=move || days.get() == n
                                     aria-pressed=move || (days.get() == n).to_string()
                                     data-test=format!("days-{n}")
-                                    on:click=move |_| days.set(n)
+                                    on:click=move |_| pick(n)
                                 >
                                     {format!("{n} days")}
                                 </button>

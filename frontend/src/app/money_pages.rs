@@ -136,6 +136,23 @@ impl PlanDraft {
     }
 }
 
+/// "Users pay $5.00", shown next to the Save button so the amount that will be saved is read
+/// where the operator commits to it (nothing while the amount or currency is invalid).
+#[component]
+pub fn PriceSummary(draft: PlanDraft) -> impl IntoView {
+    move || {
+        let input = draft.input();
+        let currency = money::currency(&input.currency).ok()?;
+        let amount = money::parse_amount(&input.amount, &currency).ok()?;
+        Some(view! {
+            <span class="price-summary" data-test="amount-preview" aria-live="polite">
+                "Users pay " <strong>{money::display(amount, &currency)}</strong>
+                " (" {amount} " minor units)."
+            </span>
+        })
+    }
+}
+
 /// The plan fields (inside the caller's form).
 #[component]
 pub fn PlanFields(
@@ -275,25 +292,12 @@ pub fn PlanFields(
                     }
                 }}
                 <Field label="Amount" name="amount" value=draft.amount placeholder="5.00"
-                    hint="As a decimal, e.g. 5.00." error=draft.error("amount") busy=busy
+                    hint=money::AMOUNT_RULE error=draft.error("amount") busy=busy
                     disabled=disabled/>
                 <Field label="Currency" name="currency" value=draft.currency placeholder="usd"
                     error=draft.error("currency") busy=busy disabled=disabled
                     hint=format!("E.g. {}.", COMMON_CURRENCIES.join(", "))/>
             </div>
-            {move || {
-                let input = draft.input();
-                let currency = money::currency(&input.currency).ok()?;
-                let amount = money::parse_amount(&input.amount, &currency).ok()?;
-                Some(
-                    view! {
-                        <p class="muted small" data-test="amount-preview">
-                            "Users pay " <strong>{money::display(amount, &currency)}</strong>
-                            " (" {amount} " minor units)."
-                        </p>
-                    },
-                )
-            }}
             <h3>"Limits and wording"</h3>
             <div class="grid-2">
                 {field("Free calls per month", "free_quota", Some("number"), "0",
@@ -443,6 +447,7 @@ fn PlanEditor(offer: Option<Offer>, on_done: Callback<bool>) -> impl IntoView {
                 <FormError busy fields=&FIELDS/>
                 <div class="form-actions">
                     <Submit label="Save plan" busy invalid test="plan-submit"/>
+                    <PriceSummary draft/>
                     <button type="button" class="btn" on:click=move |_| on_done.run(false)>
                         "Cancel"
                     </button>
@@ -639,7 +644,7 @@ fn StripeForm() -> impl IntoView {
                         <Submit label="Connect" busy invalid test="stripe-submit"
                             pending_label="Checking the key with Stripe…"/>
                         <Show when=move || saved.get()>
-                            <span class="ok small">"Connected."</span>
+                            <span class="ok small" role="status" data-test="stripe-connected">"Connected."</span>
                         </Show>
                     </div>
                 </div>

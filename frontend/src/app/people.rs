@@ -11,8 +11,8 @@ use super::use_auth;
 use crate::text::short_time;
 use crate::validate;
 use crate::wire::{
-    Customer, GitHubAppKeys, Invitation, McpClientView, Member, NewInvitation, RoleChange, Tenant,
-    TenantPatch,
+    Customer, GitHubAppKeys, Invitation, McpClientView, Member, NewInvitation, RoleChange,
+    SignInSetup, Tenant, TenantPatch,
 };
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -28,6 +28,9 @@ pub fn SignInSettingsPage() -> impl IntoView {
     };
     let toggle_busy = Busy::new();
     let toggle = move |_| {
+        if toggle_busy.pending.get_untracked() {
+            return;
+        }
         let body = TenantPatch {
             anonymous_free_tools: Some(!anonymous()),
             ..TenantPatch::default()
@@ -51,8 +54,14 @@ pub fn SignInSettingsPage() -> impl IntoView {
                         type="checkbox"
                         role="switch"
                         data-test="anonymous-free-tools"
-                        prop:checked=anonymous
-                        disabled=move || read_only.get() || toggle_busy.pending.get()
+                        // Read again when the request ends, so a refused change puts the switch
+                        // back; not disabled meanwhile, which would drop the keyboard focus.
+                        prop:checked=move || {
+                            toggle_busy.pending.track();
+                            anonymous()
+                        }
+                        aria-busy=move || toggle_busy.pending.get().to_string()
+                        disabled=move || read_only.get()
                         on:change=toggle
                     />
                     <span>
@@ -78,10 +87,17 @@ fn GitHubApp() -> impl IntoView {
                 .and_then(|t| t.github_app.as_ref().map(|a| a.client_id.clone()))
         })
     };
+    // What the server says is active, and the callback URL it serves: never built here, so the
+    // page cannot show a URL the router does not answer. Fetched again when the app changes.
+    let setup = LocalResource::new(move || {
+        let path = ctx.path_tracked("/sign-in");
+        let _ = current();
+        async move { api::get::<SignInSetup>(&path).await }
+    });
     let client_id = RwSignal::new(String::new());
     let client_secret = RwSignal::new(String::new());
-    let id_err = check(client_id, |v| validate::text("client id", v, 100));
-    let secret_err = check(client_secret, |v| validate::text("client secret", v, 200));
+    let id_err = check(client_id, validate::github_client_id);
+    let secret_err = check(client_secret, validate::github_client_secret);
     let busy = Busy::new();
     let invalid = Signal::derive(move || id_err.get().is_some() || secret_err.get().is_some());
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -111,50 +127,78 @@ fn GitHubApp() -> impl IntoView {
             move |t| ctx.tenant.set(Some(t)),
         );
     });
-    let callback_url = move || {
-        ctx.tenant
-            .with(|t| {
-                t.as_ref().map(|t| {
-                    let base = t.mcp_url.trim_end_matches("/mcp");
-                    format!("{base}/oauth/github/callback")
-                })
-            })
-            .unwrap_or_default()
-    };
     view! {
         <section class="card form-card">
             <h2>"GitHub app"</h2>
-            {move || match current() {
-                Some(id) => {
+            {loaded(
+                setup,
+                move |setup: SignInSetup| {
+                    let active = match setup.active.as_str() {
+                        "tenant_app" => {
+                            view! {
+                                <p data-test="sign-in-active">
+                                    "Users sign in through your own GitHub OAuth app "
+                                    <code data-test="github-app-client-id">
+                                        {current().unwrap_or_default()}
+                                    </code> "."
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        "platform_app" => {
+                            view! {
+                                <p data-test="sign-in-active">
+                                    "Users sign in through the platform's GitHub app. Use your own "
+                                    "app to show your name on GitHub's consent screen."
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        "demo" => {
+                            view! {
+                                <p data-test="sign-in-active" class="warning">
+                                    "No GitHub app is configured, so users get the demo sign-in: "
+                                    "they type any name, nobody is verified. Add your GitHub app "
+                                    "for real sign-in."
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        _ => {
+                            view! {
+                                <p data-test="sign-in-active" class="warning">
+                                    "No sign-in is configured: your users cannot sign in until "
+                                    "you add a GitHub app here."
+                                </p>
+                            }
+                                .into_any()
+                        }
+                    };
+                    let url = setup.github_callback_url;
                     view! {
-                        <p>
-                            "Users sign in through your own GitHub OAuth app "
-                            <code data-test="github-app-client-id">{id}</code> "."
-                        </p>
-                        <ConfirmButton label="Remove" question="Use the platform's app again?"
-                            test="github-app-remove" busy=remove_busy on_confirm=remove
-                            hidden=read_only/>
-                        <FormError busy=remove_busy/>
-                    }
-                        .into_any()
-                }
-                None => {
-                    view! {
+                        {active}
                         <p class="muted">
-                            "Users sign in through the platform's GitHub app. Use your own app to "
-                            "show your name on GitHub's consent screen; its callback URL is "
-                            <code>{callback_url}</code> "."
+                            "Your GitHub app's authorization callback URL must be "
+                            <code data-test="github-callback-url">{url.clone()}</code> " "
+                            <CopyButton text=url label="Copy URL"/>
                         </p>
                     }
-                        .into_any()
-                }
-            }}
+                },
+            )}
+            <Show when=move || current().is_some()>
+                <ConfirmButton label="Remove" question="Stop using your own app?"
+                    test="github-app-remove" busy=remove_busy on_confirm=remove
+                    hidden=read_only/>
+                <FormError busy=remove_busy/>
+            </Show>
             <Show when=move || !read_only.get()>
                 <form data-test="github-app-form" on:submit=submit novalidate class="grid-2">
                     <Field label="Client id" name="client_id" value=client_id error=id_err busy=busy
-                        placeholder="Iv1.…" autocomplete="off"/>
+                        placeholder="Iv1.…" autocomplete="off"
+                        hint="From your GitHub app's settings page."/>
                     <Field label="Client secret" name="client_secret" value=client_secret
-                        kind="password" error=secret_err busy=busy autocomplete="off"/>
+                        kind="password" error=secret_err busy=busy autocomplete="off"
+                        hint="GitHub shows it once, when you generate it."/>
                     <div class="span-2">
                         <FormError busy fields=&["client_id", "client_secret"]/>
                         <Submit label=if current().is_some() { "Replace app" } else { "Use this app" }
@@ -445,7 +489,7 @@ pub fn MembersPage() -> impl IntoView {
                 members,
                 move |list: Vec<Member>| {
                     view! {
-                        <div class="table-wrap">
+                        <div class="table-wrap stack">
                             <table data-test="members-table">
                                 <thead>
                                     <tr>
@@ -483,9 +527,16 @@ pub fn MembersPage() -> impl IntoView {
                                                         {move || {
                                                             if is_owner.get() {
                                                                 let current = role.clone();
+                                                                let shown = role.clone();
                                                                 view! {
                                                                     <select data-test="member-role" name="role"
                                                                         aria-label="Role"
+                                                                        // Read again when the request ends: a refused
+                                                                        // change shows the role the member still has.
+                                                                        prop:value=move || {
+                                                                            busy.pending.track();
+                                                                            shown.clone()
+                                                                        }
                                                                         disabled=move || busy.pending.get()
                                                                         on:change=move |ev| {
                                                                             change_role.run((id.get_value(), event_target_value(&ev)));

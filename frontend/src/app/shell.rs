@@ -28,7 +28,7 @@ pub fn Shell() -> impl IntoView {
         let navigate = navigate.clone();
         Effect::new(move |_| {
             if auth.state.get() == AuthState::SignedOut {
-                navigate("/admin/sign-in");
+                navigate(&crate::app::sign_in_path(false));
             }
         });
     }
@@ -40,8 +40,11 @@ pub fn Shell() -> impl IntoView {
         {move || match auth.state.get() {
             AuthState::SignedIn => {
                 view! {
+                    <a class="skip-link" href="#content">"Skip to content"</a>
                     <Header/>
-                    <Outlet/>
+                    <div id="content" tabindex="-1">
+                        <Outlet/>
+                    </div>
                 }
                     .into_any()
             }

@@ -350,6 +350,9 @@ pub fn SettingsPage() -> impl IntoView {
             .with(|t| t.as_ref().is_some_and(|t| t.billing_tools))
     };
     let toggle_billing = move |_| {
+        if toggle_busy.pending.get_untracked() {
+            return;
+        }
         let body = TenantPatch {
             billing_tools: Some(!billing_tools()),
             ..TenantPatch::default()
@@ -376,7 +379,7 @@ pub fn SettingsPage() -> impl IntoView {
                 </form>
                 <FormError busy fields=&["name"]/>
                 <Show when=move || saved.get()>
-                    <p class="ok small">"Saved."</p>
+                    <p class="ok small" role="status">"Saved."</p>
                 </Show>
             </section>
             <section class="card">
@@ -386,8 +389,13 @@ pub fn SettingsPage() -> impl IntoView {
                         type="checkbox"
                         role="switch"
                         data-test="billing-tools"
-                        prop:checked=billing_tools
-                        disabled=move || read_only.get() || toggle_busy.pending.get()
+                        // Read again when the request ends: a refused change puts it back.
+                        prop:checked=move || {
+                            toggle_busy.pending.track();
+                            billing_tools()
+                        }
+                        aria-busy=move || toggle_busy.pending.get().to_string()
+                        disabled=move || read_only.get()
                         on:change=toggle_billing
                     />
                     <span>

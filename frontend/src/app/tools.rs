@@ -1,7 +1,7 @@
 //! The tools table (toggle, rename, reorder, add) and the tool editor (texts, pricing, preview).
 
 use super::api::{self, ApiResult, Method};
-use super::money_pages::{PlanDraft, PlanFields};
+use super::money_pages::{PlanDraft, PlanFields, PriceSummary};
 use super::tenant::use_tenant;
 use super::ui::{
     Busy, Field, FormError, LoadError, Loading, PageTitle, ReadOnlyNote, Submit, check,
@@ -147,6 +147,8 @@ fn ToolRow(
     let id = StoredValue::new(tool.id.clone());
     let renaming = RwSignal::new(false);
     let new_name = RwSignal::new(tool.name.clone());
+    let current_name = StoredValue::new(tool.name.clone());
+    let refused_name = busy.field_error("name");
     let name_err = check(new_name, validate::tool_name);
     let position = move || {
         tools.with(|t| match t {
@@ -159,6 +161,9 @@ fn ToolRow(
     };
     let enabled = tool.enabled;
     let toggle = move |_| {
+        if busy.pending.get_untracked() {
+            return;
+        }
         patch.run((
             id.get_value(),
             ToolPatch {
@@ -172,6 +177,13 @@ fn ToolRow(
         if name_err.get_untracked().is_some() {
             return;
         }
+        let unchanged = new_name.with_untracked(|n| n.trim() == current_name.get_value());
+        if unchanged {
+            renaming.set(false);
+            return;
+        }
+        // The editor stays open with the typed name until the server takes it: a saved name
+        // re-keys the row (a fresh, closed editor); a refused one (taken) stays to be fixed.
         patch.run((
             id.get_value(),
             ToolPatch {
@@ -179,7 +191,6 @@ fn ToolRow(
                 ..ToolPatch::default()
             },
         ));
-        renaming.set(false);
     };
     let is_custom_title = tool.title.is_some();
     let title = tool.title.clone().unwrap_or(tool.default_title.clone());
@@ -195,8 +206,13 @@ fn ToolRow(
                     class="switch"
                     data-test="tool-toggle"
                     aria-label=format!("Enable {}", tool.name)
-                    prop:checked=tool.enabled
-                    disabled=move || read_only.get() || busy.pending.get()
+                    // Read again when the request ends: a refused change puts it back.
+                    prop:checked=move || {
+                        busy.pending.track();
+                        enabled
+                    }
+                    aria-busy=move || busy.pending.get().to_string()
+                    disabled=move || read_only.get()
                     on:change=toggle
                 />
             </td>
@@ -219,9 +235,19 @@ fn ToolRow(
                                     on:click=move |_| renaming.set(false)>
                                     "Cancel"
                                 </button>
-                                {move || {
-                                    name_err.get().map(|m| view! { <small class="field-error">{m}</small> })
-                                }}
+                                <span aria-live="polite">
+                                    {move || {
+                                        name_err
+                                            .get()
+                                            .or_else(|| refused_name.get())
+                                            .map(|m| {
+                                                view! {
+                                                    <small class="field-error"
+                                                        data-test="field-error-name">{m}</small>
+                                                }
+                                            })
+                                    }}
+                                </span>
                             </form>
                         }
                             .into_any()
@@ -543,7 +569,7 @@ fn TextsForm(tool: Tool, on_saved: Callback<Tool>) -> impl IntoView {
                         "Reset to catalog text"
                     </button>
                     <Show when=move || saved.get()>
-                        <span class="ok small">"Saved."</span>
+                        <span class="ok small" role="status">"Saved."</span>
                     </Show>
                 </div>
             </form>
@@ -673,10 +699,13 @@ fn PricingForm(tool: Tool, on_saved: Callback<Tool>) -> impl IntoView {
                 <FormError busy fields=&crate::plan::FIELDS/>
                 <div class="form-actions">
                     <Submit label="Save pricing" busy invalid test="pricing-submit"/>
+                    <Show when=move || choice.get() == "new">
+                        <PriceSummary draft/>
+                    </Show>
                     {move || {
                         saved
                             .get()
-                            .map(|m| view! { <span class="ok small" data-test="pricing-saved">{m}</span> })
+                            .map(|m| view! { <span class="ok small" role="status" data-test="pricing-saved">{m}</span> })
                     }}
                 </div>
             </form>

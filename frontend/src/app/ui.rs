@@ -109,7 +109,13 @@ pub fn Field(
     #[prop(optional)]
     autocomplete: Option<&'static str>,
 ) -> impl IntoView {
-    let touched = RwSignal::new(false);
+    // What the operator last typed here. The field counts as touched only while it still holds
+    // that: a form emptied after a successful save shows no errors, but a field the operator
+    // emptied by hand says what is missing.
+    let typed = RwSignal::new(None::<String>);
+    let touched = Signal::derive(move || {
+        typed.with(|t| t.as_deref().is_some_and(|t| value.with(|v| v == t)))
+    });
     let server = busy.map(|b| b.field_error(name));
     let message = Signal::derive(move || {
         let own = error
@@ -119,6 +125,23 @@ pub fn Field(
     });
     let disabled = Signal::derive(move || disabled.is_some_and(|d| d.get()));
     let id = format!("f-{name}-{}", next_id());
+    // The hint and the message are tied to the input, so screen readers read them with it.
+    let hint_id = format!("{id}-hint");
+    let error_id = format!("{id}-error");
+    let has_hint = hint.is_some();
+    let described_by = {
+        let (hint_id, error_id) = (hint_id.clone(), error_id.clone());
+        move || {
+            let mut ids = Vec::new();
+            if has_hint {
+                ids.push(hint_id.clone());
+            }
+            if message.with(Option::is_some) {
+                ids.push(error_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
     let input = if multiline {
         view! {
             <textarea
@@ -128,11 +151,13 @@ pub fn Field(
                 placeholder=placeholder
                 prop:value=move || value.get()
                 on:input=move |ev| {
-                    touched.set(true);
-                    value.set(event_target_value(&ev));
+                    let typed_now = event_target_value(&ev);
+                    typed.set(Some(typed_now.clone()));
+                    value.set(typed_now);
                 }
                 disabled=disabled
                 aria-invalid=move || message.with(|m| m.is_some().to_string())
+                aria-describedby=described_by
             ></textarea>
         }
         .into_any()
@@ -141,16 +166,22 @@ pub fn Field(
             <input
                 id=id.clone()
                 name=name
-                type=kind.unwrap_or("text")
+                // A number field is a text field with a numeric keyboard: the browser's number
+                // input reports "" for a half-typed "3." and the value got rewritten under the
+                // operator's fingers; the field's own rule says what is wrong instead.
+                type=kind.filter(|k| *k != "number").unwrap_or("text")
+                inputmode=(kind == Some("number")).then_some("decimal")
                 placeholder=placeholder
                 autocomplete=autocomplete
                 prop:value=move || value.get()
                 on:input=move |ev| {
-                    touched.set(true);
-                    value.set(event_target_value(&ev));
+                    let typed_now = event_target_value(&ev);
+                    typed.set(Some(typed_now.clone()));
+                    value.set(typed_now);
                 }
                 disabled=disabled
                 aria-invalid=move || message.with(|m| m.is_some().to_string())
+                aria-describedby=described_by
             />
         }
         .into_any()
@@ -159,18 +190,21 @@ pub fn Field(
         <div class="field" class:invalid=move || message.with(Option::is_some)>
             <label for=id>{label}</label>
             {input}
-            {hint.map(|h| view! { <small class="hint">{h}</small> })}
-            {move || {
-                message
-                    .get()
-                    .map(|m| {
-                        view! {
-                            <small class="field-error" data-test=format!("field-error-{name}")>
-                                {m}
-                            </small>
-                        }
-                    })
-            }}
+            {hint.map(|h| view! { <small class="hint" id=hint_id>{h}</small> })}
+            <div aria-live="polite">
+                {move || {
+                    message
+                        .get()
+                        .map(|m| {
+                            view! {
+                                <small class="field-error" id=error_id.clone()
+                                    data-test=format!("field-error-{name}")>
+                                    {m}
+                                </small>
+                            }
+                        })
+                }}
+            </div>
         </div>
     }
 }
@@ -338,7 +372,8 @@ pub fn CopyButton(
         >
             {move || match state.get() {
                 1 => "Copied".to_string(),
-                2 => "Press Ctrl+C".to_string(),
+                // Nothing is selected for the operator, so "Press Ctrl+C" would be wrong.
+                2 => "Copy failed: select the text and copy it".to_string(),
                 _ => label.unwrap_or("Copy").to_string(),
             }}
         </button>
@@ -441,11 +476,25 @@ pub fn PageTitle(
     #[prop(into)] title: String,
     #[prop(optional, into)] subtitle: Option<String>,
 ) -> impl IntoView {
+    // Each page names itself (and its tenant) in the browser tab and history.
+    let tenant = use_context::<super::tenant::TenantCtx>();
+    let page = title.clone();
+    Effect::new(move |_| {
+        let name = tenant.and_then(|t| t.tenant.with(|t| t.as_ref().map(|t| t.name.clone())));
+        set_document_title(&crate::text::page_title(&page, name.as_deref()));
+    });
     view! {
         <div class="page-head">
             <h1 data-test="page-title">{title}</h1>
             {subtitle.map(|s| view! { <p class="muted">{s}</p> })}
         </div>
+    }
+}
+
+/// Sets the browser tab's title.
+pub fn set_document_title(title: &str) {
+    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        document.set_title(title);
     }
 }
 

@@ -22,7 +22,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use frontend::wire;
+use frontend::{validate, wire};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -940,6 +940,19 @@ pub async fn stripe_prices(
 
 // ---- sign-in --------------------------------------------------------------------------------
 
+/// `GET /api/v1/tenants/{slug}/sign-in`
+pub async fn sign_in_setup(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(slug): Path<String>,
+) -> Result<Json<wire::SignInSetup>> {
+    let (tenant, _) = member(&state, &auth, &slug, Role::Viewer).await?;
+    Ok(Json(wire::SignInSetup {
+        active: state.oauth.active_sign_in(&tenant).as_str().to_owned(),
+        github_callback_url: state.oauth.github_callback_url(&tenant),
+    }))
+}
+
 /// `PUT /api/v1/tenants/{slug}/github-app`
 pub async fn set_github_app(
     State(state): State<AppState>,
@@ -949,18 +962,9 @@ pub async fn set_github_app(
 ) -> Result<Json<wire::Tenant>> {
     let (tenant, role) = member(&state, &auth, &slug, Role::Admin).await?;
     let client_id = body.client_id.trim();
-    if client_id.is_empty() || client_id.len() > 100 {
-        return Err(AdminError::invalid(
-            "client_id",
-            "enter the GitHub app's client id",
-        ));
-    }
-    if body.client_secret.trim().is_empty() {
-        return Err(AdminError::invalid(
-            "client_secret",
-            "enter the GitHub app's client secret",
-        ));
-    }
+    validate::github_client_id(client_id).map_err(|m| AdminError::invalid("client_id", m))?;
+    validate::github_client_secret(body.client_secret.trim())
+        .map_err(|m| AdminError::invalid("client_secret", m))?;
     let sealed = state
         .oauth
         .seal_github_secret(tenant.id, body.client_secret.trim())

@@ -71,16 +71,26 @@ pub fn cancelled(tenant: &str, view: &PurchaseView) -> String {
     )
 }
 
-/// The sandbox checkout: unmistakably a test.
-pub fn sandbox(tenant: &str, action: &str, csrf: &str) -> String {
+/// The sandbox checkout: unmistakably a test, showing what is bought and its price; the form
+/// carries the CSRF value bound to this browser's cookie.
+pub fn sandbox(tenant: &str, view: &PurchaseView, action: &str, csrf: &str) -> String {
+    let pay = if view.status == "paid" {
+        "<p>This is paid. Return to your assistant and run the tool again.</p>".to_owned()
+    } else {
+        format!(
+            r#"<form method="post" action="{}"><input type="hidden" name="csrf" value="{}"><div class="actions"><button class="primary" type="submit">Pay (test)</button></div></form>"#,
+            escape(action),
+            escape(csrf)
+        )
+    };
     layout(
         "Test checkout",
         &format!(
             r#"<p class="demo"><strong>TEST MODE.</strong> This is Tollgate's sandbox checkout: no card, no money. {} has not connected a payment provider.</p>
-<form method="post" action="{}"><input type="hidden" name="csrf" value="{}"><div class="actions"><button class="primary" type="submit">Pay (test)</button></div></form>"#,
+<h1>Pay {}</h1>{}{pay}"#,
             escape(tenant),
-            escape(action),
-            escape(csrf)
+            escape(tenant),
+            offer_lines(view),
         ),
     )
 }

@@ -79,23 +79,39 @@ pub async fn stripe_webhook(
     }
 }
 
+fn unknown_payment_link() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        pages::message(
+            "Not found",
+            "This payment link is unknown. Run the tool again in your assistant for a new one.",
+        ),
+    )
+}
+
+/// The purchase id of a payment link. The path is parsed here rather than by the extractor so
+/// that a mangled link gets our page, not a parser's message.
+fn purchase_id(raw: &str) -> Option<Uuid> {
+    Uuid::parse_str(raw).ok()
+}
+
 /// A purchase rendered by `render`, or a 404 page.
 async fn purchase_page(
     state: &AppState,
     slug: &str,
-    purchase: Uuid,
+    purchase: &str,
     render: fn(&str, &super::PurchaseView) -> String,
 ) -> Response {
     let tenant = match tenant(state, slug).await {
         Ok(t) => t,
         Err(r) => return r,
     };
+    let Some(purchase) = purchase_id(purchase) else {
+        return unknown_payment_link();
+    };
     match state.billing.purchase(&tenant, purchase).await {
         Ok(Some(view)) => page(StatusCode::OK, render(&tenant.name, &view)),
-        Ok(None) => page(
-            StatusCode::NOT_FOUND,
-            pages::message("Not found", "This payment link is unknown."),
-        ),
+        Ok(None) => unknown_payment_link(),
         Err(e) => server_error(&e),
     }
 }
@@ -103,19 +119,22 @@ async fn purchase_page(
 /// `GET /t/{slug}/pay/{purchase}`: what is bought, then on to checkout.
 pub async fn pay_page(
     State(state): State<AppState>,
-    Path((slug, purchase)): Path<(String, Uuid)>,
+    Path((slug, purchase)): Path<(String, String)>,
 ) -> Response {
-    purchase_page(&state, &slug, purchase, pages::pay).await
+    purchase_page(&state, &slug, &purchase, pages::pay).await
 }
 
 /// `GET /t/{slug}/pay/{purchase}/success`: paid, or pending until confirmed.
 pub async fn success_page(
     State(state): State<AppState>,
-    Path((slug, purchase)): Path<(String, Uuid)>,
+    Path((slug, purchase)): Path<(String, String)>,
 ) -> Response {
     let tenant = match tenant(&state, &slug).await {
         Ok(t) => t,
         Err(r) => return r,
+    };
+    let Some(purchase) = purchase_id(&purchase) else {
+        return unknown_payment_link();
     };
     match state.billing.confirm_purchase(&tenant, purchase).await {
         Ok(Some(view)) => {
@@ -130,10 +149,7 @@ pub async fn success_page(
             }
             page(StatusCode::OK, pages::success(&tenant.name, &view))
         }
-        Ok(None) => page(
-            StatusCode::NOT_FOUND,
-            pages::message("Not found", "This payment link is unknown."),
-        ),
+        Ok(None) => unknown_payment_link(),
         Err(e) => server_error(&e),
     }
 }
@@ -141,9 +157,9 @@ pub async fn success_page(
 /// `GET /t/{slug}/pay/{purchase}/cancel`.
 pub async fn cancel_page(
     State(state): State<AppState>,
-    Path((slug, purchase)): Path<(String, Uuid)>,
+    Path((slug, purchase)): Path<(String, String)>,
 ) -> Response {
-    purchase_page(&state, &slug, purchase, pages::cancelled).await
+    purchase_page(&state, &slug, &purchase, pages::cancelled).await
 }
 
 /// `GET /t/{slug}/sandbox/checkout/{session}`: the sandbox's test checkout.
@@ -161,6 +177,19 @@ pub async fn sandbox_page(
             pages::message("Not found", "This service takes real payments."),
         );
     }
+    let view = match state.billing.sandbox_checkout(&tenant, &session).await {
+        Ok(Some(view)) => view,
+        Ok(None) => {
+            return page(
+                StatusCode::NOT_FOUND,
+                pages::message(
+                    "Not found",
+                    "This test checkout is unknown. Run the tool again in your assistant for a new one.",
+                ),
+            );
+        }
+        Err(e) => return server_error(&e),
+    };
     let (cookie_name, secret, csrf) = match state.billing.sandbox_form(&session) {
         Ok(binding) => binding,
         Err(e) => return server_error(&e),
@@ -169,6 +198,7 @@ pub async fn sandbox_page(
         StatusCode::OK,
         pages::sandbox(
             &tenant.name,
+            &view,
             &format!("/t/{slug}/sandbox/checkout/{session}"),
             &csrf,
         ),
@@ -231,8 +261,9 @@ pub async fn sandbox_pay(
 /// The signed account link's parameters.
 #[derive(Deserialize)]
 pub struct AccountQuery {
-    user: Option<Uuid>,
-    expires: Option<i64>,
+    // Strings, parsed below: a mangled link gets our "expired" page, not a parser's message.
+    user: Option<String>,
+    expires: Option<String>,
     sig: Option<String>,
 }
 
@@ -257,11 +288,17 @@ pub async fn account_page(
             ),
         );
     };
-    let Some(user) = state
-        .billing
-        .verify_account_link(&tenant, user, expires, &sig, &state.oauth)
-        .await
-    else {
+    let parsed = Uuid::parse_str(&user).ok().zip(expires.parse::<i64>().ok());
+    let verified = match parsed {
+        Some((user, expires)) => {
+            state
+                .billing
+                .verify_account_link(&tenant, user, expires, &sig, &state.oauth)
+                .await
+        }
+        None => None,
+    };
+    let Some(user) = verified else {
         return page(
             StatusCode::FORBIDDEN,
             pages::message(

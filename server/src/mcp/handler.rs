@@ -230,7 +230,8 @@ impl ServerHandler for TollgateMcp {
                     tenant.slug = %tenant.slug, tool.name = %tool.name, duration_ms,
                     outcome = "ok", "tool call"
                 );
-                let mut result = CallToolResult::success(vec![ContentBlock::text(output.text)]);
+                let text = in_tenant_words(&output.text, &context.tenant.tools);
+                let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
                 result.structured_content = Some(output.structured);
                 result
             }
@@ -244,7 +245,10 @@ impl ServerHandler for TollgateMcp {
                     tenant.slug = %tenant.slug, tool.name = %tool.name, duration_ms,
                     outcome = failure.outcome(), error = %failure, "tool call failed"
                 );
-                CallToolResult::error(vec![ContentBlock::text(failure.to_string())])
+                CallToolResult::error(vec![ContentBlock::text(in_tenant_words(
+                    &failure.to_string(),
+                    &context.tenant.tools,
+                ))])
             }
         };
         Ok(result.into())
@@ -273,6 +277,31 @@ impl TollgateMcp {
                 .iter()
                 .any(|t| offer_of(offers, t).is_some())
     }
+}
+
+/// `text` with every catalog tool name (`wporg_query_plugins`) replaced by the name this
+/// tenant serves that operation under, so a model is never told to call a tool it does not
+/// have under that name. Names of operations the tenant does not serve stay as they are.
+fn in_tenant_words(text: &str, tools: &[ToolConfig]) -> String {
+    const PREFIX: &str = "wporg_";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(PREFIX) {
+        out.push_str(&rest[..at]);
+        let word = &rest[at..];
+        let len = word
+            .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+            .unwrap_or(word.len());
+        let (name, after) = word.split_at(len);
+        let renamed = tools
+            .iter()
+            .find(|t| t.operation.default_name() == name)
+            .map(|t| t.name.as_str());
+        out.push_str(renamed.unwrap_or(name));
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The offer a tool's pricing names.

@@ -273,8 +273,10 @@ pub async fn authorize(
     }
 }
 
-/// The consent form.
-#[derive(Deserialize)]
+/// The consent form. Missing fields are empty (`serde(default)`), so a mangled form or link
+/// gets the flow's own "unknown request" page instead of a parser's message.
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct ConsentForm {
     request: String,
     csrf: String,
@@ -328,7 +330,8 @@ pub async fn consent(
 }
 
 /// `?request=` of the local sign-in page.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct LocalQuery {
     request: String,
 }
@@ -358,7 +361,8 @@ pub async fn local_sign_in_page(
 }
 
 /// The demo sign-in form.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 pub struct LocalForm {
     request: String,
     name: String,
