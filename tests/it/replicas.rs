@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 use tollgate::billing::{NewOffer, OfferKind};
 use tollgate::wordpress::Operation;
-use tollgate_tests::browser::OAuthClient;
+use tollgate_tests::browser::{Browser, OAuthClient};
 use tollgate_tests::cluster::Cluster;
 use tollgate_tests::{Era, McpClient, TestApp, TestOptions};
 
@@ -294,25 +294,20 @@ async fn three_replicas_started_at_once_on_an_empty_database_migrate_once_and_ar
     assert_eq!(through_front.status(), 200);
 }
 
-/// Pays the purchase behind `payment_url` in the sandbox, as a person would.
-async fn pay_in_sandbox(app: &TestApp, payment_url: &str) {
-    let page = app
-        .http()
-        .get(payment_url)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+/// Pays the purchase behind `payment_url` in the sandbox, as a person would: one browser opens
+/// the payment page, follows its checkout link and presses "Pay (test)".
+async fn pay_in_sandbox(payment_url: &str) {
+    let browser = Browser::new();
+    let page = browser.get(payment_url).await;
     let checkout = page
+        .body
         .split("href=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .expect("a checkout link")
         .replace("&amp;", "&");
-    let paid = app.http().post(&checkout).send().await.expect("paid");
-    assert_eq!(paid.status(), 200);
+    let paid = browser.pay_sandbox_checkout(&checkout).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
 }
 
 #[tokio::test]
@@ -376,7 +371,7 @@ async fn one_rmcp_session_goes_from_anonymous_to_paid_across_replicas() {
         .as_str()
         .expect("a link")
         .to_owned();
-    pay_in_sandbox(app, &link).await;
+    pay_in_sandbox(&link).await;
     let paid = call(&client).await;
     assert_eq!(status(&paid), "ok", "{paid:?}");
     assert_eq!(scalar(app, "select count(*) from mcp_session").await, 1);
@@ -766,7 +761,7 @@ async fn three_meter_senders_send_each_event_once_and_one_hanging_stripe_account
             .as_str()
             .expect("a link")
             .to_owned();
-        pay_in_sandbox(app, &link).await;
+        pay_in_sandbox(&link).await;
 
         // demo's Stripe account hangs; both tenants' users make paid calls on every replica.
         app.stripe.fail(
