@@ -12,6 +12,7 @@ mod logs;
 mod mcp;
 mod oauth;
 mod ops;
+mod outside_clients;
 mod python_sdk;
 mod stripe;
 mod wordpress;
