@@ -7,6 +7,7 @@ mod billing;
 mod browser_smoke;
 mod conformance;
 mod dashboard;
+mod dashboard_weight;
 mod latency;
 mod logs;
 mod mcp;
