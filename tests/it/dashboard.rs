@@ -527,7 +527,7 @@ async fn the_dashboard_is_sent_gzipped_and_revalidated() {
     );
     assert!(plain_bytes.starts_with(b"\0asm"));
 
-    let gzipped = fetch(&app, wasm, &[("accept-encoding", "gzip, deflate, br")]).await;
+    let gzipped = fetch(&app, wasm, &[("accept-encoding", "gzip, deflate")]).await;
     assert_eq!(gzipped.status(), 200);
     assert_eq!(gzipped.headers()["content-encoding"], "gzip");
     assert_eq!(gzipped.headers()["content-type"], "application/wasm");
@@ -543,7 +543,7 @@ async fn the_dashboard_is_sent_gzipped_and_revalidated() {
     );
     assert!(gzipped_bytes.starts_with(&[0x1f, 0x8b]));
     assert!(
-        gzipped_bytes.len() * 3 < plain_bytes.len(),
+        gzipped_bytes.len() * 2 < plain_bytes.len(),
         "{} vs {} bytes",
         gzipped_bytes.len(),
         plain_bytes.len()

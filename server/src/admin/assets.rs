@@ -95,23 +95,26 @@ pub async fn page(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Whether an `Accept-Encoding` value takes gzip (`gzip` listed without `q=0`).
-fn accepts_gzip(accept_encoding: &str) -> bool {
-    accept_encoding.split(',').any(|coding| {
-        let mut parts = coding.split(';').map(str::trim);
+/// Whether an `Accept-Encoding` value takes `coding` (listed without `q=0`).
+fn accepts(accept_encoding: &str, coding: &str) -> bool {
+    accept_encoding.split(',').any(|listed| {
+        let mut parts = listed.split(';').map(str::trim);
         let name = parts.next().unwrap_or_default();
         let refused = parts.any(|p| {
             p.strip_prefix("q=")
                 .and_then(|q| q.parse::<f32>().ok())
                 .is_some_and(|q| q == 0.0)
         });
-        name.eq_ignore_ascii_case("gzip") && !refused
+        name.eq_ignore_ascii_case(coding) && !refused
     })
 }
 
-/// `/admin/pkg/{file}`: the built wasm, JS and CSS. `scripts/build-frontend` also writes a
-/// gzipped copy (`{file}.gz`), sent to browsers that take gzip (the wasm shrinks from about
-/// 4 MB to 0.8 MB). Each answer carries an `ETag` (size and modification time of the file
+/// The precompressed copies `scripts/build-frontend` writes, best first: Brotli (the wasm is
+/// about 30 % smaller than with gzip), then gzip. Browsers send `br` on HTTPS only.
+const ENCODINGS: [(&str, &str); 2] = [("br", "br"), ("gzip", "gz")];
+
+/// `/admin/pkg/{file}`: the built wasm, JS and CSS. `scripts/build-frontend` also writes
+/// Brotli and gzip copies (`{file}.br`, `{file}.gz`), sent to browsers that take them. Each answer carries an `ETag` (size and modification time of the file
 /// sent), so a reload revalidates with a 304 instead of downloading the app again.
 pub async fn file(
     State(state): State<AppState>,
@@ -128,15 +131,25 @@ pub async fn file(
         return StatusCode::NOT_FOUND.into_response();
     }
     let plain = state.config.admin_assets.join("pkg").join(&name);
-    let gzipped = plain.with_file_name(format!("{name}.gz"));
-    let wants_gzip = headers
+    let accept_encoding = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(accepts_gzip);
-    let (path, metadata, gzip) = match (wants_gzip, tokio::fs::metadata(&gzipped).await) {
-        (true, Ok(metadata)) => (gzipped, metadata, true),
-        _ => match tokio::fs::metadata(&plain).await {
-            Ok(metadata) => (plain, metadata, false),
+        .unwrap_or_default();
+    let mut chosen = None;
+    for (coding, suffix) in ENCODINGS {
+        if !accepts(accept_encoding, coding) {
+            continue;
+        }
+        let compressed = plain.with_file_name(format!("{name}.{suffix}"));
+        if let Ok(metadata) = tokio::fs::metadata(&compressed).await {
+            chosen = Some((compressed, metadata, Some(coding)));
+            break;
+        }
+    }
+    let (path, metadata, encoding) = match chosen {
+        Some(found) => found,
+        None => match tokio::fs::metadata(&plain).await {
+            Ok(metadata) => (plain, metadata, None),
             Err(_) => return StatusCode::NOT_FOUND.into_response(),
         },
     };
@@ -148,7 +161,9 @@ pub async fn file(
     let etag = format!(
         "\"{:x}-{modified:x}{}\"",
         metadata.len(),
-        if gzip { "-gz" } else { "" }
+        encoding
+            .map(|coding| format!("-{coding}"))
+            .unwrap_or_default()
     );
     let content_type = match name.rsplit('.').next() {
         Some("wasm") => "application/wasm",
@@ -175,8 +190,8 @@ pub async fn file(
     out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     out.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    if gzip {
-        out.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    if let Some(coding) = encoding {
+        out.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
     }
     if let Ok(value) = HeaderValue::from_str(&etag) {
         out.insert(header::ETAG, value);
@@ -189,13 +204,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gzip_is_taken_unless_refused() {
-        assert!(accepts_gzip("gzip, deflate, br, zstd"));
-        assert!(accepts_gzip("br;q=1.0, GZIP;q=0.5"));
-        assert!(!accepts_gzip("gzip;q=0, br"));
-        assert!(!accepts_gzip("identity"));
-        assert!(!accepts_gzip("x-gzip-not"));
-        assert!(!accepts_gzip(""));
+    fn a_coding_is_taken_unless_refused() {
+        assert!(accepts("gzip, deflate, br, zstd", "gzip"));
+        assert!(accepts("gzip, deflate, br, zstd", "br"));
+        assert!(accepts("br;q=1.0, GZIP;q=0.5", "gzip"));
+        assert!(!accepts("gzip;q=0, br", "gzip"));
+        assert!(!accepts("gzip, br;q=0", "br"));
+        assert!(!accepts("identity", "gzip"));
+        assert!(!accepts("x-gzip-not", "gzip"));
+        assert!(!accepts("", "br"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -54,9 +54,13 @@ pub fn describe_tool(tool: &ToolConfig, offer: Option<&Offer>) -> Tool {
         description,
         tool.operation.input_schema(),
     );
+    let output_schema = match offer {
+        Some(_) => Arc::new(paid_output_schema(&tool.operation.output_schema())),
+        None => tool.operation.output_schema(),
+    };
     let described = described
         .with_title(tool.effective_title())
-        .with_raw_output_schema(tool.operation.output_schema())
+        .with_raw_output_schema(output_schema)
         .with_annotations(
             ToolAnnotations::with_title(tool.effective_title())
                 .read_only(true)
@@ -308,6 +312,33 @@ fn in_tenant_words(text: &str, tools: &[ToolConfig]) -> String {
 pub fn offer_of<'a>(offers: &'a [Offer], tool: &ToolConfig) -> Option<&'a Offer> {
     let id = tool.pricing.as_ref()?.get("offer_id")?.as_str()?;
     offers.iter().find(|o| o.id.0.to_string() == id)
+}
+
+/// The output schema of a priced tool: its own answer, or the payment answer (see
+/// `payment_answer`). Clients that check `structuredContent` against the schema even on an
+/// error result (the official TypeScript SDK v1 does) would otherwise reject the payment answer
+/// and never show the link. The tool's schemas have no `$defs`, so nesting keeps them valid.
+fn paid_output_schema(tool_output: &Map<String, Value>) -> Map<String, Value> {
+    let payment = json!({
+        "type": "object",
+        "properties": {
+            "status": {"type": "string",
+                       "enum": ["payment_required", "payment_pending", "spend_cap_reached"]},
+            "checkout_url": {"type": "string"},
+            "purchase_id": {"type": "string"},
+            "offer": {"type": "string"},
+            "price": {"type": "string"},
+            "reason": {"type": "string"},
+        },
+        "required": ["status", "checkout_url"],
+    });
+    let mut schema = Map::new();
+    schema.insert("type".into(), "object".into());
+    schema.insert(
+        "anyOf".into(),
+        Value::Array(vec![Value::Object(tool_output.clone()), payment]),
+    );
+    schema
 }
 
 fn price_meta(offer: &Offer) -> rmcp::model::MetaObject {
