@@ -827,3 +827,38 @@ async fn three_meter_senders_send_each_event_once_and_one_hanging_stripe_account
     );
     assert_eq!(events.len(), identifiers.len(), "no duplicates: {events:?}");
 }
+
+#[tokio::test]
+async fn a_tenant_deleted_at_one_replica_is_gone_at_the_others_within_a_second() {
+    if !on_postgres("a_tenant_deleted_at_one_replica") {
+        return;
+    }
+    let cluster = Cluster::start(3, TestOptions::default()).await;
+    let app = cluster.app();
+    let tokens = OAuthClient::register(app, "demo").await.sign_in().await;
+    let token = tokens["access_token"].as_str().expect("token").to_owned();
+    // Every replica has the tenant in its cache (TTL 5 s).
+    for replica in 0..3 {
+        let (status, list) = tools_list_at(&cluster, replica, &token).await;
+        assert_eq!(status, 200, "{list}");
+    }
+    let demo = app
+        .state
+        .tenants
+        .get_tenant_by_slug("demo")
+        .await
+        .expect("demo");
+    app.state
+        .tenants
+        .delete_tenant(demo.id)
+        .await
+        .expect("deleted");
+    assert_eq!(tools_list_at(&cluster, 0, &token).await.0, 410);
+    let delay = in_force_at_the_others(|replica| {
+        let cluster = &cluster;
+        let token = &token;
+        async move { tools_list_at(cluster, replica, token).await.0 == 410 }
+    })
+    .await;
+    println!("tenant deletion in force at the other replicas after {delay:?}");
+}
