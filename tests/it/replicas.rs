@@ -311,8 +311,11 @@ async fn pay_in_sandbox(app: &TestApp, payment_url: &str) {
         .and_then(|rest| rest.split('"').next())
         .expect("a checkout link")
         .replace("&amp;", "&");
-    let paid = app.http().post(&checkout).send().await.expect("paid");
-    assert_eq!(paid.status(), 200);
+    // The checkout form is bound to the browser that loaded it (cookie + token).
+    let paid = tollgate_tests::browser::Browser::new()
+        .pay_sandbox_checkout(&checkout)
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
 }
 
 #[tokio::test]
