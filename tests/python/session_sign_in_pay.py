@@ -42,7 +42,14 @@ async def pay_in_sandbox(payment_url: str) -> None:
         if not found:
             raise RuntimeError(f"no checkout link on {payment_url}: {page.text[:500]}")
         checkout = found.group(1).replace("&amp;", "&")
-        paid = await browser.post(checkout)
+        # The checkout form is bound to the browser that loaded it: its cookie (kept by this
+        # client) and the form's hidden token.
+        form = await browser.get(checkout)
+        form.raise_for_status()
+        token = re.search(r'name="csrf" value="([^"]*)"', form.text)
+        if not token:
+            raise RuntimeError(f"no payment form on {checkout}: {form.text[:500]}")
+        paid = await browser.post(checkout, data={"csrf": token.group(1).replace("&amp;", "&")})
         if paid.status_code != 200:
             raise RuntimeError(f"the sandbox refused the payment: {paid.status_code} {paid.text[:500]}")
 
