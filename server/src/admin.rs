@@ -96,10 +96,12 @@ impl AdminError {
                 TenantError::InvalidSlug(_) => (S::BAD_REQUEST, "invalid", Some("slug")),
                 TenantError::InvalidToolName(_) => (S::BAD_REQUEST, "invalid", Some("name")),
                 TenantError::InvalidText(_) => (S::BAD_REQUEST, "invalid", None),
-                TenantError::TenantNotFound | TenantError::ToolNotFound => {
-                    (S::NOT_FOUND, "not_found", None)
-                }
+                // A deleted tenant is gone from the admin API as if it had never been.
+                TenantError::TenantNotFound
+                | TenantError::TenantGone
+                | TenantError::ToolNotFound => (S::NOT_FOUND, "not_found", None),
                 TenantError::SlugTaken(_) => (S::CONFLICT, "conflict", Some("slug")),
+                TenantError::SlugRetired { .. } => (S::BAD_REQUEST, "invalid", Some("slug")),
                 TenantError::ToolNameTaken(_) => (S::CONFLICT, "conflict", Some("name")),
                 #[allow(unreachable_patterns, reason = "the enum may grow variants")]
                 TenantError::Database(_) => (S::INTERNAL_SERVER_ERROR, "internal", None),
@@ -110,9 +112,11 @@ impl AdminError {
                 BillingError::Invalid(_) => (S::BAD_REQUEST, "invalid", None),
                 BillingError::OfferNotFound => (S::NOT_FOUND, "not_found", None),
                 BillingError::Provider(_) => (S::BAD_GATEWAY, "provider", None),
-                BillingError::Tenant(TenantError::TenantNotFound | TenantError::ToolNotFound) => {
-                    (S::NOT_FOUND, "not_found", None)
-                }
+                BillingError::Tenant(
+                    TenantError::TenantNotFound
+                    | TenantError::TenantGone
+                    | TenantError::ToolNotFound,
+                ) => (S::NOT_FOUND, "not_found", None),
                 BillingError::Tenant(_) | BillingError::Crypto(_) | BillingError::Database(_) => {
                     (S::INTERNAL_SERVER_ERROR, "internal", None)
                 }

@@ -187,6 +187,12 @@ impl AnalyticsService {
 
     async fn save(&self, tenant: TenantId, counts: &[store::Count]) -> Result<(), DbErr> {
         let txn = crate::db::begin_write(&self.db).await?;
+        // A deleted tenant's row stays (soft delete), so the foreign key no longer refuses its
+        // counters: they are dropped here, like those of a tenant whose row is gone.
+        if !store::tenant_is_live(&txn, tenant).await? {
+            tracing::info!(tenant.id = %tenant, "call counters of a deleted tenant dropped");
+            return txn.commit().await;
+        }
         store::add_counts(&txn, tenant, counts).await?;
         txn.commit().await
     }

@@ -104,7 +104,7 @@ impl App {
         wordpress_settings.timeout = config.wporg_timeout;
         let wordpress = HttpWordPressApi::new(wordpress_settings, metrics.clone())
             .context("cannot build the WordPress.org client")?;
-        let tenants = TenantService::new(db.clone());
+        let tenants = TenantService::new(db.clone(), clock.clone());
         let mut master_key = MasterKey::load_or_create(
             config.master_key.as_ref().map(|k| k.expose()),
             &config.data_dir,

@@ -1199,8 +1199,33 @@ impl BillingService {
                 &purchase.id.simple().to_string()[..16]
             )),
         };
-        self.fulfil_session(tenant, &session, self.clock.now().timestamp())
+        // Applied like Stripe's `checkout.session.completed`: once, under an event id of its
+        // own (a second click, or two at once, find it recorded and change nothing), with the
+        // payment's audit row in the same transaction.
+        let now = self.clock.now();
+        let event_id = format!("sbx_evt_{session_id}");
+        let kind = "checkout.session.completed";
+        let txn = crate::db::begin_write(&self.db).await?;
+        if !store::record_event(&txn, tenant.id, &event_id, kind, now).await? {
+            txn.rollback().await?;
+            return Ok(true);
+        }
+        if self
+            .fulfil_in(&txn, tenant, &session, now.timestamp())
+            .await?
+        {
+            store::insert_provider_audit(
+                &txn,
+                tenant.id,
+                "sandbox",
+                &event_id,
+                kind,
+                Some(session_id),
+                now,
+            )
             .await?;
+        }
+        txn.commit().await?;
         Ok(true)
     }
 
@@ -1359,6 +1384,7 @@ impl BillingService {
             store::insert_provider_audit(
                 &txn,
                 tenant.id,
+                "stripe",
                 id,
                 kind,
                 object["id"].as_str(),

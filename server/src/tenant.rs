@@ -228,6 +228,20 @@ pub enum TenantError {
     /// The slug is taken.
     #[error("a tenant with slug {0:?} already exists")]
     SlugTaken(String),
+    /// The slug belonged to a tenant deleted less than [`SLUG_RETIREMENT`] ago.
+    #[error(
+        "the slug {slug:?} belonged to a tenant that was deleted recently; it can be used again from {}",
+        free_from.format("%Y-%m-%d %H:%M UTC")
+    )]
+    SlugRetired {
+        /// The slug asked for.
+        slug: String,
+        /// When it is free again.
+        free_from: DateTime<Utc>,
+    },
+    /// The tenant existed and was deleted (its URLs answer 410 Gone).
+    #[error("this tenant was deleted")]
+    TenantGone,
     /// The tenant already has a tool with this name.
     #[error("this tenant already has a tool named {0:?}")]
     ToolNameTaken(String),
@@ -237,6 +251,22 @@ pub enum TenantError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
+}
+
+/// How long the slug of a deleted tenant stays retired: its URLs answer 410 Gone, and no new
+/// tenant may take it, so a client or a Stripe webhook still pointing at the old tenant never
+/// reaches a stranger. After that a new tenant may take it (the old row is then purged).
+pub const SLUG_RETIREMENT: chrono::Duration = chrono::Duration::days(30);
+
+/// What is served at a slug.
+#[derive(Debug)]
+pub enum Served {
+    /// A live tenant.
+    Live(Arc<TenantSnapshot>),
+    /// A tenant that was deleted (and whose slug is not taken by a new one).
+    Gone,
+    /// Nothing, ever (or not any more: a slug freed after its retirement).
+    Missing,
 }
 
 /// A tenant with its enabled tools in `tools/list` order: what the MCP endpoint serves.
@@ -264,8 +294,9 @@ impl TenantSnapshot {
 #[derive(Clone)]
 pub struct TenantService {
     db: DatabaseConnection,
-    snapshots: moka::future::Cache<String, Arc<Option<Arc<TenantSnapshot>>>>,
+    snapshots: moka::future::Cache<String, Arc<Served>>,
     changes: crate::changes::ChangePublisher,
+    clock: Arc<dyn crate::clock::Clock>,
 }
 
 /// How long a cached tenant snapshot is trusted without re-reading the database.
@@ -273,8 +304,9 @@ pub const SNAPSHOT_TTL: Duration = Duration::from_secs(5);
 
 impl TenantService {
     /// A service over this database.
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: DatabaseConnection, clock: Arc<dyn crate::clock::Clock>) -> Self {
         Self {
+            clock,
             changes: crate::changes::ChangePublisher::new(db.clone()),
             db,
             snapshots: moka::future::Cache::builder()
@@ -284,29 +316,40 @@ impl TenantService {
         }
     }
 
-    /// What the MCP endpoint of `slug` serves, or `None` when there is no such tenant.
+    /// What the MCP endpoint of `slug` serves, or `None` when there is no such tenant (or it
+    /// was deleted: [`served`](Self::served) tells the two apart).
     pub async fn snapshot(&self, slug: &str) -> Result<Option<Arc<TenantSnapshot>>, TenantError> {
+        Ok(match &*self.served(slug).await? {
+            Served::Live(snapshot) => Some(snapshot.clone()),
+            Served::Gone | Served::Missing => None,
+        })
+    }
+
+    /// What is served at `slug`: a live tenant's snapshot, a deleted tenant, or nothing.
+    pub async fn served(&self, slug: &str) -> Result<Arc<Served>, TenantError> {
         let db = self.db.clone();
         let key = slug.to_owned();
-        let entry = self
-            .snapshots
+        self.snapshots
             .try_get_with(key.clone(), async move {
                 let Ok(slug) = TenantSlug::parse(&key) else {
-                    return Ok(Arc::new(None));
+                    return Ok(Arc::new(Served::Missing));
                 };
                 let Some(tenant) = store::find_tenant_by_slug(&db, &slug).await? else {
-                    return Ok(Arc::new(None));
+                    let gone = store::find_deletion_by_slug(&db, &slug).await?.is_some();
+                    return Ok(Arc::new(if gone { Served::Gone } else { Served::Missing }));
                 };
                 let tools = store::list_tools(&db, tenant.id)
                     .await?
                     .into_iter()
                     .filter(|t| t.enabled)
                     .collect();
-                Ok::<_, sea_orm::DbErr>(Arc::new(Some(Arc::new(TenantSnapshot { tenant, tools }))))
+                Ok::<_, sea_orm::DbErr>(Arc::new(Served::Live(Arc::new(TenantSnapshot {
+                    tenant,
+                    tools,
+                }))))
             })
             .await
-            .map_err(|e: Arc<sea_orm::DbErr>| TenantError::Database((*e).clone()))?;
-        Ok((*entry).clone())
+            .map_err(|e: Arc<sea_orm::DbErr>| TenantError::Database((*e).clone()))
     }
 
     /// Drops the tenant's snapshot here, and tells the other replicas to drop theirs.
@@ -333,21 +376,32 @@ impl TenantService {
     pub async fn create_tenant(&self, slug: &str, name: &str) -> Result<Tenant, TenantError> {
         let slug = TenantSlug::parse(slug)?;
         let name = check_text("name", name, 200)?;
-        let tenant =
-            store::insert_tenant(&self.db, &slug, &name, &TenantSettings::default()).await?;
+        let tenant = store::insert_tenant(
+            &self.db,
+            &slug,
+            &name,
+            &TenantSettings::default(),
+            self.clock.now(),
+        )
+        .await?;
         self.invalidate(&slug).await;
         Ok(tenant)
     }
 
-    /// The tenant with this slug.
+    /// The live tenant with this slug; [`TenantError::TenantGone`] when the tenant that had it
+    /// was deleted (and its row is still kept).
     pub async fn get_tenant_by_slug(&self, slug: &str) -> Result<Tenant, TenantError> {
         let slug = TenantSlug::parse(slug).map_err(|_| TenantError::TenantNotFound)?;
-        store::find_tenant_by_slug(&self.db, &slug)
-            .await?
-            .ok_or(TenantError::TenantNotFound)
+        if let Some(tenant) = store::find_tenant_by_slug(&self.db, &slug).await? {
+            return Ok(tenant);
+        }
+        match store::find_deletion_by_slug(&self.db, &slug).await? {
+            Some(_) => Err(TenantError::TenantGone),
+            None => Err(TenantError::TenantNotFound),
+        }
     }
 
-    /// Every tenant's id (for work over all tenants, such as re-sealing secrets).
+    /// Every live tenant's id (for work over all tenants, such as re-sealing secrets).
     pub async fn list_tenant_ids(&self) -> Result<Vec<TenantId>, TenantError> {
         Ok(store::list_tenant_ids(&self.db).await?)
     }
@@ -371,20 +425,22 @@ impl TenantService {
         Ok(tenant)
     }
 
-    /// Deletes a tenant and every row it owns, in one transaction (the list of
-    /// tables is `tenant::store::TENANT_TABLES`). Its MCP endpoint answers 404 at once in
-    /// this process (other processes within [`SNAPSHOT_TTL`]) and its slug is free again.
+    /// Deletes a tenant: every row it owns goes, in one transaction (the list of tables is
+    /// `tenant::store::TENANT_TABLES`), and the tenant row stays, marked deleted, with its
+    /// settings (and the secrets sealed in them) emptied. Its URLs answer 410 Gone at once in
+    /// this process and, through the change notice, in every replica; its slug is refused to
+    /// new tenants for [`SLUG_RETIREMENT`]. Its audit log stays (append-only).
     ///
     /// Billing keeps a short cache of the tenant's offers: callers also call
     /// [`BillingService::forget_tenant`](crate::billing::BillingService::forget_tenant).
     pub async fn delete_tenant(&self, tenant: TenantId) -> Result<(), TenantError> {
-        let slug = store::delete_tenant(&self.db, tenant).await?;
+        let slug = store::delete_tenant(&self.db, tenant, self.clock.now()).await?;
         self.invalidate(&slug).await;
         tracing::info!(tenant.id = %tenant, tenant.slug = %slug, "tenant deleted");
         Ok(())
     }
 
-    /// The tenant with this id.
+    /// The live tenant with this id (a deleted one is [`TenantError::TenantNotFound`]).
     pub async fn get_tenant_by_id(&self, tenant: TenantId) -> Result<Tenant, TenantError> {
         store::find_tenant_by_id(&self.db, tenant)
             .await?
@@ -487,17 +543,22 @@ impl TenantService {
         Ok(tools)
     }
 
-    /// Creates the `demo` tenant with the whole WordPress.org pack, unless it exists.
+    /// Creates the `demo` tenant with the whole WordPress.org pack, unless it exists or was
+    /// deleted (an operator who deleted it does not get it back at the next start).
     /// Returns whether it was created.
     pub async fn ensure_demo_tenant(&self) -> Result<bool, TenantError> {
         let slug = TenantSlug::parse("demo")?;
-        if store::find_tenant_by_slug(&self.db, &slug).await?.is_some() {
+        if store::find_tenant_by_slug(&self.db, &slug).await?.is_some()
+            || store::find_deletion_by_slug(&self.db, &slug)
+                .await?
+                .is_some()
+        {
             return Ok(false);
         }
         let tenant = match self.create_tenant("demo", "Tollgate demo").await {
             Ok(tenant) => tenant,
             // Another instance seeded it at the same moment.
-            Err(TenantError::SlugTaken(_)) => return Ok(false),
+            Err(TenantError::SlugTaken(_) | TenantError::SlugRetired { .. }) => return Ok(false),
             Err(e) => return Err(e),
         };
         self.install_wordpress_pack(tenant.id).await?;

@@ -442,7 +442,175 @@ async fn tenants_are_created_renamed_and_deleted_with_clear_errors() {
         .send()
         .await
         .expect("answer");
-    assert_eq!(mcp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(mcp.status(), StatusCode::GONE);
+}
+
+/// Status of a plain request to one of the tenant's public URLs.
+async fn status_of(app: &TestApp, method: Method, url: &str) -> (StatusCode, String) {
+    let response = app
+        .http()
+        .request(method, url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string())
+        .send()
+        .await
+        .expect("answer");
+    (
+        response.status(),
+        response.text().await.expect("a readable body"),
+    )
+}
+
+#[tokio::test]
+async fn a_deleted_tenant_is_gone_everywhere_and_its_slug_rests_thirty_days() {
+    let app = TestApp::spawn().await;
+    let owner = app.first_operator().await;
+    let created = owner
+        .post(
+            "/api/v1/tenants",
+            json!({"slug": "acme", "name": "Acme Tools"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let secret = app.connect_stripe("acme").await;
+    let event = app.stripe.event(
+        "customer.created",
+        json!({"id": "cus_nobody", "object": "customer"}),
+    );
+    let webhook = app.webhook_url("acme");
+    assert_eq!(
+        app.stripe.deliver(&webhook, &event, &secret).await.status(),
+        StatusCode::OK
+    );
+    let metadata = format!("{}/.well-known/oauth-authorization-server/t/acme", app.url);
+    let register = format!("{}/t/acme/oauth/register", app.url);
+    assert_eq!(
+        status_of(&app, Method::GET, &metadata).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&app, Method::POST, &app.mcp_url("acme")).await.0,
+        StatusCode::OK
+    );
+
+    // Two owners' tabs delete it at once: one deletion, the other finds nothing.
+    let confirm = || Some(json!({"confirm": "acme"}));
+    let (first, second) = tokio::join!(
+        owner.delete("/api/v1/tenants/acme", confirm()),
+        owner.delete("/api/v1/tenants/acme", confirm())
+    );
+    let mut statuses = [first.status, second.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::NO_CONTENT, StatusCode::NOT_FOUND],
+        "{:?} {:?}",
+        first.body,
+        second.body
+    );
+
+    // Its public URLs answer 410 Gone, with a clear message.
+    let (mcp, body) = status_of(&app, Method::POST, &app.mcp_url("acme")).await;
+    assert_eq!(mcp, StatusCode::GONE, "{body}");
+    assert!(body.contains("deleted"), "{body}");
+    let delivered = app.stripe.deliver(&webhook, &event, &secret).await;
+    assert_eq!(delivered.status(), StatusCode::GONE);
+    assert!(delivered.text().await.expect("body").contains("deleted"));
+    assert_eq!(
+        status_of(&app, Method::GET, &metadata).await.0,
+        StatusCode::GONE
+    );
+    let (registered, body) = status_of(&app, Method::POST, &register).await;
+    assert_eq!(registered, StatusCode::GONE, "{body}");
+    // A slug that never existed is still a plain 404.
+    assert_eq!(
+        status_of(&app, Method::POST, &app.mcp_url("never")).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // The operator's views and the admin API know it no more.
+    for path in [
+        "/api/v1/tenants/acme",
+        "/api/v1/tenants/acme/overview",
+        "/api/v1/tenants/acme/tools",
+        "/api/v1/tenants/acme/audit",
+    ] {
+        let answer = owner.get(path).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(answer.code(), "not_found", "{path}");
+    }
+    assert_eq!(
+        owner
+            .patch("/api/v1/tenants/acme", json!({"name": "Back"}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let listed = owner.get("/api/v1/tenants").await.body;
+    assert!(
+        listed
+            .as_array()
+            .expect("tenants")
+            .iter()
+            .all(|t| t["slug"] != "acme"),
+        "{listed}"
+    );
+
+    // Its slug rests for 30 days: a clear error, and nothing is created.
+    let retaken = owner
+        .post("/api/v1/tenants", json!({"slug": "acme", "name": "Acme 2"}))
+        .await;
+    assert_eq!(retaken.status, StatusCode::BAD_REQUEST);
+    assert_eq!(retaken.body["error"]["field"], "slug");
+    let message = retaken.body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("deleted recently") && message.contains("can be used again from"),
+        "{message}"
+    );
+    assert_eq!(
+        status_of(&app, Method::POST, &app.mcp_url("acme")).await.0,
+        StatusCode::GONE
+    );
+    app.clock
+        .advance(chrono::Duration::days(30) - chrono::Duration::minutes(1));
+    // A month later the operator signs in again (sessions do not last that long).
+    let signed_in = Operator::anonymous(&app)
+        .post(
+            "/api/v1/session",
+            json!({"email": "owner@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(signed_in.status, StatusCode::OK);
+    let mut owner = Operator::anonymous(&app);
+    owner.adopt(&signed_in);
+    assert_eq!(
+        owner
+            .post("/api/v1/tenants", json!({"slug": "acme", "name": "Acme 2"}))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    // After 30 days it is free again, for a new tenant with nothing of the old one.
+    app.clock.advance(chrono::Duration::minutes(1));
+    let reborn = owner
+        .post("/api/v1/tenants", json!({"slug": "acme", "name": "Acme 2"}))
+        .await;
+    assert_eq!(reborn.status, StatusCode::CREATED, "{:?}", reborn.body);
+    assert_eq!(reborn.body["payments"]["mode"], "sandbox");
+    assert_eq!(
+        status_of(&app, Method::POST, &app.mcp_url("acme")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&app, Method::GET, &metadata).await.0,
+        StatusCode::OK
+    );
+    // The old tenant's webhook secret means nothing to the new one.
+    assert_eq!(
+        app.stripe.deliver(&webhook, &event, &secret).await.status(),
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test]

@@ -325,18 +325,37 @@ async fn deleting_a_tenant_removes_every_row_it_owns_and_nothing_of_another() {
         .expect("deleted");
     app.state.billing.forget_tenant(doomed.id).await;
 
+    // Every row it owned is gone; only the tenant row stays, marked deleted (a soft delete:
+    // its URLs answer 410 and its slug stays retired for 30 days).
     let after = rows_of(&app, &doomed).await;
-    assert!(after.values().all(|n| *n == 0), "rows left: {after:?}");
+    assert!(
+        after
+            .iter()
+            .all(|(table, n)| *n == i64::from(table == "tenant")),
+        "rows left: {after:?}"
+    );
     assert_eq!(rows_of(&app, &demo).await, other_before);
-    assert_eq!(list_tools_with(&app, "doomed", None).await.status(), 404);
+    assert_eq!(list_tools_with(&app, "doomed", None).await.status(), 410);
     assert_eq!(
         list_tools_with(&app, "doomed", Some(&token)).await.status(),
-        404
+        410
     );
     assert!(matches!(
         app.state.tenants.get_tenant_by_slug("doomed").await,
+        Err(TenantError::TenantGone)
+    ));
+    assert!(matches!(
+        app.state.tenants.get_tenant_by_id(doomed.id).await,
         Err(TenantError::TenantNotFound)
     ));
+    assert!(
+        !app.state
+            .tenants
+            .list_tenant_ids()
+            .await
+            .expect("ids")
+            .contains(&doomed.id)
+    );
     assert!(matches!(
         app.state.tenants.delete_tenant(doomed.id).await,
         Err(TenantError::TenantNotFound)
@@ -349,7 +368,18 @@ async fn deleting_a_tenant_removes_every_row_it_owns_and_nothing_of_another() {
         200
     );
 
-    // The slug is free again, for a tenant that knows nothing of the old one.
+    // The slug stays retired for 30 days, then is free again, for a tenant that knows nothing
+    // of the old one.
+    let refused = app
+        .state
+        .tenants
+        .create_tenant("doomed", "Doomed again")
+        .await;
+    assert!(
+        matches!(refused, Err(TenantError::SlugRetired { .. })),
+        "{refused:?}"
+    );
+    app.clock.advance(chrono::Duration::days(30));
     let reborn = app
         .state
         .tenants

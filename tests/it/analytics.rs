@@ -332,6 +332,24 @@ async fn a_deleted_tenants_counters_are_dropped_and_the_others_saved() {
         .flush()
         .await
         .expect("a deleted tenant's counters do not fail the flush");
+    // Its row is kept (soft delete), its counters are not.
+    use sea_orm::ConnectionTrait;
+    use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
+    let count = Query::select()
+        .expr_as(Expr::col(Asterisk).count(), Alias::new("n"))
+        .from(Alias::new("call_stat"))
+        .and_where(Expr::col(Alias::new("tenant_id")).eq(demo.0))
+        .to_owned();
+    let left = app
+        .state
+        .db
+        .query_one(&count)
+        .await
+        .expect("counted")
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("a count");
+    assert_eq!(left, 0);
     app.crash_and_restart().await;
     assert_eq!(
         row(&report(&app, "acme", 1).await, "acme_tool"),

@@ -192,6 +192,90 @@ async fn free_quota_then_sandbox_payment_then_the_retry_works() {
 }
 
 #[tokio::test]
+async fn a_sandbox_payment_is_in_the_audit_log_once_like_a_stripe_one() {
+    let app = priced_app().await;
+    let token = token(&app).await;
+    let client = app
+        .mcp_client_with_token("demo", Era::Stateless, &token)
+        .await;
+    let call = || {
+        client.call_tool(
+            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
+        )
+    };
+    for _ in 0..3 {
+        call().await.expect("free call");
+    }
+    let asked = call().await.expect("tools/call");
+    let pay_url = asked.structured_content.as_ref().expect("structured")["checkout_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let page = app
+        .http()
+        .get(&pay_url)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let checkout = page
+        .split("href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a checkout link")
+        .to_owned();
+    // An impatient user: "Pay (test)" pressed several times at once, then once more.
+    let browser = Browser::new();
+    let form = browser.get(&checkout).await;
+    let csrf = hidden_input(&form.body, "csrf").expect("the checkout form's token");
+    let form: &[(&str, &str)] = &[("csrf", &csrf)];
+    let clicks =
+        futures::future::join_all((0..4).map(|_| browser.post_form(&checkout, form))).await;
+    assert!(
+        clicks.iter().all(|p| p.status == 200),
+        "{:?}",
+        clicks.iter().map(|p| p.status).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        browser
+            .post_form(&checkout, &[("csrf", &csrf)])
+            .await
+            .status,
+        200
+    );
+
+    // One payment: 100 calls bought once, and one audit row, written as a Stripe payment's is.
+    let result = call().await.expect("tools/call");
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+    let status = client
+        .call_tool(CallToolRequestParams::new("billing_status"))
+        .await
+        .expect("billing_status");
+    let plans = &status.structured_content.expect("structured")["plans"];
+    assert_eq!(plans[0]["calls_remaining"], 99, "{plans}");
+    let audit = app
+        .first_operator()
+        .await
+        .get("/api/v1/tenants/demo/audit")
+        .await
+        .body;
+    let payments: Vec<&Value> = audit
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "sandbox.checkout.session.completed")
+        .collect();
+    assert_eq!(payments.len(), 1, "{audit}");
+    assert_eq!(payments[0]["actor"], "sandbox");
+    assert_eq!(payments[0]["detail"]["type"], "checkout.session.completed");
+    let session = checkout.rsplit('/').next().expect("session id");
+    assert_eq!(payments[0]["detail"]["object"], session, "{audit}");
+    client.cancel().await.expect("closes");
+}
+
+#[tokio::test]
 async fn a_failed_paid_call_costs_nothing() {
     let app = priced_app().await;
     let token = token(&app).await;

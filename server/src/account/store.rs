@@ -60,6 +60,8 @@ pub(super) async fn claim_setup(
     let tenants: Vec<Uuid> = crate::entity::tenant::Entity::find()
         .select_only()
         .column(crate::entity::tenant::Column::Id)
+        // A deleted tenant gets no new owner.
+        .filter(crate::entity::tenant::Column::DeletedAt.is_null())
         .into_tuple()
         .all(&txn)
         .await?;

@@ -89,7 +89,7 @@ const OPERATIONS: &[Operation] = &[
     op("post", "/api/v1/tenants", "create_tenant", "Create a tenant (you become its owner)", SignedIn, Some(of::<wire::NewTenant>), 201, Some(of::<wire::Tenant>)),
     op("get", "/api/v1/tenants/{slug}", "get_tenant", "A tenant", Member("viewer"), None, 200, Some(of::<wire::Tenant>)),
     op("patch", "/api/v1/tenants/{slug}", "update_tenant", "Rename a tenant or change its settings", Member("admin"), Some(of::<wire::TenantPatch>), 200, Some(of::<wire::Tenant>)),
-    op("delete", "/api/v1/tenants/{slug}", "delete_tenant", "Delete a tenant and everything it owns", Member("owner"), Some(of::<wire::DeleteTenant>), 204, None),
+    op("delete", "/api/v1/tenants/{slug}", "delete_tenant", "Delete a tenant and everything it owns (its slug rests 30 days)", Member("owner"), Some(of::<wire::DeleteTenant>), 204, None),
     op("get", "/api/v1/tenants/{slug}/overview", "overview", "MCP URL, client configurations and numbers at a glance", Member("viewer"), None, 200, Some(of::<wire::Overview>)),
     op("get", "/api/v1/tenants/{slug}/tools", "list_tools", "The tenant's tools in tools/list order", Member("viewer"), None, 200, Some(list_of::<wire::Tool>)),
     op("post", "/api/v1/tenants/{slug}/tools", "add_tool", "Add a tool from the catalog", Member("admin"), Some(of::<wire::NewTool>), 201, Some(of::<wire::Tool>)),

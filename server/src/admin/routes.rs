@@ -153,7 +153,9 @@ impl FromRequestParts<AppState> for MaybeAuth {
 async fn member(state: &AppState, auth: &Auth, slug: &str, min: Role) -> Result<(Tenant, Role)> {
     let tenant = match state.tenants.get_tenant_by_slug(slug).await {
         Ok(tenant) => tenant,
-        Err(TenantError::TenantNotFound) => return Err(AdminError::NotFound),
+        Err(TenantError::TenantNotFound | TenantError::TenantGone) => {
+            return Err(AdminError::NotFound);
+        }
         Err(e) => return Err(e.into()),
     };
     let role = state

@@ -1,7 +1,7 @@
 //! Queries of analytics: the call counters, and the billing tables read for checkouts, revenue
 //! and paying customers. Every function takes the tenant first and filters by it.
 
-use crate::entity::{call_stat, entitlement, offer, purchase};
+use crate::entity::{call_stat, entitlement, offer, purchase, tenant};
 use crate::tenant::TenantId;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
@@ -22,6 +22,15 @@ pub struct Count {
     pub tool: String,
     pub outcome: &'static str,
     pub count: i64,
+}
+
+/// Whether the tenant exists and is not deleted.
+pub async fn tenant_is_live(db: &impl ConnectionTrait, id: TenantId) -> Result<bool, DbErr> {
+    Ok(tenant::Entity::find_by_id(id.0)
+        .filter(tenant::Column::DeletedAt.is_null())
+        .count(db)
+        .await?
+        > 0)
 }
 
 /// Adds to the tenant's counters, creating those that do not exist yet.

@@ -4,7 +4,7 @@
 use super::{BillingError, WebhookError, WebhookOutcome, pages};
 use crate::app::AppState;
 use crate::html::{binding_cookie, foreign_form, form_from_our_pages, page};
-use crate::tenant::Tenant;
+use crate::tenant::{Tenant, TenantError};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -14,13 +14,32 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+/// The tenant of a payment page; a deleted one is a 410 page, a missing one a 404 page.
 async fn tenant(state: &AppState, slug: &str) -> Result<Tenant, Response> {
-    state.tenants.get_tenant_by_slug(slug).await.map_err(|_| {
-        page(
-            StatusCode::NOT_FOUND,
-            pages::message("Not found", "There is no such service here."),
-        )
-    })
+    state
+        .tenants
+        .get_tenant_by_slug(slug)
+        .await
+        .map_err(|error| match error {
+            TenantError::TenantGone => page(
+                StatusCode::GONE,
+                pages::message(
+                    "This service was deleted",
+                    "Its operator deleted it; its payment pages are no longer available.",
+                ),
+            ),
+            TenantError::Database(_) => page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                pages::message(
+                    "Try again shortly",
+                    "This service is unavailable right now. Please try again in a minute.",
+                ),
+            ),
+            _ => page(
+                StatusCode::NOT_FOUND,
+                pages::message("Not found", "There is no such service here."),
+            ),
+        })
 }
 
 fn server_error(error: &BillingError) -> Response {
@@ -41,8 +60,31 @@ pub async fn stripe_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(tenant) = state.tenants.get_tenant_by_slug(&slug).await else {
-        return (StatusCode::NOT_FOUND, Json(json!({"error": "not_found"}))).into_response();
+    // 410 tells Stripe the endpoint is gone for good (it stops retrying sooner than on a 404
+    // that may be a typo); a database failure is a 503, which Stripe retries.
+    let tenant = match state.tenants.get_tenant_by_slug(&slug).await {
+        Ok(tenant) => tenant,
+        Err(TenantError::TenantGone) => {
+            return (
+                StatusCode::GONE,
+                Json(json!({
+                    "error": "gone",
+                    "message": "this tenant was deleted; remove this webhook endpoint in Stripe"
+                })),
+            )
+                .into_response();
+        }
+        Err(TenantError::Database(error)) => {
+            tracing::error!(tenant.slug = %slug, %error, "tenant lookup failed; Stripe will retry");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error": "retry later"})),
+            )
+                .into_response();
+        }
+        Err(_) => {
+            return (StatusCode::NOT_FOUND, Json(json!({"error": "not_found"}))).into_response();
+        }
     };
     let signature = headers
         .get("stripe-signature")

@@ -881,10 +881,12 @@ pub async fn usage_per_tool(
 
 /// Records in the audit log, in the caller's transaction, a payment-provider event that changed
 /// money or access (a payment, a refund, a dispute, a subscription change): the actor is the
-/// provider, the target the event id.
+/// provider (`stripe`, or `sandbox` for a test payment), the action `{provider}.{kind}`, the
+/// target the event id.
 pub async fn insert_provider_audit(
     db: &impl ConnectionTrait,
     tenant: TenantId,
+    provider: &str,
     event_id: &str,
     kind: &str,
     object_id: Option<&str>,
@@ -894,8 +896,8 @@ pub async fn insert_provider_audit(
         id: Set(Uuid::new_v4()),
         tenant_id: Set(Some(tenant.0)),
         operator_id: Set(None),
-        actor: Set("stripe".into()),
-        action: Set(format!("stripe.{kind}").chars().take(60).collect()),
+        actor: Set(provider.to_owned()),
+        action: Set(format!("{provider}.{kind}").chars().take(60).collect()),
         target: Set(event_id.chars().take(300).collect()),
         detail: Set(
             serde_json::json!({"event": event_id, "type": kind, "object": object_id}).to_string(),

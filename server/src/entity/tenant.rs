@@ -16,6 +16,8 @@ pub struct Model {
     pub config_version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When the tenant was deleted (soft delete: the row stays, its slug retired for a while).
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

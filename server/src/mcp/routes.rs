@@ -6,6 +6,7 @@ use crate::app::AppState;
 use crate::limit::Check;
 use crate::limit::routes::{ClientAddress, with_retry_after};
 use crate::oauth::BearerRejection;
+use crate::tenant::Served;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -70,9 +71,19 @@ pub async fn mcp_endpoint(
         _ => return jsonrpc_error(StatusCode::FORBIDDEN, -32600, "Host not allowed"),
     }
 
-    let snapshot = match state.tenants.snapshot(&slug).await {
-        Ok(Some(snapshot)) => snapshot,
-        Ok(None) => {
+    let served = state.tenants.served(&slug).await;
+    let snapshot = match served.as_deref() {
+        Ok(Served::Live(snapshot)) => snapshot.clone(),
+        Ok(Served::Gone) => {
+            return (
+                StatusCode::GONE,
+                [(header::CONTENT_TYPE, "application/json")],
+                json!({"error": "gone", "message": format!("The tenant served at /t/{slug}/mcp was deleted by its operator; this endpoint is no longer available")})
+                    .to_string(),
+            )
+                .into_response();
+        }
+        Ok(Served::Missing) => {
             return (
                 StatusCode::NOT_FOUND,
                 [(header::CONTENT_TYPE, "application/json")],

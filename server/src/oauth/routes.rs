@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::html::{binding_cookie, cookies, foreign_form, form_from_our_pages, page};
 use crate::limit::Check;
 use crate::limit::routes::{ClientAddress, with_retry_after};
-use crate::tenant::Tenant;
+use crate::tenant::{Tenant, TenantError};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -17,21 +17,42 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 
+/// The tenant of a JSON endpoint; a deleted one is 410 Gone, a missing one 404.
 async fn tenant(state: &AppState, slug: &str) -> Result<Tenant, Response> {
-    state
-        .tenants
-        .get_tenant_by_slug(slug)
-        .await
-        .map_err(|_| (StatusCode::NOT_FOUND, Json(json!({"error": "not_found"}))).into_response())
+    match state.tenants.get_tenant_by_slug(slug).await {
+        Ok(tenant) => Ok(tenant),
+        Err(TenantError::TenantGone) => Err((
+            StatusCode::GONE,
+            Json(json!({"error": "gone", "message": GONE_MESSAGE})),
+        )
+            .into_response()),
+        Err(TenantError::Database(error)) => {
+            tracing::error!(tenant.slug = %slug, %error, "tenant lookup failed");
+            Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error": "temporarily_unavailable"})),
+            )
+                .into_response())
+        }
+        Err(_) => Err((StatusCode::NOT_FOUND, Json(json!({"error": "not_found"}))).into_response()),
+    }
 }
 
-/// The tenant of a browser page, or a 404 page.
+const GONE_MESSAGE: &str =
+    "This service was deleted by its operator; its sign-in is no longer available.";
+
+/// The tenant of a browser page, or a 404 (410 when deleted) page.
 async fn page_tenant(state: &AppState, slug: &str) -> Result<Tenant, Response> {
-    tenant(state, slug).await.map_err(|_| {
-        page(
-            StatusCode::NOT_FOUND,
-            pages::error("There is no such service here."),
-        )
+    tenant(state, slug).await.map_err(|response| {
+        let (status, text) = match response.status() {
+            StatusCode::GONE => (StatusCode::GONE, GONE_MESSAGE),
+            StatusCode::SERVICE_UNAVAILABLE => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "This service is unavailable right now. Please try again in a minute.",
+            ),
+            _ => (StatusCode::NOT_FOUND, "There is no such service here."),
+        };
+        page(status, pages::error(text))
     })
 }
 

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::entity::{tenant, tool};
 use crate::wordpress::Operation;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -88,16 +88,42 @@ pub(super) async fn find_tenant_by_slug(
 ) -> Result<Option<Tenant>, sea_orm::DbErr> {
     tenant::Entity::find()
         .filter(tenant::Column::Slug.eq(slug.as_str()))
+        .filter(tenant::Column::DeletedAt.is_null())
         .one(db)
         .await?
         .map(tenant_from_row)
         .transpose()
 }
 
+/// When the tenant that last had `slug` was deleted, if it was and its row is still kept.
+pub(super) async fn find_deletion_by_slug(
+    db: &impl ConnectionTrait,
+    slug: &TenantSlug,
+) -> Result<Option<DateTime<Utc>>, sea_orm::DbErr> {
+    Ok(tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(slug.as_str()))
+        .filter(tenant::Column::DeletedAt.is_not_null())
+        .one(db)
+        .await?
+        .and_then(|row| row.deleted_at))
+}
+
+/// The tenant row with this id unless it is deleted.
+async fn live_row(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> Result<Option<tenant::Model>, sea_orm::DbErr> {
+    tenant::Entity::find_by_id(tenant.0)
+        .filter(tenant::Column::DeletedAt.is_null())
+        .one(db)
+        .await
+}
+
 pub(super) async fn list_tenant_ids(
     db: &impl ConnectionTrait,
 ) -> Result<Vec<TenantId>, sea_orm::DbErr> {
     Ok(tenant::Entity::find()
+        .filter(tenant::Column::DeletedAt.is_null())
         .all(db)
         .await?
         .into_iter()
@@ -109,11 +135,7 @@ pub(super) async fn find_tenant_by_id(
     db: &impl ConnectionTrait,
     tenant: TenantId,
 ) -> Result<Option<Tenant>, sea_orm::DbErr> {
-    tenant::Entity::find_by_id(tenant.0)
-        .one(db)
-        .await?
-        .map(tenant_from_row)
-        .transpose()
+    live_row(db, tenant).await?.map(tenant_from_row).transpose()
 }
 
 pub(super) async fn set_tool_pricing(
@@ -133,7 +155,38 @@ pub(super) async fn set_tool_pricing(
     tool_from_row(active.update(db).await?).ok_or(TenantError::ToolNotFound)
 }
 
+/// Inserts a tenant. A slug whose tenant was deleted less than [`SLUG_RETIREMENT`] before
+/// `now` is refused ([`TenantError::SlugRetired`]); an older deleted row with that slug is
+/// purged in the same transaction, so the slug is free again (its audit entries stay: they
+/// hold the tenant's id, with no foreign key).
 pub(super) async fn insert_tenant(
+    db: &DatabaseConnection,
+    slug: &TenantSlug,
+    name: &str,
+    settings: &TenantSettings,
+    now: DateTime<Utc>,
+) -> Result<Tenant, TenantError> {
+    let txn = crate::db::begin_write(db).await?;
+    if let Some(deleted_at) = find_deletion_by_slug(&txn, slug).await? {
+        let free_from = deleted_at + super::SLUG_RETIREMENT;
+        if now < free_from {
+            return Err(TenantError::SlugRetired {
+                slug: slug.to_string(),
+                free_from,
+            });
+        }
+        tenant::Entity::delete_many()
+            .filter(tenant::Column::Slug.eq(slug.as_str()))
+            .filter(tenant::Column::DeletedAt.is_not_null())
+            .exec(&txn)
+            .await?;
+    }
+    let tenant = insert_tenant_row(&txn, slug, name, settings).await?;
+    txn.commit().await?;
+    Ok(tenant)
+}
+
+async fn insert_tenant_row(
     db: &impl ConnectionTrait,
     slug: &TenantSlug,
     name: &str,
@@ -148,6 +201,7 @@ pub(super) async fn insert_tenant(
         config_version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
+        deleted_at: Set(None),
     };
     match row.insert(db).await {
         Ok(model) => Ok(tenant_from_row(model)?),
@@ -163,8 +217,7 @@ pub(super) async fn update_tenant_settings(
     tenant: TenantId,
     settings: &TenantSettings,
 ) -> Result<Tenant, TenantError> {
-    let row = tenant::Entity::find_by_id(tenant.0)
-        .one(db)
+    let row = live_row(db, tenant)
         .await?
         .ok_or(TenantError::TenantNotFound)?;
     let version = row.config_version;
@@ -180,8 +233,7 @@ pub(super) async fn update_tenant_name(
     tenant: TenantId,
     name: &str,
 ) -> Result<Tenant, TenantError> {
-    let row = tenant::Entity::find_by_id(tenant.0)
-        .one(db)
+    let row = live_row(db, tenant)
         .await?
         .ok_or(TenantError::TenantNotFound)?;
     let version = row.config_version;
@@ -192,15 +244,16 @@ pub(super) async fn update_tenant_name(
     Ok(tenant_from_row(active.update(db).await?)?)
 }
 
-/// Deletes the tenant's rows from every table in [`TENANT_TABLES`], then the tenant, in one
+/// Deletes the tenant's rows from every table in [`TENANT_TABLES`] and marks the tenant row
+/// deleted at `now` (its settings, which hold sealed secrets, are emptied), in one
 /// transaction. Returns the slug it had (for cache invalidation).
 pub(super) async fn delete_tenant(
     db: &DatabaseConnection,
     tenant: TenantId,
+    now: DateTime<Utc>,
 ) -> Result<TenantSlug, TenantError> {
     let txn = crate::db::begin_write(db).await?;
-    let row = tenant::Entity::find_by_id(tenant.0)
-        .one(&txn)
+    let row = live_row(&txn, tenant)
         .await?
         .ok_or(TenantError::TenantNotFound)?;
     let slug = tenant_from_row(row)?.slug;
@@ -211,7 +264,22 @@ pub(super) async fn delete_tenant(
             .to_owned();
         txn.execute(&delete).await?;
     }
-    tenant::Entity::delete_by_id(tenant.0).exec(&txn).await?;
+    // Only a row still live is marked: two concurrent deletions cannot both succeed.
+    let marked = tenant::Entity::update_many()
+        .col_expr(tenant::Column::DeletedAt, Expr::value(now))
+        .col_expr(tenant::Column::Settings, Expr::value("{}"))
+        .col_expr(
+            tenant::Column::ConfigVersion,
+            Expr::col(tenant::Column::ConfigVersion).add(1),
+        )
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(tenant::Column::Id.eq(tenant.0))
+        .filter(tenant::Column::DeletedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if marked.rows_affected != 1 {
+        return Err(TenantError::TenantNotFound);
+    }
     txn.commit().await?;
     Ok(slug)
 }
@@ -280,10 +348,10 @@ pub(super) async fn bump_config_version(
         )
         .col_expr(tenant::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(tenant::Column::Id.eq(tenant.0))
+        .filter(tenant::Column::DeletedAt.is_null())
         .exec(db)
         .await?;
-    let row = tenant::Entity::find_by_id(tenant.0)
-        .one(db)
+    let row = live_row(db, tenant)
         .await?
         .ok_or(TenantError::TenantNotFound)?;
     Ok(tenant_from_row(row)?.slug)
@@ -311,11 +379,7 @@ pub(super) async fn insert_tool(
     name: &ToolName,
     position: i32,
 ) -> Result<ToolConfig, TenantError> {
-    if tenant::Entity::find_by_id(tenant.0)
-        .one(db)
-        .await?
-        .is_none()
-    {
+    if live_row(db, tenant).await?.is_none() {
         return Err(TenantError::TenantNotFound);
     }
     let now = Utc::now();
