@@ -1206,7 +1206,11 @@ impl BillingService {
         let event_id = format!("sbx_evt_{session_id}");
         let kind = "checkout.session.completed";
         let txn = crate::db::begin_write(&self.db).await?;
-        if !store::record_event(&txn, tenant.id, &event_id, kind, now).await? {
+        // Already paid (its event id may be purged after 30 days): nothing to apply or record.
+        let paid = store::find_purchase_by(&txn, tenant.id, PurchaseKey::Session(session_id))
+            .await?
+            .is_some_and(|p| p.status == "paid");
+        if paid || !store::record_event(&txn, tenant.id, &event_id, kind, now).await? {
             txn.rollback().await?;
             return Ok(true);
         }

@@ -523,6 +523,18 @@ async fn a_deleted_tenant_is_gone_everywhere_and_its_slug_rests_thirty_days() {
     );
     let (registered, body) = status_of(&app, Method::POST, &register).await;
     assert_eq!(registered, StatusCode::GONE, "{body}");
+    // Its browser pages too: the sign-in and the payment pages.
+    for page in [
+        format!("{}/t/acme/oauth/authorize?client_id=x", app.url),
+        format!("{}/t/acme/pay/{}", app.url, uuid::Uuid::new_v4()),
+    ] {
+        let response = app.http().get(&page).send().await.expect("answer");
+        assert_eq!(response.status(), StatusCode::GONE, "{page}");
+        assert!(
+            response.text().await.expect("html").contains("deleted"),
+            "{page}"
+        );
+    }
     // A slug that never existed is still a plain 404.
     assert_eq!(
         status_of(&app, Method::POST, &app.mcp_url("never")).await.0,
