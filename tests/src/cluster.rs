@@ -68,10 +68,20 @@ fn mcp_requests(metrics: &str) -> u64 {
 }
 
 /// A port that was free a moment ago (the front binds it once the replicas, which must know
-/// their public URL first, are up).
+/// their public URL first, are up). Chosen at random below Linux's ephemeral range
+/// (32768–60999), so that the listeners other tests open on port 0 meanwhile cannot be handed
+/// the same port before HAProxy binds it.
 fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("its address").port()
+    loop {
+        let random = u16::from_le_bytes([
+            uuid::Uuid::new_v4().as_bytes()[0],
+            uuid::Uuid::new_v4().as_bytes()[1],
+        ]);
+        let port = 20_000 + random % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// HAProxy, running in the foreground as a child of the test; stopped on drop.
