@@ -102,12 +102,11 @@ async fn entitled_user(app: &TestApp) -> anyhow::Result<String> {
         .and_then(|rest| rest.split('"').next())
         .context("a checkout link on the payment page")?
         .replace("&amp;", "&");
-    let paid = app.http().post(&checkout).send().await?;
-    anyhow::ensure!(
-        paid.status() == 200,
-        "sandbox payment: HTTP {}",
-        paid.status()
-    );
+    // The checkout's form is bound to the browser that loaded it: pay as one browser does.
+    let paid = tollgate_tests::browser::Browser::new()
+        .pay_sandbox_checkout(&checkout)
+        .await;
+    anyhow::ensure!(paid.status == 200, "sandbox payment: HTTP {}", paid.status);
     let after = call_themes(app, "demo", &token).await?;
     anyhow::ensure!(
         after["result"]["isError"] == false,
@@ -118,7 +117,16 @@ async fn entitled_user(app: &TestApp) -> anyhow::Result<String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let app = TestApp::spawn_with(TestOptions::default()).await;
+    let app = TestApp::spawn_with(TestOptions {
+        // The limits still count every request (their cost is part of the figure) but never
+        // refuse one: the load comes from one address and a few users.
+        extra: vec![
+            ("TOLLGATE_LIMIT_MCP_ADDRESS".into(), "1000000000/60".into()),
+            ("TOLLGATE_LIMIT_MCP_USER".into(), "1000000000/60".into()),
+        ],
+        ..TestOptions::default()
+    })
+    .await;
     let echo = start_echo().await?;
     let token = entitled_user(&app).await?;
     println!(

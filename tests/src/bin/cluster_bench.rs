@@ -110,7 +110,11 @@ async fn paying_users(app: &TestApp, users: usize) -> anyhow::Result<Vec<String>
             .and_then(|rest| rest.split('"').next())
             .context("a checkout link")?
             .replace("&amp;", "&");
-        anyhow::ensure!(http.post(&checkout).send().await?.status().is_success());
+        // The checkout's form is bound to the browser that loaded it: pay as one browser does.
+        let paid = tollgate_tests::browser::Browser::new()
+            .pay_sandbox_checkout(&checkout)
+            .await;
+        anyhow::ensure!(paid.status == 200, "sandbox payment: HTTP {}", paid.status);
         tokens.push(token);
     }
     Ok(tokens)
@@ -172,7 +176,19 @@ async fn main() -> anyhow::Result<()> {
     println!("| replicas | clients (paying users) | paid calls/s | failed |");
     println!("|---:|---:|---:|---:|");
     for replicas in [1, 3] {
-        let cluster = Cluster::start(replicas, TestOptions::default()).await;
+        let cluster = Cluster::start(
+            replicas,
+            TestOptions {
+                // The limits still count every request (their cost is part of the figure) but never
+                // refuse one: the load comes from one address and a few users.
+                extra: vec![
+                    ("TOLLGATE_LIMIT_MCP_ADDRESS".into(), "1000000000/60".into()),
+                    ("TOLLGATE_LIMIT_MCP_USER".into(), "1000000000/60".into()),
+                ],
+                ..TestOptions::default()
+            },
+        )
+        .await;
         let tokens = paying_users(cluster.app(), clients).await?;
         let url = cluster.app().mcp_url("demo");
         // Warm the upstream cache and every replica's tenant cache.
