@@ -6,7 +6,7 @@
 
 use reqwest::StatusCode;
 use tollgate_tests::TestApp;
-use tollgate_tests::admin::{Operator, PASSWORD};
+use tollgate_tests::admin::{Operator, sign_in_in_browser};
 use tollgate_tests::webdriver::{Chromium, screenshot_dir};
 
 const WIDTHS: [(u32, u32); 2] = [(1280, 900), (390, 844)];
@@ -32,18 +32,7 @@ async fn signed_in(width: u32, height: u32) -> (TestApp, Operator, Chromium) {
         .goto(&format!("{}/admin/sign-in", app.url))
         .await
         .expect("the sign-in page");
-    browser
-        .fill("[data-test=sign-in-form] [name=email]", "owner@example.com")
-        .await
-        .expect("e-mail");
-    browser
-        .fill("[data-test=sign-in-form] [name=password]", PASSWORD)
-        .await
-        .expect("password");
-    browser
-        .click("[data-test=sign-in-submit]")
-        .await
-        .expect("sign in");
+    sign_in_in_browser(&browser, "owner@example.com").await;
     browser
         .wait_for("[data-test=tenant-card-demo]")
         .await

@@ -4,26 +4,11 @@
 //! Walked at 1280 and 390 px; screenshots are saved as `<target>/screenshots/navigation-*.png`.
 
 use tollgate_tests::TestApp;
-use tollgate_tests::admin::PASSWORD;
+use tollgate_tests::admin::sign_in_in_browser;
 use tollgate_tests::webdriver::{Chromium, screenshot_dir};
 
 async fn sign_in(browser: &Chromium) {
-    browser
-        .wait_for("[data-test=sign-in-form]")
-        .await
-        .expect("the sign-in form");
-    browser
-        .fill("[data-test=sign-in-form] [name=email]", "owner@example.com")
-        .await
-        .expect("e-mail");
-    browser
-        .fill("[data-test=sign-in-form] [name=password]", PASSWORD)
-        .await
-        .expect("password");
-    browser
-        .click("[data-test=sign-in-submit]")
-        .await
-        .expect("sign in");
+    sign_in_in_browser(browser, "owner@example.com").await;
 }
 
 async fn wait_for_title(browser: &Chromium, expected: &str) {
@@ -146,25 +131,6 @@ async fn sign_in_returns_to_the_page_asked_for_and_an_ended_session_says_so() {
     }
 }
 
-async fn sign_in_as(browser: &Chromium, email: &str) {
-    browser
-        .wait_for("[data-test=sign-in-form]")
-        .await
-        .expect("the sign-in form");
-    browser
-        .fill("[data-test=sign-in-form] [name=email]", email)
-        .await
-        .expect("e-mail");
-    browser
-        .fill("[data-test=sign-in-form] [name=password]", PASSWORD)
-        .await
-        .expect("password");
-    browser
-        .click("[data-test=sign-in-submit]")
-        .await
-        .expect("sign in");
-}
-
 #[tokio::test]
 async fn the_page_never_contradicts_the_server_and_keeps_what_was_typed() {
     for (width, height) in [(1280, 900), (390, 844)] {
@@ -184,7 +150,7 @@ async fn the_page_never_contradicts_the_server_and_keeps_what_was_typed() {
             .goto(&format!("{}/admin/t/demo/sign-in", app.url))
             .await
             .expect("the dashboard");
-        sign_in_as(&browser, "admin@example.com").await;
+        sign_in_in_browser(&browser, "admin@example.com").await;
         browser
             .wait_for("[data-test=anonymous-free-tools]")
             .await
@@ -252,7 +218,7 @@ async fn the_page_never_contradicts_the_server_and_keeps_what_was_typed() {
             .goto(&format!("{}/admin/t/demo/plans", app.url))
             .await
             .expect("the dashboard");
-        sign_in_as(&browser, "owner@example.com").await;
+        sign_in_in_browser(&browser, "owner@example.com").await;
         browser
             .click("[data-test=plan-new]")
             .await

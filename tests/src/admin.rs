@@ -233,3 +233,24 @@ impl TestApp {
         stranger
     }
 }
+
+/// Signs `email` (with the harness's [`PASSWORD`]) in on the dashboard's sign-in page that
+/// `browser` shows, as a person would: waits for the form, types, presses the button.
+pub async fn sign_in_in_browser(browser: &crate::webdriver::Chromium, email: &str) {
+    browser
+        .wait_for("[data-test=sign-in-form]")
+        .await
+        .expect("the sign-in form");
+    browser
+        .fill("[data-test=sign-in-form] [name=email]", email)
+        .await
+        .expect("e-mail");
+    browser
+        .fill("[data-test=sign-in-form] [name=password]", PASSWORD)
+        .await
+        .expect("password");
+    browser
+        .click("[data-test=sign-in-submit]")
+        .await
+        .expect("sign in");
+}
