@@ -231,7 +231,12 @@ pub(super) fn redact(key: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 12))
 }
 
-pub(super) fn endpoint(shared: &Shared, account: &mut Account, request: &Request, now: i64) -> Reply {
+pub(super) fn endpoint(
+    shared: &Shared,
+    account: &mut Account,
+    request: &Request,
+    now: i64,
+) -> Reply {
     let form = Form(&request.form);
     let segments: Vec<&str> = request.path["/v1/".len()..].split('/').collect();
     match (request.method.as_str(), segments.as_slice()) {

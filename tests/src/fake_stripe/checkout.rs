@@ -2,7 +2,12 @@
 
 use super::*;
 
-pub(super) fn create_session(shared: &Shared, account: &mut Account, form: &Form<'_>, now: i64) -> Reply {
+pub(super) fn create_session(
+    shared: &Shared,
+    account: &mut Account,
+    form: &Form<'_>,
+    now: i64,
+) -> Reply {
     let checked = form
         .reject_unknown(CHECKOUT_PARAMS)
         .or_else(|| form.check_metadata("metadata"))
@@ -118,7 +123,11 @@ pub(super) fn create_session(shared: &Shared, account: &mut Account, form: &Form
 }
 
 /// `line_items[i][…]`: prices the account has, with quantities where Stripe wants them.
-pub(super) fn line_items(account: &Account, form: &Form<'_>, payment: bool) -> Result<Vec<LineItem>, Reply> {
+pub(super) fn line_items(
+    account: &Account,
+    form: &Form<'_>,
+    payment: bool,
+) -> Result<Vec<LineItem>, Reply> {
     let indexed = form.indexed("line_items");
     if indexed.is_empty() {
         return Err(missing("line_items"));

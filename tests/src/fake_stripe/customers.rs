@@ -24,7 +24,12 @@ pub(super) fn create_customer(account: &mut Account, form: &Form<'_>, now: i64) 
     Reply::ok(&customer)
 }
 
-pub(super) fn customer_object(form: &Form<'_>, now: i64, email: Option<&str>, name: Option<&str>) -> Value {
+pub(super) fn customer_object(
+    form: &Form<'_>,
+    now: i64,
+    email: Option<&str>,
+    name: Option<&str>,
+) -> Value {
     let address = form.map("address");
     let address = (!address.is_empty()).then(|| {
         let field = |key: &str| address.get(key).cloned().unwrap_or(Value::Null);

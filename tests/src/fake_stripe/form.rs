@@ -3,7 +3,7 @@
 use super::*;
 
 /// Form pairs in Stripe's bracket notation (`metadata[tenant]=x`, `line_items[0][price]=p`).
-pub(super) struct Form<'a>(&'a [(String, String)]);
+pub(super) struct Form<'a>(pub(super) &'a [(String, String)]);
 
 impl Form<'_> {
     /// The last non-empty value of `key` (Stripe reads an empty string as unset).

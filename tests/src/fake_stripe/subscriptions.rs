@@ -3,7 +3,12 @@
 use super::*;
 
 /// The subscription a completed subscription-mode session starts.
-pub(super) fn subscription_object(session: &Session, customer: &str, payment_status: &str, now: i64) -> Value {
+pub(super) fn subscription_object(
+    session: &Session,
+    customer: &str,
+    payment_status: &str,
+    now: i64,
+) -> Value {
     let id = format!("sub_1{}", random_base62(23));
     let trial_end = session
         .trial_period_days
