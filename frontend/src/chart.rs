@@ -4,6 +4,7 @@
 //! `s-err`).
 
 use crate::wire::DailyCalls;
+use api_types::html::escape;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -141,22 +142,6 @@ pub fn tick_steps(max: u64) -> u64 {
         .into_iter()
         .find(|steps| max.is_multiple_of(*steps))
         .unwrap_or(1)
-}
-
-/// Escapes text for SVG/HTML content and attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 const WIDTH: f64 = 720.0;

@@ -1,14 +1,13 @@
 //! Tollgate's operators' dashboard (a Leptos app that runs in the browser, built with the `csr`
-//! feature for `wasm32-unknown-unknown`), and the pieces it shares with the server: the admin
-//! API's wire types and the input rules. Without features the crate is only those shared pieces
-//! and the dashboard's pure logic, so the server can depend on it without pulling in Leptos.
+//! feature for `wasm32-unknown-unknown`). Without features the crate is only the dashboard's
+//! pure logic, tested on the host. What it shares with the server (wire types, input rules,
+//! money, escaping) lives in the `api-types` crate and is re-exported here under its old paths.
+
+pub use api_types::{html, money, validate, wire};
 
 pub mod chart;
-pub mod money;
 pub mod plan;
 pub mod text;
-pub mod validate;
-pub mod wire;
 
 #[cfg(feature = "csr")]
 mod app;

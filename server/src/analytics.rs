@@ -14,11 +14,11 @@
 
 mod store;
 
-use crate::billing::format_money;
 use crate::clock::Clock;
 use crate::tenant::TenantId;
+use api_types::money;
+use api_types::wire::{Analytics, AnalyticsTotals, DailyCalls, Money};
 use chrono::{Days, NaiveDate, NaiveTime};
-use frontend::wire::{Analytics, AnalyticsTotals, DailyCalls, Money};
 use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -375,7 +375,7 @@ impl AnalyticsService {
         checkouts.revenue = revenue
             .into_iter()
             .map(|(currency, amount)| Money {
-                text: format_money(amount, &currency),
+                text: money::display(amount, &currency),
                 currency,
                 amount,
             })

@@ -1,9 +1,9 @@
 //! The OpenAPI 3.1 document of the admin API, served at `/api/v1/openapi.json`. The operations
 //! are listed in [`OPERATIONS`]; the schemas are generated from the wire types the handlers
-//! really use (`frontend::wire`), so they cannot drift from the code. A test checks that every
+//! really use (`api_types::wire`), so they cannot drift from the code. A test checks that every
 //! listed operation answers (the cross-tenant matrix walks this document).
 
-use frontend::wire;
+use api_types::wire;
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};

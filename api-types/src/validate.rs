@@ -1,6 +1,5 @@
-//! The rules operators' input must follow, shared by the server (which enforces them) and the
-//! dashboard (which checks them as you type). Each function answers the message to show, or
-//! `Ok(())`.
+//! The rules input must follow, shared by the server (which enforces them) and the dashboard
+//! (which checks them as you type). Each function answers the message to show, or `Ok(())`.
 
 /// Slugs that would collide with Tollgate's own URL space.
 pub const RESERVED_SLUGS: &[&str] = &["admin", "api", "www", "static", "assets", "well-known"];
@@ -116,6 +115,17 @@ pub fn role(raw: &str) -> Result<(), String> {
     }
 }
 
+/// Whether `c` is a bidirectional-formatting character (the embeddings, overrides and isolates,
+/// the left-to-right and right-to-left marks, and the Arabic letter mark). Names shown to
+/// people (a client's name on the consent page, in the dashboard) drop them, so that a name
+/// cannot render reversed or hide part of itself.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +187,17 @@ mod tests {
         }
         assert!(password("short").is_err());
         assert!(password("long enough!").is_ok());
+    }
+
+    #[test]
+    fn bidi_controls_are_the_formatting_characters_only() {
+        for c in [
+            '\u{061C}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}',
+        ] {
+            assert!(is_bidi_control(c), "{c:?}");
+        }
+        for c in ['a', 'ü', '\u{0627}', '\u{200D}', '\u{2070}', ' '] {
+            assert!(!is_bidi_control(c), "{c:?}");
+        }
     }
 }

@@ -123,7 +123,9 @@ pub fn format_minor(amount: i64, currency: &str) -> String {
     )
 }
 
-/// A short display of an amount: "$5.00", "€5.00", "£5.00", "¥500", else "5.00 CHF".
+/// A short display of an amount: "$5.00", "€5.00", "£5.00", "¥500", else "5.00 CHF" — with
+/// the currency's own minor unit ("1.000 KWD" for 1000 kwd). This is how both the dashboard
+/// and the server's pages and tool answers print a price.
 pub fn display(amount: i64, currency: &str) -> String {
     let number = format_minor(amount, currency);
     match currency.to_ascii_lowercase().as_str() {
@@ -191,6 +193,12 @@ mod tests {
         assert_eq!(format_minor(-150, "eur"), "-1.50");
         assert_eq!(display(1500, "usd"), "$15.00");
         assert_eq!(display(1500, "chf"), "15.00 CHF");
+        assert_eq!(display(1999, "EUR"), "€19.99");
+        assert_eq!(display(500, "jpy"), "¥500");
+        assert_eq!(display(1005, "chf"), "10.05 CHF");
+        // Three-decimal currencies print their own minor unit, not hundredths.
+        assert_eq!(display(1000, "kwd"), "1.000 KWD");
+        assert_eq!(display(-150, "usd"), "$-1.50");
         for amount in [0, 1, 99, 100, 12_345] {
             assert_eq!(
                 parse_amount(&format_minor(amount, "usd"), "usd"),
