@@ -1,6 +1,6 @@
 //! The admin API (`/api/v1`) that the operators' dashboard uses and operators script: its
 //! errors (turned into JSON responses here, in one place), the views that turn domain types
-//! into the wire types shared with the dashboard (`frontend::wire`), the ready-to-paste client
+//! into the wire types shared with the dashboard (`api_types::wire`), the ready-to-paste client
 //! configurations, and the OpenAPI document. `routes.rs` holds the handlers; the dashboard's
 //! files are served by `assets.rs`.
 
@@ -13,10 +13,10 @@ use crate::analytics::AnalyticsError;
 use crate::billing::{BillingError, Offer};
 use crate::oauth::OAuthError;
 use crate::tenant::{Tenant, TenantError, ToolConfig};
+use api_types::wire;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use frontend::wire;
 
 /// Everything the admin API can answer instead of what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -339,6 +339,20 @@ pub fn audit_view(entry: crate::account::AuditEntry) -> wire::AuditEntry {
         action: entry.action,
         target: entry.target,
         detail: entry.detail,
+    }
+}
+
+/// An MCP client, for the dashboard.
+pub fn client_view(client: crate::oauth::ClientSummary) -> wire::McpClientView {
+    wire::McpClientView {
+        created_at: client
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        client_id: client.client_id,
+        name: client.name,
+        redirect_uris: client.redirect_uris,
+        kind: client.kind,
+        active_grants: client.active_grants,
     }
 }
 

@@ -113,13 +113,7 @@ impl App {
             master_key = master_key.with_previous(previous.expose())?;
         }
         crate::keys::check_master_key(&db, &master_key, clock.now()).await?;
-        // Upstream identity calls never follow redirects: a redirect from a token endpoint is an
-        // error, not a place to send a code.
-        let identity_http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(10))
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .build()
+        let identity_http = crate::oauth::github::http_client()
             .context("cannot build the HTTP client for GitHub")?;
         let master_key = Arc::new(master_key);
         let billing = BillingService::new(

@@ -10,6 +10,20 @@ use oauth2::{
 };
 use serde::Deserialize;
 
+/// The HTTP client GitHub calls go through, one for the whole process (the vendor's type stays
+/// in this adapter; the rest of the server names it through this alias).
+pub type HttpClient = reqwest::Client;
+
+/// The client for upstream identity calls. It never follows redirects: a redirect from a token
+/// endpoint is an error, not a place to send a code.
+pub fn http_client() -> Result<HttpClient, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+}
+
 /// Who signed in upstream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UpstreamIdentity {

@@ -269,6 +269,7 @@ pub struct PendingRecord {
     /// SHA-256 of the browser-binding cookie set with the consent page.
     pub binding_hash: String,
     pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
 }
 
 pub type PendingRow = oauth_pending::Model;
@@ -293,7 +294,7 @@ pub async fn insert_pending(
         upstream_verifier: Set(None),
         status: Set("pending".into()),
         expires_at: Set(pending.expires_at),
-        created_at: Set(Utc::now()),
+        created_at: Set(pending.created_at),
     }
     .insert(db)
     .await?;
@@ -469,6 +470,7 @@ pub struct CodeRecord {
     pub scope: String,
     pub code_challenge: String,
     pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
 }
 
 pub async fn insert_code(
@@ -488,7 +490,7 @@ pub async fn insert_code(
         expires_at: Set(code.expires_at),
         used_at: Set(None),
         grant_id: Set(None),
-        created_at: Set(Utc::now()),
+        created_at: Set(code.created_at),
     }
     .insert(db)
     .await?;
