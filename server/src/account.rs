@@ -61,7 +61,7 @@ impl Role {
             "owner" => Ok(Self::Owner),
             _ => Err(AccountError::invalid(
                 "role",
-                frontend::validate::role(raw).err().unwrap_or_default(),
+                api_types::validate::role(raw).err().unwrap_or_default(),
             )),
         }
     }
@@ -98,7 +98,52 @@ pub struct Principal {
     pub credential: Credential,
 }
 
+/// An audit entry that a service writes in the same transaction as the change it records
+/// ([`write_audit`]), so that the change and its entry are kept or lost together.
+#[derive(Clone, Debug)]
+pub struct AuditNote {
+    /// Who.
+    pub operator: OperatorId,
+    /// How the audit log names them ([`Principal::actor`]).
+    pub actor: String,
+    /// What (`tool.update`, …).
+    pub action: &'static str,
+    /// The change, as JSON (never a secret).
+    pub detail: serde_json::Value,
+}
+
+/// Writes `note` about `target` on `db`, which is the caller's transaction.
+pub async fn write_audit(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant: Option<TenantId>,
+    note: &AuditNote,
+    target: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    store::insert_audit(
+        db,
+        tenant,
+        note.operator,
+        &note.actor,
+        note.action,
+        target,
+        &note.detail,
+        now,
+    )
+    .await
+}
+
 impl Principal {
+    /// An audit entry by this actor, to be written with the change ([`write_audit`]).
+    pub fn audit_note(&self, action: &'static str, detail: serde_json::Value) -> AuditNote {
+        AuditNote {
+            operator: self.operator.id,
+            actor: self.actor(),
+            action,
+            detail,
+        }
+    }
+
     /// How the audit log names this actor.
     pub fn actor(&self) -> String {
         let who = self
@@ -541,7 +586,7 @@ impl AccountService {
         name: &str,
     ) -> Result<(ApiTokenInfo, SecretString), AccountError> {
         let name = name.trim();
-        frontend::validate::text("token name", name, 100)
+        api_types::validate::text("token name", name, 100)
             .map_err(|m| AccountError::invalid("name", m))?;
         let token = crypto::random_token(API_TOKEN_PREFIX)?;
         let info = ApiTokenInfo {
@@ -618,7 +663,7 @@ impl AccountService {
         operator: OperatorId,
         role: Role,
     ) -> Result<MemberInfo, AccountError> {
-        store::change_role(&self.db, tenant, operator, role)
+        store::change_role(&self.db, tenant, operator, role, self.clock.now())
             .await?
             .map_err(AccountError::Conflict)
     }
@@ -778,15 +823,15 @@ impl AccountService {
 }
 
 fn check_email(raw: &str) -> Result<String, AccountError> {
-    frontend::validate::email(raw).map_err(|m| AccountError::invalid("email", m))?;
+    api_types::validate::email(raw).map_err(|m| AccountError::invalid("email", m))?;
     Ok(raw.trim().to_ascii_lowercase())
 }
 
 fn check_name(raw: &str) -> Result<String, AccountError> {
-    frontend::validate::text("name", raw, 200).map_err(|m| AccountError::invalid("name", m))?;
+    api_types::validate::text("name", raw, 200).map_err(|m| AccountError::invalid("name", m))?;
     Ok(raw.trim().to_owned())
 }
 
 fn check_password(raw: &str) -> Result<(), AccountError> {
-    frontend::validate::password(raw).map_err(|m| AccountError::invalid("password", m))
+    api_types::validate::password(raw).map_err(|m| AccountError::invalid("password", m))
 }

@@ -2,6 +2,7 @@
 
 mod store;
 
+use crate::account::{AuditNote, write_audit};
 use crate::wordpress::Operation;
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
@@ -36,26 +37,10 @@ impl fmt::Display for ToolId {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct TenantSlug(String);
 
-/// Slugs that would collide with Tollgate's own paths or confuse people.
-const RESERVED_SLUGS: &[&str] = &["admin", "api", "www", "static", "assets", "well-known"];
-
 impl TenantSlug {
-    /// Validates a slug.
+    /// Validates a slug (`api_types::validate::slug`, the rule the dashboard checks too).
     pub fn parse(raw: &str) -> Result<Self, TenantError> {
-        let ok_len = (2..=63).contains(&raw.len());
-        let ok_chars = raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        let ok_ends = raw.starts_with(|c: char| c.is_ascii_lowercase()) && !raw.ends_with('-');
-        if !(ok_len && ok_chars && ok_ends) {
-            return Err(TenantError::InvalidSlug(format!(
-                "{raw:?} is not a valid tenant slug: use 2-63 lowercase letters, digits and \
-                 hyphens, starting with a letter"
-            )));
-        }
-        if RESERVED_SLUGS.contains(&raw) {
-            return Err(TenantError::InvalidSlug(format!("{raw:?} is reserved")));
-        }
+        api_types::validate::slug(raw).map_err(TenantError::InvalidSlug)?;
         Ok(Self(raw.to_owned()))
     }
 
@@ -77,20 +62,11 @@ impl fmt::Display for TenantSlug {
 pub struct ToolName(String);
 
 impl ToolName {
-    /// Validates a tool name.
+    /// Validates a tool name (`api_types::validate::tool_name`, the rule the dashboard checks
+    /// too).
     pub fn parse(raw: &str) -> Result<Self, TenantError> {
-        let ok = (1..=64).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(TenantError::InvalidToolName(format!(
-                "{raw:?} is not a valid tool name: use 1-64 characters of A-Z, a-z, 0-9, '_', \
-                 '.' and '-'"
-            )))
-        }
+        api_types::validate::tool_name(raw).map_err(TenantError::InvalidToolName)?;
+        Ok(Self(raw.to_owned()))
     }
 
     /// The name as text.
@@ -205,6 +181,9 @@ pub struct ToolPatch {
     pub enabled: Option<bool>,
     /// A new position.
     pub position: Option<i32>,
+    /// A new pricing (`Some(None)` makes the tool free). What it holds is the billing feature's
+    /// business (`{"offer_id": …}`); the caller checks that the offer exists.
+    pub pricing: Option<Option<serde_json::Value>>,
 }
 
 /// What can go wrong with tenants and tools.
@@ -412,7 +391,8 @@ impl TenantService {
         tenant: TenantId,
         settings: &TenantSettings,
     ) -> Result<Tenant, TenantError> {
-        let tenant = store::update_tenant_settings(&self.db, tenant, settings).await?;
+        let tenant =
+            store::update_tenant_settings(&self.db, tenant, settings, self.clock.now()).await?;
         self.invalidate(&tenant.slug).await;
         Ok(tenant)
     }
@@ -420,7 +400,7 @@ impl TenantService {
     /// Renames a tenant (1-200 characters, like [`create_tenant`](Self::create_tenant)).
     pub async fn rename_tenant(&self, tenant: TenantId, name: &str) -> Result<Tenant, TenantError> {
         let name = check_text("name", name, 200)?;
-        let tenant = store::update_tenant_name(&self.db, tenant, &name).await?;
+        let tenant = store::update_tenant_name(&self.db, tenant, &name, self.clock.now()).await?;
         self.invalidate(&tenant.slug).await;
         Ok(tenant)
     }
@@ -454,8 +434,9 @@ impl TenantService {
         tool: ToolId,
         pricing: Option<serde_json::Value>,
     ) -> Result<ToolConfig, TenantError> {
-        let updated = store::set_tool_pricing(&self.db, tenant, tool, pricing).await?;
-        let slug = store::bump_config_version(&self.db, tenant).await?;
+        let updated =
+            store::set_tool_pricing(&self.db, tenant, tool, pricing, self.clock.now()).await?;
+        let slug = store::bump_config_version(&self.db, tenant, self.clock.now()).await?;
         self.invalidate(&slug).await;
         Ok(updated)
     }
@@ -477,10 +458,18 @@ impl TenantService {
             }
             position += 1;
             let name = ToolName::parse(operation.default_name())?;
-            store::insert_tool(&self.db, tenant, operation, &name, position).await?;
+            store::insert_tool(
+                &self.db,
+                tenant,
+                operation,
+                &name,
+                position,
+                self.clock.now(),
+            )
+            .await?;
             added += 1;
         }
-        let slug = store::bump_config_version(&self.db, tenant).await?;
+        let slug = store::bump_config_version(&self.db, tenant, self.clock.now()).await?;
         self.invalidate(&slug).await;
         Ok(added)
     }
@@ -499,18 +488,30 @@ impl TenantService {
             .map(|t| t.position + 1)
             .max()
             .unwrap_or(0);
-        let tool = store::insert_tool(&self.db, tenant, operation, &name, position).await?;
-        let slug = store::bump_config_version(&self.db, tenant).await?;
+        let tool = store::insert_tool(
+            &self.db,
+            tenant,
+            operation,
+            &name,
+            position,
+            self.clock.now(),
+        )
+        .await?;
+        let slug = store::bump_config_version(&self.db, tenant, self.clock.now()).await?;
         self.invalidate(&slug).await;
         Ok(tool)
     }
 
-    /// Changes one tool of a tenant. A tool of another tenant is [`TenantError::ToolNotFound`].
+    /// Changes one tool of a tenant (its texts, name, switch, position and pricing) in one
+    /// transaction, together with the audit entry that records it, when there is one (its
+    /// target is the tool's name after the change). A tool of another tenant is
+    /// [`TenantError::ToolNotFound`], and then nothing changes.
     pub async fn update_tool(
         &self,
         tenant: TenantId,
         tool: ToolId,
         patch: ToolPatch,
+        audit: Option<&AuditNote>,
     ) -> Result<ToolConfig, TenantError> {
         let patch = ToolPatch {
             title: patch
@@ -523,8 +524,17 @@ impl TenantService {
                 .transpose()?,
             ..patch
         };
-        let updated = store::update_tool(&self.db, tenant, tool, &patch).await?;
-        let slug = store::bump_config_version(&self.db, tenant).await?;
+        let now = self.clock.now();
+        let txn = crate::db::begin_write(&self.db).await?;
+        let mut updated = store::update_tool(&txn, tenant, tool, &patch, now).await?;
+        if let Some(pricing) = patch.pricing {
+            updated = store::set_tool_pricing(&txn, tenant, tool, pricing, now).await?;
+        }
+        if let Some(note) = audit {
+            write_audit(&txn, Some(tenant), note, updated.name.as_str(), now).await?;
+        }
+        let slug = store::bump_config_version(&txn, tenant, now).await?;
+        txn.commit().await?;
         self.invalidate(&slug).await;
         Ok(updated)
     }
@@ -538,7 +548,7 @@ impl TenantService {
         tenant: TenantId,
         ids: &[ToolId],
     ) -> Result<Vec<ToolConfig>, TenantError> {
-        let (slug, tools) = store::reorder_tools(&self.db, tenant, ids).await?;
+        let (slug, tools) = store::reorder_tools(&self.db, tenant, ids, self.clock.now()).await?;
         self.invalidate(&slug).await;
         Ok(tools)
     }
@@ -567,13 +577,8 @@ impl TenantService {
 }
 
 fn check_text(field: &str, value: &str, max: usize) -> Result<String, TenantError> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > max {
-        return Err(TenantError::InvalidText(format!(
-            "the {field} must be 1-{max} characters"
-        )));
-    }
-    Ok(value.to_owned())
+    api_types::validate::text(field, value, max).map_err(TenantError::InvalidText)?;
+    Ok(value.trim().to_owned())
 }
 
 #[cfg(test)]

@@ -327,7 +327,7 @@ async fn a_configuration_change_is_served_without_a_restart() {
     };
     app.state
         .tenants
-        .update_tool(demo.id, themes.id, patch)
+        .update_tool(demo.id, themes.id, patch, None)
         .await
         .expect("updated");
     let plugins = tools
@@ -343,6 +343,7 @@ async fn a_configuration_change_is_served_without_a_restart() {
                 enabled: Some(false),
                 ..ToolPatch::default()
             },
+            None,
         )
         .await
         .expect("updated");

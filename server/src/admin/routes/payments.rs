@@ -1,0 +1,80 @@
+//! A tenant's Stripe connection: connecting, disconnecting, testing it, and its prices.
+
+use super::{Body, Result, TenantMember, audit, min, public_url};
+use crate::admin::tenant_view;
+use crate::app::AppState;
+use api_types::wire;
+use axum::Json;
+use axum::extract::State;
+
+/// `PUT /api/v1/tenants/{slug}/payments/stripe`
+pub async fn connect_stripe(
+    State(state): State<AppState>,
+    TenantMember {
+        tenant, role, auth, ..
+    }: TenantMember<min::Admin>,
+    Body(body): Body<wire::StripeKeys>,
+) -> Result<Json<wire::Tenant>> {
+    state
+        .billing
+        .connect_stripe(
+            &state.tenants,
+            &tenant,
+            &body.secret_key,
+            &[body.webhook_secret.trim()],
+        )
+        .await?;
+    let tenant = state.tenants.get_tenant_by_id(tenant.id).await?;
+    // The keys never reach the log: only the masked hint.
+    audit(
+        &state,
+        &auth,
+        Some(&tenant),
+        "payments.connect",
+        "stripe",
+        serde_json::json!({
+            "key_hint": tenant.settings.stripe.as_ref().map(|s| s.key_hint.clone())
+        }),
+    )
+    .await?;
+    Ok(Json(tenant_view(&tenant, role, &public_url(&state))))
+}
+
+/// `DELETE /api/v1/tenants/{slug}/payments/stripe`
+pub async fn disconnect_stripe(
+    State(state): State<AppState>,
+    TenantMember {
+        tenant, role, auth, ..
+    }: TenantMember<min::Admin>,
+) -> Result<Json<wire::Tenant>> {
+    let tenant = state
+        .billing
+        .disconnect_stripe(&state.tenants, &tenant)
+        .await?;
+    audit(
+        &state,
+        &auth,
+        Some(&tenant),
+        "payments.disconnect",
+        "stripe",
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(Json(tenant_view(&tenant, role, &public_url(&state))))
+}
+
+/// `POST /api/v1/tenants/{slug}/payments/stripe/test`
+pub async fn test_stripe(
+    State(state): State<AppState>,
+    TenantMember { tenant, .. }: TenantMember<min::Admin>,
+) -> Result<Json<wire::ConnectionTest>> {
+    Ok(Json(state.billing.test_connection(&tenant).await))
+}
+
+/// `GET /api/v1/tenants/{slug}/payments/stripe/prices`
+pub async fn stripe_prices(
+    State(state): State<AppState>,
+    TenantMember { tenant, .. }: TenantMember<min::Admin>,
+) -> Result<Json<Vec<wire::StripePrice>>> {
+    Ok(Json(state.billing.stripe_prices(&tenant).await?))
+}
