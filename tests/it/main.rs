@@ -22,4 +22,5 @@ mod outside_clients;
 mod python_sdk;
 mod replicas;
 mod stripe;
+mod tidy;
 mod wordpress;

@@ -399,6 +399,7 @@ pub(super) async fn change_role(
     tenant: TenantId,
     operator: OperatorId,
     role: Role,
+    now: DateTime<Utc>,
 ) -> Result<Result<MemberInfo, String>, DbErr> {
     let txn = crate::db::begin_write(db).await?;
     let Some(current) = find_role(&txn, tenant, operator).await? else {
@@ -407,7 +408,7 @@ pub(super) async fn change_role(
     if current == Role::Owner && role != Role::Owner && owners(&txn, tenant).await? <= 1 {
         return Ok(Err("a tenant needs at least one owner".into()));
     }
-    upsert_membership(&txn, tenant, operator, role, Utc::now()).await?;
+    upsert_membership(&txn, tenant, operator, role, now).await?;
     let member = list_members(&txn, tenant)
         .await?
         .into_iter()

@@ -143,6 +143,7 @@ pub(super) async fn set_tool_pricing(
     tenant: TenantId,
     tool_id: ToolId,
     pricing: Option<serde_json::Value>,
+    now: DateTime<Utc>,
 ) -> Result<ToolConfig, TenantError> {
     let row = tool::Entity::find_by_id(tool_id.0)
         .filter(tool::Column::TenantId.eq(tenant.0))
@@ -151,7 +152,7 @@ pub(super) async fn set_tool_pricing(
         .ok_or(TenantError::ToolNotFound)?;
     let mut active: tool::ActiveModel = row.into();
     active.pricing = Set(pricing.map(|p| p.to_string()));
-    active.updated_at = Set(Utc::now());
+    active.updated_at = Set(now);
     tool_from_row(active.update(db).await?).ok_or(TenantError::ToolNotFound)
 }
 
@@ -181,7 +182,7 @@ pub(super) async fn insert_tenant(
             .exec(&txn)
             .await?;
     }
-    let tenant = insert_tenant_row(&txn, slug, name, settings).await?;
+    let tenant = insert_tenant_row(&txn, slug, name, settings, now).await?;
     txn.commit().await?;
     Ok(tenant)
 }
@@ -191,8 +192,8 @@ async fn insert_tenant_row(
     slug: &TenantSlug,
     name: &str,
     settings: &TenantSettings,
+    now: DateTime<Utc>,
 ) -> Result<Tenant, TenantError> {
-    let now = Utc::now();
     let row = tenant::ActiveModel {
         id: Set(Uuid::new_v4()),
         slug: Set(slug.as_str().to_owned()),
@@ -216,6 +217,7 @@ pub(super) async fn update_tenant_settings(
     db: &impl ConnectionTrait,
     tenant: TenantId,
     settings: &TenantSettings,
+    now: DateTime<Utc>,
 ) -> Result<Tenant, TenantError> {
     let row = live_row(db, tenant)
         .await?
@@ -224,7 +226,7 @@ pub(super) async fn update_tenant_settings(
     let mut active: tenant::ActiveModel = row.into();
     active.settings = Set(serde_json::to_string(settings).unwrap_or_else(|_| "{}".into()));
     active.config_version = Set(version + 1);
-    active.updated_at = Set(Utc::now());
+    active.updated_at = Set(now);
     Ok(tenant_from_row(active.update(db).await?)?)
 }
 
@@ -232,6 +234,7 @@ pub(super) async fn update_tenant_name(
     db: &impl ConnectionTrait,
     tenant: TenantId,
     name: &str,
+    now: DateTime<Utc>,
 ) -> Result<Tenant, TenantError> {
     let row = live_row(db, tenant)
         .await?
@@ -240,7 +243,7 @@ pub(super) async fn update_tenant_name(
     let mut active: tenant::ActiveModel = row.into();
     active.name = Set(name.to_owned());
     active.config_version = Set(version + 1);
-    active.updated_at = Set(Utc::now());
+    active.updated_at = Set(now);
     Ok(tenant_from_row(active.update(db).await?)?)
 }
 
@@ -272,7 +275,7 @@ pub(super) async fn delete_tenant(
             tenant::Column::ConfigVersion,
             Expr::col(tenant::Column::ConfigVersion).add(1),
         )
-        .col_expr(tenant::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
         .filter(tenant::Column::Id.eq(tenant.0))
         .filter(tenant::Column::DeletedAt.is_null())
         .exec(&txn)
@@ -291,6 +294,7 @@ pub(super) async fn reorder_tools(
     db: &DatabaseConnection,
     tenant: TenantId,
     ids: &[ToolId],
+    now: DateTime<Utc>,
 ) -> Result<(TenantSlug, Vec<ToolConfig>), TenantError> {
     let txn = crate::db::begin_write(db).await?;
     let existing: HashSet<Uuid> = tool::Entity::find()
@@ -318,7 +322,6 @@ pub(super) async fn reorder_tools(
             existing.len()
         )));
     }
-    let now = Utc::now();
     for (position, id) in ids.iter().enumerate() {
         let position = i32::try_from(position)
             .map_err(|_| TenantError::InvalidOrder("too many tools".into()))?;
@@ -330,7 +333,7 @@ pub(super) async fn reorder_tools(
             .exec(&txn)
             .await?;
     }
-    let slug = bump_config_version(&txn, tenant).await?;
+    let slug = bump_config_version(&txn, tenant, now).await?;
     let tools = list_tools(&txn, tenant).await?;
     txn.commit().await?;
     Ok((slug, tools))
@@ -340,13 +343,14 @@ pub(super) async fn reorder_tools(
 pub(super) async fn bump_config_version(
     db: &impl ConnectionTrait,
     tenant: TenantId,
+    now: DateTime<Utc>,
 ) -> Result<TenantSlug, TenantError> {
     tenant::Entity::update_many()
         .col_expr(
             tenant::Column::ConfigVersion,
             Expr::col(tenant::Column::ConfigVersion).add(1),
         )
-        .col_expr(tenant::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
         .filter(tenant::Column::Id.eq(tenant.0))
         .filter(tenant::Column::DeletedAt.is_null())
         .exec(db)
@@ -378,11 +382,11 @@ pub(super) async fn insert_tool(
     operation: Operation,
     name: &ToolName,
     position: i32,
+    now: DateTime<Utc>,
 ) -> Result<ToolConfig, TenantError> {
     if live_row(db, tenant).await?.is_none() {
         return Err(TenantError::TenantNotFound);
     }
-    let now = Utc::now();
     let row = tool::ActiveModel {
         id: Set(Uuid::new_v4()),
         tenant_id: Set(tenant.0),
@@ -410,6 +414,7 @@ pub(super) async fn update_tool(
     tenant: TenantId,
     tool_id: ToolId,
     patch: &ToolPatch,
+    now: DateTime<Utc>,
 ) -> Result<ToolConfig, TenantError> {
     let row = tool::Entity::find_by_id(tool_id.0)
         .filter(tool::Column::TenantId.eq(tenant.0))
@@ -432,7 +437,7 @@ pub(super) async fn update_tool(
     if let Some(position) = patch.position {
         active.position = Set(position);
     }
-    active.updated_at = Set(Utc::now());
+    active.updated_at = Set(now);
     match active.update(db).await {
         Ok(model) => tool_from_row(model).ok_or(TenantError::ToolNotFound),
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
