@@ -9,7 +9,7 @@
 //! events in order, so one slow or hanging provider account delays only its own tenant. The
 //! same loop releases stale tool-call reservations every few minutes.
 
-use super::{BillingService, MeterEvent, store};
+use super::{BillingError, BillingService, MeterEvent, store};
 use crate::tenant::TenantService;
 use chrono::Duration;
 use std::collections::{HashMap, HashSet};
@@ -200,4 +200,30 @@ async fn deliver(
         }
     }
     Ok(())
+}
+
+impl BillingService {
+    /// Starts the meter-event sender; it runs until `shutdown`.
+    pub fn spawn_meter_sender(
+        &self,
+        tenants: TenantService,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        spawn(self.clone(), tenants, shutdown)
+    }
+
+    /// Wakes the meter sender now (it also wakes on each new event and on its retry timer).
+    pub fn wake_meter_sender(&self) {
+        self.meter_wakeup.notify_one();
+    }
+
+    /// Counts the sender's delivery rounds: a receiver sees a change after each one.
+    pub fn meter_rounds(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.meter_rounds.subscribe()
+    }
+
+    /// Meter events not yet delivered (for operators and tests).
+    pub async fn pending_meter_events(&self) -> Result<u64, BillingError> {
+        Ok(store::count_pending_meter_events(&self.db).await?)
+    }
 }
