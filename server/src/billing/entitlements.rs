@@ -1,14 +1,12 @@
-//! What a Stripe event does to purchases and entitlements, applied in one transaction with its
-//! event id (a duplicate delivery changes nothing) and its audit entry.
+//! What a Stripe event does to purchases and entitlements. The delivery is verified and read
+//! into a [`StripeEvent`] by `webhook.rs` (Stripe's wire format lives there); here it is
+//! applied in one transaction with its event id (a duplicate delivery changes nothing) and
+//! its audit entry.
 
 use super::store::{self, PurchaseKey};
-use super::{
-    BillingError, BillingService, CheckoutSession, WebhookError, WebhookOutcome, webhook,
-    webhook_secret_context,
-};
+use super::webhook::{self, StripeChange, StripeEvent, SubscriptionStatus};
+use super::{BillingError, BillingService, WebhookError, WebhookOutcome, webhook_secret_context};
 use crate::tenant::Tenant;
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 impl BillingService {
     /// Verifies and applies a Stripe webhook delivery for `tenant` (chosen by the URL).
@@ -31,17 +29,12 @@ impl BillingService {
             .collect();
         webhook::verify(body, signature, &secrets, self.clock.now().timestamp())
             .map_err(WebhookError::Signature)?;
-        let event: serde_json::Value =
-            serde_json::from_slice(body).map_err(|_| WebhookError::Malformed)?;
-        let (Some(id), Some(kind)) = (event["id"].as_str(), event["type"].as_str()) else {
-            return Err(WebhookError::Malformed);
-        };
-        if event["livemode"].as_bool() == Some(true) && connection.key_hint.contains("_test_") {
+        let event = webhook::parse_event(body).ok_or(WebhookError::Malformed)?;
+        let (id, kind) = (event.id.as_str(), event.kind.as_str());
+        if event.livemode && connection.key_hint.contains("_test_") {
             tracing::warn!(tenant.slug = %tenant.slug, event = id, "live-mode event at a test-mode tenant: ignored");
             return Ok(WebhookOutcome::Ignored);
         }
-        let created = event["created"].as_i64().unwrap_or_default();
-        let object = &event["data"]["object"];
         let txn = crate::db::begin_write(&self.db)
             .await
             .map_err(BillingError::from)?;
@@ -52,9 +45,7 @@ impl BillingService {
             txn.rollback().await.map_err(BillingError::from)?;
             return Ok(WebhookOutcome::Duplicate);
         }
-        let applied = self
-            .apply_event(&txn, tenant, kind, object, created)
-            .await?;
+        let applied = self.apply_event(&txn, tenant, &event).await?;
         if applied {
             // Payments, refunds, disputes and subscription changes are part of the record,
             // written once with the event id that makes them idempotent.
@@ -64,7 +55,7 @@ impl BillingService {
                 "stripe",
                 id,
                 kind,
-                object["id"].as_str(),
+                event.object_id.as_deref(),
                 self.clock.now(),
             )
             .await
@@ -79,45 +70,26 @@ impl BillingService {
         })
     }
 
+    /// Applies one event in `txn`; true when it concerned something of Tollgate's (it is then
+    /// audited).
     async fn apply_event(
         &self,
         txn: &impl sea_orm::ConnectionTrait,
         tenant: &Tenant,
-        kind: &str,
-        object: &serde_json::Value,
-        created: i64,
+        event: &StripeEvent,
     ) -> Result<bool, BillingError> {
-        let text = |v: &serde_json::Value| -> Option<String> {
-            v.as_str()
-                .map(str::to_owned)
-                .or_else(|| v["id"].as_str().map(str::to_owned))
-        };
-        match kind {
-            "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
-                let session = CheckoutSession {
-                    id: object["id"].as_str().unwrap_or_default().to_owned(),
-                    url: None,
-                    status: object["status"].as_str().unwrap_or("complete").to_owned(),
-                    payment_status: object["payment_status"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    customer: text(&object["customer"]),
-                    subscription: text(&object["subscription"]),
-                    payment_intent: text(&object["payment_intent"]),
-                };
-                self.fulfil_in(txn, tenant, &session, created).await
+        let created = event.created;
+        match &event.change {
+            StripeChange::CheckoutCompleted(session) => {
+                self.fulfil_in(txn, tenant, session, created).await
             }
-            "checkout.session.async_payment_failed" | "checkout.session.expired" => {
-                let Some(id) = object["id"].as_str() else {
-                    return Ok(false);
-                };
+            StripeChange::CheckoutFailed(session) | StripeChange::CheckoutExpired(session) => {
                 let Some(purchase) =
-                    store::find_purchase_by(txn, tenant.id, PurchaseKey::Session(id)).await?
+                    store::find_purchase_by(txn, tenant.id, PurchaseKey::Session(session)).await?
                 else {
                     return Ok(false);
                 };
-                let status = if kind.ends_with("expired") {
+                let status = if matches!(event.change, StripeChange::CheckoutExpired(_)) {
                     "expired"
                 } else {
                     "failed"
@@ -127,36 +99,28 @@ impl BillingService {
                 }
                 Ok(true)
             }
-            "customer.subscription.created"
-            | "customer.subscription.updated"
-            | "customer.subscription.deleted" => {
-                let Some(subscription) = object["id"].as_str() else {
-                    return Ok(false);
-                };
-                let status = object["status"].as_str().unwrap_or_default();
-                let period_end = object["items"]["data"][0]["current_period_end"]
-                    .as_i64()
-                    .or_else(|| object["current_period_end"].as_i64())
-                    .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
-                let active = kind != "customer.subscription.deleted"
-                    && matches!(status, "active" | "trialing" | "past_due");
-                let source = format!("subscription:{subscription}");
+            StripeChange::Subscription(subscription) => {
+                let active = !subscription.deleted
+                    && matches!(
+                        subscription.status,
+                        SubscriptionStatus::Active
+                            | SubscriptionStatus::Trialing
+                            | SubscriptionStatus::PastDue
+                    );
+                let source = format!("subscription:{}", subscription.id);
                 if store::find_entitlement_by_source(txn, tenant.id, &source)
                     .await?
                     .is_none()
                 {
                     // Subscription events may come before the checkout's: find the buyer from
                     // the purchase the subscription carries in its metadata.
-                    let purchase = match object["metadata"]["tollgate_purchase"]
-                        .as_str()
-                        .and_then(|p| Uuid::parse_str(p).ok())
-                    {
+                    let purchase = match subscription.purchase {
                         Some(id) => store::find_purchase(txn, tenant.id, id).await?,
                         None => {
                             store::find_purchase_by(
                                 txn,
                                 tenant.id,
-                                PurchaseKey::Subscription(subscription),
+                                PurchaseKey::Subscription(&subscription.id),
                             )
                             .await?
                         }
@@ -175,7 +139,7 @@ impl BillingService {
                             offer: purchase.offer_id,
                             source: source.clone(),
                             calls: None,
-                            period_end,
+                            period_end: subscription.period_end,
                             event_created: created,
                         },
                         self.clock.now(),
@@ -188,50 +152,35 @@ impl BillingService {
                     tenant.id,
                     &source,
                     active,
-                    period_end,
+                    subscription.period_end,
                     created,
                     self.clock.now(),
                 )
                 .await?;
                 Ok(true)
             }
-            "invoice.paid" => {
-                let subscription =
-                    object["subscription"]
-                        .as_str()
-                        .map(str::to_owned)
-                        .or_else(|| {
-                            object["parent"]["subscription_details"]["subscription"]
-                                .as_str()
-                                .map(str::to_owned)
-                        });
-                let Some(subscription) = subscription else {
-                    return Ok(false);
-                };
-                let period_end = object["lines"]["data"][0]["period"]["end"]
-                    .as_i64()
-                    .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
+            StripeChange::InvoicePaid {
+                subscription,
+                period_end,
+            } => {
                 store::update_subscription_entitlement(
                     txn,
                     tenant.id,
                     &format!("subscription:{subscription}"),
                     true,
-                    period_end,
+                    *period_end,
                     created,
                     self.clock.now(),
                 )
                 .await?;
                 Ok(true)
             }
-            "invoice.payment_failed" => {
+            StripeChange::InvoicePaymentFailed => {
                 // Access continues until the paid period ends; Stripe's retries and the
                 // subscription's own status events decide what happens next.
                 Ok(true)
             }
-            "charge.refunded" | "charge.dispute.created" => {
-                let Some(payment_intent) = object["payment_intent"].as_str() else {
-                    return Ok(false);
-                };
+            StripeChange::PaymentReversed(payment_intent) => {
                 let Some(purchase) = store::find_purchase_by(
                     txn,
                     tenant.id,
@@ -248,10 +197,11 @@ impl BillingService {
                 store::revoke_entitlement(txn, tenant.id, &source, created, self.clock.now())
                     .await?;
                 store::set_purchase_status(txn, tenant.id, purchase.id, "refunded", true).await?;
+                let kind = event.kind.as_str();
                 tracing::warn!(tenant.slug = %tenant.slug, purchase = %purchase.id, kind, "payment reversed: access revoked");
                 Ok(true)
             }
-            _ => Ok(false),
+            StripeChange::Other => Ok(false),
         }
     }
 }
