@@ -30,7 +30,6 @@ mod store;
 mod stripe;
 pub mod webhook;
 
-pub use connection::StripeConnection;
 pub(crate) use connection::{stripe_key_context, webhook_secret_context};
 pub use offers::{NewOffer, Offer, OfferId, OfferKind, format_money};
 pub use provider::{

@@ -114,7 +114,7 @@ pub struct TenantSettings {
     /// The tenant's own GitHub OAuth app, overriding the platform's.
     pub github_app: Option<TenantGitHubApp>,
     /// The tenant's Stripe connection; without it payments go through the sandbox.
-    pub stripe: Option<crate::billing::StripeConnection>,
+    pub stripe: Option<StripeConnection>,
     /// Whether `billing_status`, `billing_portal` and `list_plans` are offered when the tenant
     /// has paid tools.
     pub billing_tools: bool,
@@ -138,6 +138,19 @@ pub struct TenantGitHubApp {
     pub client_id: String,
     /// The app's client secret, sealed (never stored in clear).
     pub client_secret_sealed: String,
+}
+
+/// A tenant's Stripe connection; the secrets are sealed under the master key. Held here, with
+/// the other sealed credentials of the settings, so that the tenant feature names no billing
+/// type (billing reads it, and `keys.rs` reseals it with billing's seal contexts).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StripeConnection {
+    /// The secret key, sealed.
+    pub secret_key_sealed: String,
+    /// The webhook signing secrets, sealed (several during a roll).
+    pub webhook_secrets_sealed: Vec<String>,
+    /// `sk_test_…1234`: what the dashboard may show.
+    pub key_hint: String,
 }
 
 /// A tenant as stored.

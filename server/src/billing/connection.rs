@@ -5,20 +5,8 @@
 use super::{
     BillingError, BillingService, PaymentProvider, ProviderError, SandboxPayments, StripePayments,
 };
-use crate::tenant::{Tenant, TenantId, TenantService, TenantSettings};
-use serde::{Deserialize, Serialize};
+use crate::tenant::{StripeConnection, Tenant, TenantId, TenantService, TenantSettings};
 use std::sync::Arc;
-
-/// A tenant's Stripe connection; the secrets are sealed under the master key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StripeConnection {
-    /// The secret key, sealed.
-    pub secret_key_sealed: String,
-    /// The webhook signing secrets, sealed (several during a roll).
-    pub webhook_secrets_sealed: Vec<String>,
-    /// `sk_test_…1234`: what the dashboard may show.
-    pub key_hint: String,
-}
 
 impl BillingService {
     /// The provider that takes this tenant's payments: Stripe when connected, else the sandbox.
