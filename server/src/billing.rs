@@ -31,7 +31,7 @@ mod stripe;
 pub mod webhook;
 
 pub(crate) use connection::{stripe_key_context, webhook_secret_context};
-pub use offers::{NewOffer, Offer, OfferId, OfferKind, format_money};
+pub use offers::{NewOffer, Offer, OfferId, OfferKind, format_money, offer_of};
 pub use provider::{
     CheckoutMode, CheckoutRequest, CheckoutSession, MeterEvent, PaymentProvider, ProviderError,
 };

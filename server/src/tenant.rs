@@ -19,6 +19,12 @@ pub struct TenantId(pub Uuid);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ToolId(pub Uuid);
 
+/// An offer's id (a plan a tenant sells). Offers belong to billing; the id is defined here, with
+/// the tool configuration whose pricing names it, so that the tenant feature depends on no
+/// billing type (`billing::OfferId` is this type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OfferId(pub Uuid);
+
 impl fmt::Display for TenantId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -187,8 +193,8 @@ pub struct ToolConfig {
     pub enabled: bool,
     /// Its place in `tools/list` (ties broken by name).
     pub position: i32,
-    /// Its pricing, as JSON (the billing feature defines it).
-    pub pricing: Option<serde_json::Value>,
+    /// The offer that prices it; `None` for a free tool. `billing::offer_of` finds the offer.
+    pub pricing: Option<OfferId>,
 }
 
 impl ToolConfig {
@@ -460,12 +466,13 @@ impl TenantService {
             .ok_or(TenantError::TenantNotFound)
     }
 
-    /// Sets a tool's pricing (the billing feature decides what it holds).
+    /// Prices a tool with an offer, or makes it free with `None` (billing checks the offer
+    /// exists: `BillingService::price_tool`).
     pub async fn set_tool_pricing(
         &self,
         tenant: TenantId,
         tool: ToolId,
-        pricing: Option<serde_json::Value>,
+        pricing: Option<OfferId>,
     ) -> Result<ToolConfig, TenantError> {
         let updated = store::set_tool_pricing(&self.db, tenant, tool, pricing).await?;
         let slug = store::bump_config_version(&self.db, tenant).await?;

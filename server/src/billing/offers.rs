@@ -2,15 +2,12 @@
 //! checks; the offer list is cached per tenant and dropped on every replica when it changes.
 
 use super::{BillingError, BillingService, store};
-use crate::tenant::{TenantId, TenantService, ToolId};
+pub use crate::tenant::OfferId;
+use crate::tenant::{TenantId, TenantService, ToolConfig, ToolId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
-
-/// An offer's id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct OfferId(pub Uuid);
 
 /// How an offer charges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,9 +202,9 @@ impl BillingService {
     ) -> Result<HashMap<OfferId, Vec<String>>, BillingError> {
         let mut names: HashMap<OfferId, Vec<String>> = HashMap::new();
         for tool in tenants.list_tools(tenant).await? {
-            if let Some(offer) = pricing_offer_id(tool.pricing.as_ref()) {
+            if let Some(offer) = tool.pricing {
                 names
-                    .entry(OfferId(offer))
+                    .entry(offer)
                     .or_default()
                     .push(tool.name.as_str().to_owned());
             }
@@ -259,8 +256,7 @@ impl BillingService {
         {
             return Err(BillingError::OfferNotFound);
         }
-        let pricing = offer.map(|o| serde_json::json!({"offer_id": o.0}));
-        tenants.set_tool_pricing(tenant, tool, pricing).await?;
+        tenants.set_tool_pricing(tenant, tool, offer).await?;
         Ok(())
     }
 
@@ -274,31 +270,14 @@ impl BillingService {
             .await
             .map_err(|e: Arc<sea_orm::DbErr>| BillingError::Database((*e).clone()))
     }
-
-    /// The offer a tool's pricing names, if any.
-    pub async fn offer_for_pricing(
-        &self,
-        tenant: TenantId,
-        pricing: Option<&serde_json::Value>,
-    ) -> Result<Option<Offer>, BillingError> {
-        let Some(id) = pricing_offer_id(pricing) else {
-            return Ok(None);
-        };
-        Ok(self
-            .offers(tenant)
-            .await?
-            .iter()
-            .find(|o| o.id.0 == id)
-            .cloned())
-    }
 }
 
-/// The offer id a tool's pricing names (`{"offer_id": "…"}`), if any.
-fn pricing_offer_id(pricing: Option<&serde_json::Value>) -> Option<Uuid> {
-    pricing
-        .and_then(|p| p.get("offer_id"))
-        .and_then(|v| v.as_str())
-        .and_then(|s| Uuid::parse_str(s).ok())
+/// The offer that prices `tool`, among its tenant's `offers`; `None` for a free tool (or one
+/// whose offer is gone). The one answer to "which offer prices this tool": `tools/list`, the
+/// gate, the billing tools and the dashboard all ask here.
+pub fn offer_of<'a>(offers: &'a [Offer], tool: &ToolConfig) -> Option<&'a Offer> {
+    let id = tool.pricing?;
+    offers.iter().find(|o| o.id == id)
 }
 
 /// Where the success page may send a buyer: https, without credentials in the URL; plain http
