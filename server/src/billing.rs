@@ -24,17 +24,23 @@ mod meter;
 mod offers;
 mod pages;
 mod provider;
+mod records;
 pub(crate) mod routes;
 mod sandbox;
 mod store;
 mod stripe;
 pub mod webhook;
 
+pub use connection::ConnectionCheck;
 pub(crate) use connection::{stripe_key_context, webhook_secret_context};
+pub use customers::{CustomerRecord, HeldPlan, Payment, PlanState, ToolUsage};
 pub use offers::{NewOffer, Offer, OfferId, OfferKind, format_money, offer_of};
 pub use provider::{
     CheckoutMode, CheckoutRequest, CheckoutSession, MeterEvent, PaymentProvider, ProviderError,
+    ProviderPrice,
 };
+pub use records::EndUserSummary;
+pub use records::{EntitlementStatus, MeterStatus, PurchaseStatus, UsageKind, UsageStatus};
 pub use sandbox::SandboxPayments;
 pub use stripe::StripePayments;
 
@@ -206,8 +212,8 @@ impl BillingService {
 pub struct PurchaseView {
     /// Its id.
     pub id: Uuid,
-    /// `open`, `processing`, `paid`, `expired`, `failed`, `refunded`.
-    pub status: String,
+    /// Where it stands.
+    pub status: PurchaseStatus,
     /// The provider's checkout URL.
     pub checkout_url: String,
     /// The provider's session id.

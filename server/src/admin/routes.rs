@@ -927,7 +927,7 @@ pub async fn test_stripe(
     Path(slug): Path<String>,
 ) -> Result<Json<wire::ConnectionTest>> {
     let (tenant, _) = member(&state, &auth, &slug, Role::Admin).await?;
-    Ok(Json(state.billing.test_connection(&tenant).await))
+    Ok(Json(state.billing.test_connection(&tenant).await.into()))
 }
 
 /// `GET /api/v1/tenants/{slug}/payments/stripe/prices`
@@ -937,7 +937,15 @@ pub async fn stripe_prices(
     Path(slug): Path<String>,
 ) -> Result<Json<Vec<wire::StripePrice>>> {
     let (tenant, _) = member(&state, &auth, &slug, Role::Admin).await?;
-    Ok(Json(state.billing.stripe_prices(&tenant).await?))
+    Ok(Json(
+        state
+            .billing
+            .stripe_prices(&tenant)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 // ---- sign-in --------------------------------------------------------------------------------
@@ -1054,7 +1062,15 @@ pub async fn list_customers(
     Path(slug): Path<String>,
 ) -> Result<Json<Vec<wire::Customer>>> {
     let (tenant, _) = member(&state, &auth, &slug, Role::Viewer).await?;
-    Ok(Json(state.billing.customers(tenant.id).await?))
+    Ok(Json(
+        state
+            .billing
+            .customers(tenant.id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// `GET /api/v1/tenants/{slug}/customers/{id}`
@@ -1068,7 +1084,7 @@ pub async fn get_customer(
         .billing
         .customer(tenant.id, parse_id(&id)?)
         .await?
-        .map(Json)
+        .map(|customer| Json(customer.into()))
         .ok_or(AdminError::NotFound)
 }
 

@@ -1,7 +1,7 @@
 //! The end user's account: their plans this month, the provider's billing portal, and the
 //! 15-minute signed link that opens the account page.
 
-use super::{BillingError, BillingService, PlanStatus, period_of, store};
+use super::{BillingError, BillingService, PlanStatus, UsageKind, period_of, store};
 use crate::crypto;
 use crate::oauth::EndUser;
 use crate::tenant::Tenant;
@@ -21,15 +21,33 @@ impl BillingService {
         for offer in self.offers(tenant.id).await?.iter() {
             let entitlement =
                 store::usable_entitlement(&self.db, tenant.id, user.id.0, offer.id.0, now).await?;
-            let free_used =
-                store::count_usage(&self.db, tenant.id, user.id.0, offer.id.0, &period, "free")
-                    .await?;
+            let free_used = store::count_usage(
+                &self.db,
+                tenant.id,
+                user.id.0,
+                offer.id.0,
+                &period,
+                UsageKind::Free,
+            )
+            .await?;
             let billed = store::count_usage(
-                &self.db, tenant.id, user.id.0, offer.id.0, &period, "metered",
+                &self.db,
+                tenant.id,
+                user.id.0,
+                offer.id.0,
+                &period,
+                UsageKind::Metered,
             )
             .await?
-                + store::count_usage(&self.db, tenant.id, user.id.0, offer.id.0, &period, "paid")
-                    .await?;
+                + store::count_usage(
+                    &self.db,
+                    tenant.id,
+                    user.id.0,
+                    offer.id.0,
+                    &period,
+                    UsageKind::Paid,
+                )
+                .await?;
             plans.push(PlanStatus {
                 offer: offer.name.clone(),
                 price: offer.price_text(),

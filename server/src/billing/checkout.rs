@@ -5,7 +5,7 @@
 use super::store::{self, PurchaseKey};
 use super::{
     BillingError, BillingService, CHECKOUT_TTL, CheckoutMode, CheckoutRequest, CheckoutSession,
-    Offer, OfferKind, PaymentProvider, PaymentRequired, PurchaseView, use_lock_key,
+    Offer, OfferKind, PaymentProvider, PaymentRequired, PurchaseStatus, PurchaseView, use_lock_key,
 };
 use crate::crypto;
 use crate::oauth::EndUser;
@@ -130,7 +130,7 @@ impl BillingService {
         if let Some(open) = store::find_open_purchase(conn, tenant.id, &open_key).await? {
             if open.expires_at > now + Duration::minutes(2) {
                 // The webhook may be late: ask the provider once, on this retry.
-                if open.status == "open"
+                if open.status == PurchaseStatus::Open
                     && let Ok(session) = provider.retrieve_checkout(&open.session_id).await
                     && session.status == "complete"
                     && matches!(
@@ -144,10 +144,18 @@ impl BillingService {
                     tenant,
                     offer,
                     open.id,
-                    open.status == "processing",
+                    open.status == PurchaseStatus::Processing,
                 )));
             }
-            store::set_purchase_status(conn, tenant.id, open.id, "expired", true).await?;
+            store::set_purchase_status(
+                conn,
+                tenant.id,
+                open.id,
+                PurchaseStatus::Expired,
+                true,
+                now,
+            )
+            .await?;
         }
         let customer = self
             .provider_customer(conn, tenant, user, provider.as_ref())
@@ -258,7 +266,15 @@ impl BillingService {
             session.payment_status.as_str(),
             "paid" | "no_payment_required"
         ) {
-            store::set_purchase_status(txn, tenant.id, purchase.id, "processing", false).await?;
+            store::set_purchase_status(
+                txn,
+                tenant.id,
+                purchase.id,
+                PurchaseStatus::Processing,
+                false,
+                self.clock.now(),
+            )
+            .await?;
             return Ok(true);
         }
         // The session must belong to the customer Tollgate created for this purchase's user.
@@ -279,6 +295,7 @@ impl BillingService {
             purchase.id,
             session.payment_intent.as_deref(),
             session.subscription.as_deref(),
+            self.clock.now(),
         )
         .await?;
         let source = match (&offer.kind, &session.subscription) {
@@ -338,7 +355,7 @@ impl BillingService {
         id: Uuid,
     ) -> Result<Option<PurchaseView>, BillingError> {
         if let Some(view) = self.purchase(tenant, id).await?
-            && view.status == "open"
+            && view.status == PurchaseStatus::Open
         {
             let provider = self.provider_for(tenant)?;
             if let Ok(session) = provider.retrieve_checkout(&view.session_id).await

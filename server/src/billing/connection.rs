@@ -3,10 +3,20 @@
 //! through (Stripe when connected, else the sandbox).
 
 use super::{
-    BillingError, BillingService, PaymentProvider, ProviderError, SandboxPayments, StripePayments,
+    BillingError, BillingService, PaymentProvider, ProviderError, ProviderPrice, SandboxPayments,
+    StripePayments,
 };
 use crate::tenant::{StripeConnection, Tenant, TenantId, TenantService, TenantSettings};
 use std::sync::Arc;
+
+/// What asking the provider whether a tenant's credentials work found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionCheck {
+    /// Whether they work.
+    pub ok: bool,
+    /// What to tell the operator (never the key).
+    pub message: String,
+}
 
 impl BillingService {
     /// The provider that takes this tenant's payments: Stripe when connected, else the sandbox.
@@ -117,7 +127,7 @@ impl BillingService {
     /// Asks the tenant's payment provider whether its credentials work. Never fails: a
     /// refusal is `ok: false` with the provider's message (Stripe echoes at most a masked key;
     /// the key itself is never put in the message).
-    pub async fn test_connection(&self, tenant: &Tenant) -> frontend::wire::ConnectionTest {
+    pub async fn test_connection(&self, tenant: &Tenant) -> ConnectionCheck {
         let checked = match self.provider_for(tenant) {
             Ok(provider) => provider.check_connection().await.map_err(|e| match e {
                 ProviderError::Refused(message) => message,
@@ -129,8 +139,8 @@ impl BillingService {
             Err(error) => Err(error.to_string()),
         };
         match checked {
-            Ok(message) => frontend::wire::ConnectionTest { ok: true, message },
-            Err(message) => frontend::wire::ConnectionTest {
+            Ok(message) => ConnectionCheck { ok: true, message },
+            Err(message) => ConnectionCheck {
                 ok: false,
                 message: self.without_secret_key(tenant, message),
             },
@@ -154,10 +164,7 @@ impl BillingService {
 
     /// The active prices in the tenant's Stripe account (at most 100, newest first), for
     /// choosing an offer's price; none on the sandbox.
-    pub async fn stripe_prices(
-        &self,
-        tenant: &Tenant,
-    ) -> Result<Vec<frontend::wire::StripePrice>, BillingError> {
+    pub async fn stripe_prices(&self, tenant: &Tenant) -> Result<Vec<ProviderPrice>, BillingError> {
         let provider = self.provider_for(tenant)?;
         Ok(provider.list_prices().await?)
     }

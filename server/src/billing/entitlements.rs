@@ -5,7 +5,10 @@
 
 use super::store::{self, PurchaseKey};
 use super::webhook::{self, StripeChange, StripeEvent, SubscriptionStatus};
-use super::{BillingError, BillingService, WebhookError, WebhookOutcome, webhook_secret_context};
+use super::{
+    BillingError, BillingService, PurchaseStatus, WebhookError, WebhookOutcome,
+    webhook_secret_context,
+};
 use crate::tenant::Tenant;
 
 impl BillingService {
@@ -90,12 +93,20 @@ impl BillingService {
                     return Ok(false);
                 };
                 let status = if matches!(event.change, StripeChange::CheckoutExpired(_)) {
-                    "expired"
+                    PurchaseStatus::Expired
                 } else {
-                    "failed"
+                    PurchaseStatus::Failed
                 };
-                if purchase.status != "paid" {
-                    store::set_purchase_status(txn, tenant.id, purchase.id, status, true).await?;
+                if purchase.status != PurchaseStatus::Paid {
+                    store::set_purchase_status(
+                        txn,
+                        tenant.id,
+                        purchase.id,
+                        status,
+                        true,
+                        self.clock.now(),
+                    )
+                    .await?;
                 }
                 Ok(true)
             }
@@ -196,7 +207,15 @@ impl BillingService {
                 };
                 store::revoke_entitlement(txn, tenant.id, &source, created, self.clock.now())
                     .await?;
-                store::set_purchase_status(txn, tenant.id, purchase.id, "refunded", true).await?;
+                store::set_purchase_status(
+                    txn,
+                    tenant.id,
+                    purchase.id,
+                    PurchaseStatus::Refunded,
+                    true,
+                    self.clock.now(),
+                )
+                .await?;
                 let kind = event.kind.as_str();
                 tracing::warn!(tenant.slug = %tenant.slug, purchase = %purchase.id, kind, "payment reversed: access revoked");
                 Ok(true)

@@ -5,7 +5,7 @@
 use super::checkout::Checkout;
 use super::{
     BillingError, BillingService, Gate, Offer, OfferKind, PaymentRequired, Reservation,
-    STALE_RESERVATION, period_of, store, use_lock_key,
+    STALE_RESERVATION, UsageKind, period_of, store, use_lock_key,
 };
 use crate::oauth::EndUser;
 use crate::tenant::{Tenant, TenantId};
@@ -53,11 +53,26 @@ impl BillingService {
         if let Some(quota) = offer.free_quota
             && quota > 0
         {
-            let used =
-                store::count_usage(&txn, tenant.id, user.id.0, offer.id.0, &period, "free").await?;
+            let used = store::count_usage(
+                &txn,
+                tenant.id,
+                user.id.0,
+                offer.id.0,
+                &period,
+                UsageKind::Free,
+            )
+            .await?;
             if used < i64::from(quota) {
                 let usage = store::insert_usage(
-                    &txn, tenant.id, user.id.0, offer.id.0, tool, &call_id, None, "free", &period,
+                    &txn,
+                    tenant.id,
+                    user.id.0,
+                    offer.id.0,
+                    tool,
+                    &call_id,
+                    None,
+                    UsageKind::Free,
+                    &period,
                     now,
                 )
                 .await?;
@@ -79,9 +94,15 @@ impl BillingService {
             if offer.kind == OfferKind::Metered
                 && let Some(cap) = offer.spend_cap
             {
-                let billed =
-                    store::count_usage(&txn, tenant.id, user.id.0, offer.id.0, &period, "metered")
-                        .await?;
+                let billed = store::count_usage(
+                    &txn,
+                    tenant.id,
+                    user.id.0,
+                    offer.id.0,
+                    &period,
+                    UsageKind::Metered,
+                )
+                .await?;
                 if billed >= cap {
                     txn.rollback().await?;
                     return Ok(Some(Gate::Pay(PaymentRequired {
@@ -104,9 +125,9 @@ impl BillingService {
             };
             if consumed {
                 let kind = if offer.kind == OfferKind::Metered {
-                    "metered"
+                    UsageKind::Metered
                 } else {
-                    "paid"
+                    UsageKind::Paid
                 };
                 let usage = store::insert_usage(
                     &txn,

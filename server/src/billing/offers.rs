@@ -22,7 +22,8 @@ pub enum OfferKind {
 }
 
 impl OfferKind {
-    pub(super) fn as_str(self) -> &'static str {
+    /// The stored (and admin API) spelling.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::OneTime => "one_time",
             Self::Subscription => "subscription",

@@ -1,5 +1,6 @@
 //! The payment-provider port: what Tollgate asks of Stripe (or of its sandbox).
 
+use super::OfferKind;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 
@@ -92,6 +93,25 @@ pub struct MeterEvent {
     pub timestamp: i64,
 }
 
+/// A price in the provider's account, as an offer may use it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderPrice {
+    /// `price_…`.
+    pub id: String,
+    /// The product's name.
+    pub product: String,
+    /// Minor units.
+    pub amount: i64,
+    /// ISO code, lower case.
+    pub currency: String,
+    /// The kind of offer it suits.
+    pub kind: OfferKind,
+    /// `month`/`year` for recurring prices.
+    pub interval: Option<String>,
+    /// As people read it.
+    pub text: String,
+}
+
 /// A payment provider.
 pub trait PaymentProvider: Send + Sync {
     /// `stripe` or `sandbox`.
@@ -136,6 +156,5 @@ pub trait PaymentProvider: Send + Sync {
     fn check_connection(&self) -> BoxFuture<'_, Result<String, ProviderError>>;
 
     /// The account's active prices, for the operator to choose an offer's price from.
-    fn list_prices(&self)
-    -> BoxFuture<'_, Result<Vec<frontend::wire::StripePrice>, ProviderError>>;
+    fn list_prices(&self) -> BoxFuture<'_, Result<Vec<ProviderPrice>, ProviderError>>;
 }

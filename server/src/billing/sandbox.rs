@@ -3,10 +3,10 @@
 //! path as a Stripe webhook.
 
 use super::provider::{
-    CheckoutRequest, CheckoutSession, MeterEvent, PaymentProvider, ProviderError,
+    CheckoutRequest, CheckoutSession, MeterEvent, PaymentProvider, ProviderError, ProviderPrice,
 };
 use super::store::{self, PurchaseKey};
-use super::{BillingError, BillingService, OfferKind, PurchaseView};
+use super::{BillingError, BillingService, OfferKind, PurchaseStatus, PurchaseView};
 use crate::crypto;
 use crate::tenant::Tenant;
 use futures::future::BoxFuture;
@@ -86,9 +86,7 @@ impl PaymentProvider for SandboxPayments {
         Box::pin(async { Ok("Sandbox: no Stripe account connected".to_owned()) })
     }
 
-    fn list_prices(
-        &self,
-    ) -> BoxFuture<'_, Result<Vec<frontend::wire::StripePrice>, ProviderError>> {
+    fn list_prices(&self) -> BoxFuture<'_, Result<Vec<ProviderPrice>, ProviderError>> {
         // The sandbox takes any label as a price id: there is nothing to list.
         Box::pin(async { Ok(Vec::new()) })
     }
@@ -177,7 +175,7 @@ impl BillingService {
         // Already paid (its event id may be purged after 30 days): nothing to apply or record.
         let paid = store::find_purchase_by(&txn, tenant.id, PurchaseKey::Session(session_id))
             .await?
-            .is_some_and(|p| p.status == "paid");
+            .is_some_and(|p| p.status == PurchaseStatus::Paid);
         if paid || !store::record_event(&txn, tenant.id, &event_id, kind, now).await? {
             txn.rollback().await?;
             return Ok(true);
