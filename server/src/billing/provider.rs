@@ -94,7 +94,7 @@ pub struct MeterEvent {
 }
 
 /// A price in the provider's account, as an offer may use it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ProviderPrice {
     /// `price_…`.
     pub id: String,

@@ -113,8 +113,6 @@ pub struct Purchase {
     pub checkout_url: String,
     /// Where it stands.
     pub status: PurchaseStatus,
-    /// The payment intent, once paid (one-time).
-    pub payment_intent: Option<String>,
     /// The subscription, once paid (subscriptions).
     pub subscription_id: Option<String>,
     /// When the checkout expires.
@@ -175,4 +173,37 @@ pub struct EndUserSummary {
     pub email: Option<String>,
     /// When they first signed in.
     pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_reads_back_what_it_writes_and_nothing_else() {
+        for status in [
+            PurchaseStatus::Open,
+            PurchaseStatus::Processing,
+            PurchaseStatus::Paid,
+            PurchaseStatus::Expired,
+            PurchaseStatus::Failed,
+            PurchaseStatus::Refunded,
+        ] {
+            assert_eq!(PurchaseStatus::parse(status.as_str()), Some(status));
+        }
+        for kind in [UsageKind::Free, UsageKind::Paid, UsageKind::Metered] {
+            assert_eq!(UsageKind::parse(kind.as_str()), Some(kind));
+        }
+        for status in [UsageStatus::Reserved, UsageStatus::Committed] {
+            assert_eq!(UsageStatus::parse(status.as_str()), Some(status));
+        }
+        for status in [EntitlementStatus::Active, EntitlementStatus::Revoked] {
+            assert_eq!(EntitlementStatus::parse(status.as_str()), Some(status));
+        }
+        for status in [MeterStatus::Pending, MeterStatus::Sent, MeterStatus::Dead] {
+            assert_eq!(MeterStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(PurchaseStatus::parse("Paid"), None);
+        assert_eq!(UsageKind::parse(""), None);
+    }
 }

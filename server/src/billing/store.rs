@@ -62,7 +62,6 @@ fn purchase_from_row(row: purchase::Model) -> Result<Purchase, DbErr> {
         provider: row.provider,
         session_id: row.session_id,
         checkout_url: row.checkout_url,
-        payment_intent: row.payment_intent,
         subscription_id: row.subscription_id,
         expires_at: row.expires_at,
         created_at: row.created_at,
