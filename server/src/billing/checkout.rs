@@ -132,11 +132,8 @@ impl BillingService {
                 // The webhook may be late: ask the provider once, on this retry.
                 if open.status == PurchaseStatus::Open
                     && let Ok(session) = provider.retrieve_checkout(&open.session_id).await
-                    && session.status == "complete"
-                    && matches!(
-                        session.payment_status.as_str(),
-                        "paid" | "no_payment_required"
-                    )
+                    && session.is_complete()
+                    && session.is_paid()
                 {
                     return Ok(Found::Paid(open.id, Box::new(session)));
                 }
@@ -262,10 +259,7 @@ impl BillingService {
             tracing::info!(tenant.slug = %tenant.slug, session = %session.id, "checkout session not created by Tollgate: ignored");
             return Ok(false);
         };
-        if !matches!(
-            session.payment_status.as_str(),
-            "paid" | "no_payment_required"
-        ) {
+        if !session.is_paid() {
             store::set_purchase_status(
                 txn,
                 tenant.id,
@@ -359,7 +353,7 @@ impl BillingService {
         {
             let provider = self.provider_for(tenant)?;
             if let Ok(session) = provider.retrieve_checkout(&view.session_id).await
-                && session.status == "complete"
+                && session.is_complete()
             {
                 self.fulfil_session(tenant, &session, self.clock.now().timestamp())
                     .await?;

@@ -78,6 +78,18 @@ pub struct CheckoutSession {
     pub payment_intent: Option<String>,
 }
 
+impl CheckoutSession {
+    /// Whether the buyer finished the checkout.
+    pub fn is_complete(&self) -> bool {
+        self.status == "complete"
+    }
+
+    /// Whether its payment went through (or none was needed): what grants access.
+    pub fn is_paid(&self) -> bool {
+        matches!(self.payment_status.as_str(), "paid" | "no_payment_required")
+    }
+}
+
 /// One usage report.
 #[derive(Clone, Debug)]
 pub struct MeterEvent {

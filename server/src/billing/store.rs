@@ -68,7 +68,7 @@ fn purchase_from_row(row: purchase::Model) -> Result<Purchase, DbErr> {
     })
 }
 
-fn entitlement_from_row(row: entitlement::Model) -> Result<Entitlement, DbErr> {
+fn entitlement_from_row(row: &entitlement::Model) -> Result<Entitlement, DbErr> {
     Ok(Entitlement {
         status: EntitlementStatus::parse(&row.status)
             .ok_or_else(|| unknown("entitlement status", &row.status))?,
@@ -369,7 +369,7 @@ pub async fn usable_entitlement(
         .limit(1)
         .one(db)
         .await?
-        .map(entitlement_from_row)
+        .map(|row| entitlement_from_row(&row))
         .transpose()
 }
 
@@ -638,7 +638,7 @@ pub async fn find_entitlement_by_source(
         .filter(entitlement::Column::Source.eq(source))
         .one(db)
         .await?
-        .map(entitlement_from_row)
+        .map(|row| entitlement_from_row(&row))
         .transpose()
 }
 

@@ -63,7 +63,7 @@ pub async fn list_entitlements(
         .all(db)
         .await?
         .into_iter()
-        .map(entitlement_from_row)
+        .map(|row| entitlement_from_row(&row))
         .collect()
 }
 
