@@ -10,9 +10,10 @@
 //! `impl BillingService` block in a file of its own: `offers.rs` (plans and pricing),
 //! `connection.rs` (the tenant's Stripe connection and the provider it selects), `gate.rs`
 //! (reserve / commit / release of a paid call), `checkout.rs` (purchases and fulfilment),
-//! `entitlements.rs` (what a Stripe event does), `sandbox.rs` (the test checkout),
-//! `account.rs` (the end user's account page and its signed link), `meter.rs` (the meter
-//! sender) and `customers.rs` (the dashboard's customers).
+//! `entitlements.rs` (what a Stripe event does, once `webhook.rs` has verified it and read
+//! Stripe's JSON into a typed event), `sandbox.rs` (the test checkout), `account.rs` (the end
+//! user's account page and its signed link), `meter.rs` (the meter sender) and `customers.rs`
+//! (the dashboard's customers). `records.rs` has the records and statuses the store returns.
 
 mod account;
 mod checkout;
@@ -39,8 +40,9 @@ pub use provider::{
     CheckoutMode, CheckoutRequest, CheckoutSession, MeterEvent, PaymentProvider, ProviderError,
     ProviderPrice,
 };
-pub use records::EndUserSummary;
-pub use records::{EntitlementStatus, MeterStatus, PurchaseStatus, UsageKind, UsageStatus};
+pub use records::{
+    EndUserSummary, EntitlementStatus, MeterStatus, PurchaseStatus, UsageKind, UsageStatus,
+};
 pub use sandbox::SandboxPayments;
 pub use stripe::StripePayments;
 
