@@ -2,7 +2,8 @@
 //! purchases and billed calls.
 
 use super::super::records::{EndUserSummary, Entitlement, Purchase, UsageKind, UsageStatus};
-use super::{entitlement_from_row, purchase_from_row};
+use super::entitlement_from_row;
+use super::purchases::purchase_from_row;
 use crate::entity::{end_user, entitlement, purchase, usage};
 use crate::tenant::TenantId;
 use sea_orm::{
