@@ -226,7 +226,7 @@ pub fn tenant_summary(tenant: &Tenant, role: Role, public_url: &str) -> wire::Te
 
 /// A tool as the dashboard shows it.
 pub fn tool_view(tool: &ToolConfig, offers: &[Offer]) -> wire::Tool {
-    let offer = crate::mcp::offer_of(offers, tool);
+    let offer = crate::billing::offer_of(offers, tool);
     wire::Tool {
         id: tool.id.0.to_string(),
         operation: tool.operation.key().to_owned(),

@@ -14,6 +14,7 @@
 
 mod store;
 
+use crate::billing::PurchaseStatus;
 use crate::clock::Clock;
 use crate::tenant::TenantId;
 use api_types::money;
@@ -362,10 +363,14 @@ impl AnalyticsService {
         for (status, offer, number) in purchases {
             let number = u64::try_from(number).unwrap_or_default();
             checkouts.started += number;
-            if matches!(status.as_str(), "paid" | "refunded") {
+            let status = PurchaseStatus::parse(&status);
+            if matches!(
+                status,
+                Some(PurchaseStatus::Paid | PurchaseStatus::Refunded)
+            ) {
                 checkouts.paid += number;
             }
-            if status == "paid"
+            if status == Some(PurchaseStatus::Paid)
                 && let Some((amount, currency)) = prices.get(&offer)
             {
                 *revenue.entry(currency.clone()).or_default() +=

@@ -24,11 +24,5 @@ mod router;
 pub mod tenant;
 pub mod wordpress;
 
-// Billing (server/src/billing*) is being split on another branch and still names the shared
-// crate by its old name, `frontend::wire`. This alias keeps those paths compiling until the
-// merge replaces them with `api_types::`; then it goes. The server does not depend on the
-// dashboard crate.
-extern crate api_types as frontend;
-
 pub use app::{App, AppState, Services};
 pub use config::Config;

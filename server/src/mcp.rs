@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::oauth::Caller;
 use crate::tenant::{TenantId, TenantSnapshot};
 use handler::TollgateMcp;
-pub use handler::{describe_tool, offer_of};
+pub use handler::describe_tool;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 pub use sessions::{McpSessions, SESSION_IDLE, SessionError, SessionInfo, SessionLimits};
@@ -33,7 +33,7 @@ pub fn listed_tools(
     let mut tools: Vec<rmcp::model::Tool> = snapshot
         .tools
         .iter()
-        .map(|tool| handler::describe_tool(tool, handler::offer_of(offers, tool)))
+        .map(|tool| handler::describe_tool(tool, crate::billing::offer_of(offers, tool)))
         .collect();
     if billing_tools_on(snapshot, offers) {
         tools.extend(billing_tools::describe());
@@ -48,7 +48,7 @@ fn billing_tools_on(snapshot: &TenantSnapshot, offers: &[crate::billing::Offer])
         && snapshot
             .tools
             .iter()
-            .any(|t| handler::offer_of(offers, t).is_some())
+            .any(|t| crate::billing::offer_of(offers, t).is_some())
 }
 
 /// What the endpoint's middleware learned about a request, for the MCP handler.

@@ -20,6 +20,12 @@ pub struct TenantId(pub Uuid);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ToolId(pub Uuid);
 
+/// An offer's id (a plan a tenant sells). Offers belong to billing; the id is defined here, with
+/// the tool configuration whose pricing names it, so that the tenant feature depends on no
+/// billing type (`billing::OfferId` is this type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OfferId(pub Uuid);
+
 impl fmt::Display for TenantId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -90,7 +96,7 @@ pub struct TenantSettings {
     /// The tenant's own GitHub OAuth app, overriding the platform's.
     pub github_app: Option<TenantGitHubApp>,
     /// The tenant's Stripe connection; without it payments go through the sandbox.
-    pub stripe: Option<crate::billing::StripeConnection>,
+    pub stripe: Option<StripeConnection>,
     /// Whether `billing_status`, `billing_portal` and `list_plans` are offered when the tenant
     /// has paid tools.
     pub billing_tools: bool,
@@ -114,6 +120,19 @@ pub struct TenantGitHubApp {
     pub client_id: String,
     /// The app's client secret, sealed (never stored in clear).
     pub client_secret_sealed: String,
+}
+
+/// A tenant's Stripe connection; the secrets are sealed under the master key. Held here, with
+/// the other sealed credentials of the settings, so that the tenant feature names no billing
+/// type (billing reads it, and `keys.rs` reseals it with billing's seal contexts).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StripeConnection {
+    /// The secret key, sealed.
+    pub secret_key_sealed: String,
+    /// The webhook signing secrets, sealed (several during a roll).
+    pub webhook_secrets_sealed: Vec<String>,
+    /// `sk_test_…1234`: what the dashboard may show.
+    pub key_hint: String,
 }
 
 /// A tenant as stored.
@@ -150,8 +169,8 @@ pub struct ToolConfig {
     pub enabled: bool,
     /// Its place in `tools/list` (ties broken by name).
     pub position: i32,
-    /// Its pricing, as JSON (the billing feature defines it).
-    pub pricing: Option<serde_json::Value>,
+    /// The offer that prices it; `None` for a free tool. `billing::offer_of` finds the offer.
+    pub pricing: Option<OfferId>,
 }
 
 impl ToolConfig {
@@ -181,9 +200,9 @@ pub struct ToolPatch {
     pub enabled: Option<bool>,
     /// A new position.
     pub position: Option<i32>,
-    /// A new pricing (`Some(None)` makes the tool free). What it holds is the billing feature's
-    /// business (`{"offer_id": …}`); the caller checks that the offer exists.
-    pub pricing: Option<Option<serde_json::Value>>,
+    /// A new pricing (`Some(None)` makes the tool free); the caller checks that the offer
+    /// exists.
+    pub pricing: Option<Option<OfferId>>,
 }
 
 /// What can go wrong with tenants and tools.
@@ -427,12 +446,13 @@ impl TenantService {
             .ok_or(TenantError::TenantNotFound)
     }
 
-    /// Sets a tool's pricing (the billing feature decides what it holds).
+    /// Prices a tool with an offer, or makes it free with `None` (billing checks the offer
+    /// exists: `BillingService::price_tool`).
     pub async fn set_tool_pricing(
         &self,
         tenant: TenantId,
         tool: ToolId,
-        pricing: Option<serde_json::Value>,
+        pricing: Option<OfferId>,
     ) -> Result<ToolConfig, TenantError> {
         let updated =
             store::set_tool_pricing(&self.db, tenant, tool, pricing, self.clock.now()).await?;

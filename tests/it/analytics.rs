@@ -4,6 +4,7 @@
 
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use serde_json::{Value, json};
+use tollgate::billing::{PlanState, PurchaseStatus};
 use tollgate::tenant::TenantId;
 use tollgate_tests::browser::OAuthClient;
 use tollgate_tests::fake_wporg::Failure;
@@ -232,10 +233,10 @@ async fn the_paid_flow_counts_payment_requests_checkouts_revenue_and_customers()
     assert_eq!(customer.calls_this_month, 1, "only billed calls");
     assert_eq!(customer.plans.len(), 1);
     assert_eq!(customer.plans[0].offer, "Download statistics");
-    assert_eq!(customer.plans[0].status, "active");
+    assert_eq!(customer.plans[0].state, PlanState::Active);
     assert_eq!(customer.plans[0].calls_remaining, Some(99));
     assert!(customer.payments.is_empty() && customer.usage.is_empty());
-    let id = uuid::Uuid::parse_str(&customer.id).expect("uuid");
+    let id = customer.user.id;
     let detail = app
         .state
         .billing
@@ -243,9 +244,9 @@ async fn the_paid_flow_counts_payment_requests_checkouts_revenue_and_customers()
         .await
         .expect("customer")
         .expect("found");
-    assert_eq!(detail.login, customer.login);
+    assert_eq!(detail.user.login, customer.user.login);
     assert_eq!(detail.payments.len(), 1, "{detail:?}");
-    assert_eq!(detail.payments[0].status, "paid");
+    assert_eq!(detail.payments[0].status, PurchaseStatus::Paid);
     assert_eq!(detail.payments[0].offer, "Download statistics");
     assert_eq!(detail.payments[0].amount_text, "$5.00 for 100 calls");
     assert_eq!(detail.usage.len(), 1, "{detail:?}");

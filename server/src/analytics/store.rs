@@ -1,6 +1,7 @@
 //! Queries of analytics: the call counters, and the billing tables read for checkouts, revenue
 //! and paying customers. Every function takes the tenant first and filters by it.
 
+use crate::billing::EntitlementStatus;
 use crate::entity::{call_stat, entitlement, offer, purchase, tenant};
 use crate::tenant::TenantId;
 use chrono::{DateTime, Utc};
@@ -132,7 +133,7 @@ pub async fn count_paying_customers(
         .column(entitlement::Column::EndUserId)
         .distinct()
         .filter(entitlement::Column::TenantId.eq(tenant.0))
-        .filter(entitlement::Column::Status.eq("active"))
+        .filter(entitlement::Column::Status.eq(EntitlementStatus::Active.as_str()))
         .filter(
             Condition::any()
                 .add(entitlement::Column::CallsRemaining.is_null())

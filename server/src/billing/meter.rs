@@ -9,7 +9,8 @@
 //! events in order, so one slow or hanging provider account delays only its own tenant. The
 //! same loop releases stale tool-call reservations every few minutes.
 
-use super::{BillingService, MeterEvent, store};
+use super::records::MeterRecord;
+use super::{BillingError, BillingService, MeterEvent, MeterStatus, store};
 use crate::tenant::TenantService;
 use chrono::Duration;
 use std::collections::{HashMap, HashSet};
@@ -89,7 +90,7 @@ async fn start_due(
 ) -> Result<std::time::Duration, sea_orm::DbErr> {
     let now = billing.clock.now();
     let skip = busy_now(busy);
-    let mut groups: HashMap<Uuid, Vec<crate::entity::meter_outbox::Model>> = HashMap::new();
+    let mut groups: HashMap<Uuid, Vec<MeterRecord>> = HashMap::new();
     for row in store::due_meter_events(&billing.db, now, &skip, 200).await? {
         if !groups.contains_key(&row.tenant_id) && groups.len() + skip.len() >= PARALLEL_TENANTS {
             continue;
@@ -123,7 +124,7 @@ async fn start_due(
 async fn deliver(
     billing: &BillingService,
     tenants: &TenantService,
-    rows: Vec<crate::entity::meter_outbox::Model>,
+    rows: Vec<MeterRecord>,
 ) -> Result<(), sea_orm::DbErr> {
     for row in rows {
         let now = billing.clock.now();
@@ -133,7 +134,7 @@ async fn deliver(
             store::mark_meter_event(
                 &billing.db,
                 row.id,
-                "dead",
+                MeterStatus::Dead,
                 row.attempts,
                 now,
                 Some("older than 34 days".into()),
@@ -150,7 +151,7 @@ async fn deliver(
             store::mark_meter_event(
                 &billing.db,
                 row.id,
-                "pending",
+                MeterStatus::Pending,
                 row.attempts + 1,
                 now + Duration::minutes(5),
                 Some("tenant or provider unavailable".into()),
@@ -173,7 +174,7 @@ async fn deliver(
                 store::mark_meter_event(
                     &billing.db,
                     row.id,
-                    "sent",
+                    MeterStatus::Sent,
                     row.attempts + 1,
                     now,
                     None,
@@ -189,7 +190,7 @@ async fn deliver(
                 store::mark_meter_event(
                     &billing.db,
                     row.id,
-                    "pending",
+                    MeterStatus::Pending,
                     attempts,
                     now + backoff,
                     Some(error.to_string()),
@@ -200,4 +201,30 @@ async fn deliver(
         }
     }
     Ok(())
+}
+
+impl BillingService {
+    /// Starts the meter-event sender; it runs until `shutdown`.
+    pub fn spawn_meter_sender(
+        &self,
+        tenants: TenantService,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        spawn(self.clone(), tenants, shutdown)
+    }
+
+    /// Wakes the meter sender now (it also wakes on each new event and on its retry timer).
+    pub fn wake_meter_sender(&self) {
+        self.meter_wakeup.notify_one();
+    }
+
+    /// Counts the sender's delivery rounds: a receiver sees a change after each one.
+    pub fn meter_rounds(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.meter_rounds.subscribe()
+    }
+
+    /// Meter events not yet delivered (for operators and tests).
+    pub async fn pending_meter_events(&self) -> Result<u64, BillingError> {
+        Ok(store::count_pending_meter_events(&self.db).await?)
+    }
 }

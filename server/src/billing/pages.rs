@@ -1,6 +1,6 @@
 //! The end user's payment pages: pay, success, cancel, account, and the sandbox checkout.
 
-use super::{PlanStatus, PurchaseView};
+use super::{PlanStatus, PurchaseStatus, PurchaseView};
 use crate::html::{escape, layout};
 use crate::oauth::EndUser;
 
@@ -26,10 +26,10 @@ fn offer_lines(view: &PurchaseView) -> String {
 
 /// The payment page: what is bought, from whom, then on to checkout.
 pub fn pay(tenant: &str, view: &PurchaseView) -> String {
-    let body = match view.status.as_str() {
-        "paid" => "<p>This is paid. Return to your assistant and run the tool again.</p>".to_owned(),
-        "processing" => "<p>Your payment is being processed. Return to your assistant; the tool will work once it is confirmed.</p>".to_owned(),
-        "open" => format!(
+    let body = match view.status {
+        PurchaseStatus::Paid => "<p>This is paid. Return to your assistant and run the tool again.</p>".to_owned(),
+        PurchaseStatus::Processing => "<p>Your payment is being processed. Return to your assistant; the tool will work once it is confirmed.</p>".to_owned(),
+        PurchaseStatus::Open => format!(
             r#"<div class="actions"><a href="{}"><button class="primary" type="button">Continue to checkout</button></a></div>"#,
             escape(&view.checkout_url)
         ),
@@ -43,7 +43,7 @@ pub fn pay(tenant: &str, view: &PurchaseView) -> String {
 
 /// After checkout: confirmed, or pending until the provider confirms.
 pub fn success(tenant: &str, view: &PurchaseView) -> String {
-    let text = if view.status == "paid" {
+    let text = if view.status == PurchaseStatus::Paid {
         "Payment received. Return to your assistant and run the tool again: it works now."
     } else {
         "Thank you. Your payment is pending confirmation; return to your assistant and retry in a moment."
@@ -74,7 +74,7 @@ pub fn cancelled(tenant: &str, view: &PurchaseView) -> String {
 /// The sandbox checkout: unmistakably a test, showing what is bought and its price; the form
 /// carries the CSRF value bound to this browser's cookie.
 pub fn sandbox(tenant: &str, view: &PurchaseView, action: &str, csrf: &str) -> String {
-    let pay = if view.status == "paid" {
+    let pay = if view.status == PurchaseStatus::Paid {
         "<p>This is paid. Return to your assistant and run the tool again.</p>".to_owned()
     } else {
         format!(

@@ -1,5 +1,6 @@
 //! The payment-provider port: what Tollgate asks of Stripe (or of its sandbox).
 
+use super::OfferKind;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 
@@ -77,6 +78,18 @@ pub struct CheckoutSession {
     pub payment_intent: Option<String>,
 }
 
+impl CheckoutSession {
+    /// Whether the buyer finished the checkout.
+    pub fn is_complete(&self) -> bool {
+        self.status == "complete"
+    }
+
+    /// Whether its payment went through (or none was needed): what grants access.
+    pub fn is_paid(&self) -> bool {
+        matches!(self.payment_status.as_str(), "paid" | "no_payment_required")
+    }
+}
+
 /// One usage report.
 #[derive(Clone, Debug)]
 pub struct MeterEvent {
@@ -90,6 +103,25 @@ pub struct MeterEvent {
     pub identifier: String,
     /// Unix seconds.
     pub timestamp: i64,
+}
+
+/// A price in the provider's account, as an offer may use it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ProviderPrice {
+    /// `price_…`.
+    pub id: String,
+    /// The product's name.
+    pub product: String,
+    /// Minor units.
+    pub amount: i64,
+    /// ISO code, lower case.
+    pub currency: String,
+    /// The kind of offer it suits.
+    pub kind: OfferKind,
+    /// `month`/`year` for recurring prices.
+    pub interval: Option<String>,
+    /// As people read it.
+    pub text: String,
 }
 
 /// A payment provider.
@@ -136,6 +168,5 @@ pub trait PaymentProvider: Send + Sync {
     fn check_connection(&self) -> BoxFuture<'_, Result<String, ProviderError>>;
 
     /// The account's active prices, for the operator to choose an offer's price from.
-    fn list_prices(&self)
-    -> BoxFuture<'_, Result<Vec<frontend::wire::StripePrice>, ProviderError>>;
+    fn list_prices(&self) -> BoxFuture<'_, Result<Vec<ProviderPrice>, ProviderError>>;
 }

@@ -1,10 +1,13 @@
 //! The HTTP face of billing: the tenant's Stripe webhook, the end user's payment pages
-//! (pay, success, cancel), the account page, and the sandbox's test checkout.
+//! (pay, success, cancel), the account page, and the sandbox's test checkout; and the admin
+//! API's wire types made from billing's domain types (the admin routes call billing's
+//! services and answer with these).
 
 use super::{BillingError, WebhookError, WebhookOutcome, pages};
 use crate::app::AppState;
 use crate::html::{binding_cookie, foreign_form, form_from_our_pages, page};
 use crate::tenant::{Tenant, TenantError};
+use api_types::wire;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -181,7 +184,7 @@ pub async fn success_page(
     match state.billing.confirm_purchase(&tenant, purchase).await {
         Ok(Some(view)) => {
             if let Some(url) = view.offer.as_ref().and_then(|o| o.success_url.clone())
-                && view.status == "paid"
+                && view.status == super::PurchaseStatus::Paid
             {
                 let mut response = StatusCode::SEE_OTHER.into_response();
                 if let Ok(value) = HeaderValue::from_str(&url) {
@@ -358,4 +361,74 @@ pub async fn account_page(
         StatusCode::OK,
         pages::account(&tenant.name, &user, &plans, portal.as_deref()),
     )
+}
+
+impl From<super::ConnectionCheck> for wire::ConnectionTest {
+    fn from(check: super::ConnectionCheck) -> Self {
+        Self {
+            ok: check.ok,
+            message: check.message,
+        }
+    }
+}
+
+impl From<super::ProviderPrice> for wire::StripePrice {
+    fn from(price: super::ProviderPrice) -> Self {
+        Self {
+            id: price.id,
+            product: price.product,
+            amount: price.amount,
+            currency: price.currency,
+            kind: price.kind.as_str().to_owned(),
+            interval: price.interval,
+            text: price.text,
+        }
+    }
+}
+
+impl From<super::CustomerRecord> for wire::Customer {
+    fn from(record: super::CustomerRecord) -> Self {
+        Self {
+            id: record.user.id.to_string(),
+            login: record.user.login,
+            name: record.user.display_name,
+            email: record.user.email,
+            created_at: rfc3339(record.user.created_at),
+            calls_this_month: record.calls_this_month,
+            plans: record
+                .plans
+                .into_iter()
+                .map(|plan| wire::CustomerPlan {
+                    offer: plan.offer,
+                    status: plan.state.as_str().to_owned(),
+                    calls_remaining: plan.calls_remaining,
+                    period_end: plan.period_end.map(rfc3339),
+                })
+                .collect(),
+            payments: record
+                .payments
+                .into_iter()
+                .map(|payment| wire::CustomerPayment {
+                    id: payment.id.to_string(),
+                    offer: payment.offer,
+                    status: payment.status.as_str().to_owned(),
+                    created_at: rfc3339(payment.created_at),
+                    amount_text: payment.amount_text,
+                })
+                .collect(),
+            usage: record
+                .usage
+                .into_iter()
+                .map(|usage| wire::CustomerUsage {
+                    tool: usage.tool,
+                    calls: usage.calls,
+                    period: usage.period,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -1,9 +1,28 @@
-//! Queries of billing. Every function takes the tenant first and filters by it.
+//! Queries of billing. Every function for tenant data takes the tenant first and filters by it,
+//! and returns billing's own records (`records.rs`), never database rows. The meter outbox's
+//! queries are in `store/meter.rs`, the purchases' in `store/purchases.rs`, the customers page's
+//! in `store/customers.rs`.
 
-use super::{Offer, OfferId, OfferKind};
-use crate::entity::{
-    audit_log, customer, entitlement, meter_outbox, offer, provider_event, purchase, usage,
+mod customers;
+mod meter;
+mod purchases;
+
+pub use customers::{
+    count_billed_usage_per_user, find_end_user, list_end_users, list_entitlements,
+    list_purchases_of, usage_per_tool,
 };
+pub use meter::{
+    claim_meter_event, count_pending_meter_events, due_meter_events, insert_meter_event,
+    mark_meter_event, next_meter_attempt,
+};
+pub use purchases::{
+    NewPurchase, PurchaseKey, count_closed_purchases, find_open_purchase, find_purchase,
+    find_purchase_by, insert_purchase, mark_paid, set_purchase_status,
+};
+
+use super::records::{Entitlement, EntitlementStatus, UsageKind, UsageStatus};
+use super::{Offer, OfferId, OfferKind};
+use crate::entity::{audit_log, customer, entitlement, offer, provider_event, usage};
 use crate::tenant::TenantId;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, IntoIden, OnConflict};
@@ -30,6 +49,23 @@ where
         .exec_without_returning(db)
         .await?;
     Ok(inserted > 0)
+}
+
+/// A stored status that no enum variant spells: the row was not written by this version.
+fn unknown(what: &str, raw: &str) -> DbErr {
+    DbErr::Type(format!("unknown {what} {raw:?}"))
+}
+
+fn entitlement_from_row(row: &entitlement::Model) -> Result<Entitlement, DbErr> {
+    Ok(Entitlement {
+        status: EntitlementStatus::parse(&row.status)
+            .ok_or_else(|| unknown("entitlement status", &row.status))?,
+        id: row.id,
+        end_user_id: row.end_user_id,
+        offer_id: row.offer_id,
+        calls_remaining: row.calls_remaining,
+        period_end: row.period_end,
+    })
 }
 
 fn offer_from_row(row: offer::Model) -> Option<Offer> {
@@ -194,14 +230,14 @@ pub async fn count_usage(
     user: Uuid,
     offer: Uuid,
     period: &str,
-    kind: &str,
+    kind: UsageKind,
 ) -> Result<i64, DbErr> {
     let n = usage::Entity::find()
         .filter(usage::Column::TenantId.eq(tenant.0))
         .filter(usage::Column::EndUserId.eq(user))
         .filter(usage::Column::OfferId.eq(offer))
         .filter(usage::Column::Period.eq(period))
-        .filter(usage::Column::Kind.eq(kind))
+        .filter(usage::Column::Kind.eq(kind.as_str()))
         .count(db)
         .await?;
     Ok(i64::try_from(n).unwrap_or(i64::MAX))
@@ -216,7 +252,7 @@ pub async fn insert_usage(
     tool: &str,
     call_id: &str,
     entitlement: Option<Uuid>,
-    kind: &str,
+    kind: UsageKind,
     period: &str,
     now: DateTime<Utc>,
 ) -> Result<Uuid, DbErr> {
@@ -229,8 +265,8 @@ pub async fn insert_usage(
         tool_name: Set(tool.to_owned()),
         call_id: Set(call_id.to_owned()),
         entitlement_id: Set(entitlement),
-        kind: Set(kind.to_owned()),
-        status: Set("reserved".into()),
+        kind: Set(kind.as_str().to_owned()),
+        status: Set(UsageStatus::Reserved.as_str().to_owned()),
         period: Set(period.to_owned()),
         created_at: Set(now),
     }
@@ -245,10 +281,13 @@ pub async fn commit_usage(
     id: Uuid,
 ) -> Result<bool, DbErr> {
     let result = usage::Entity::update_many()
-        .col_expr(usage::Column::Status, Expr::value("committed"))
+        .col_expr(
+            usage::Column::Status,
+            Expr::value(UsageStatus::Committed.as_str()),
+        )
         .filter(usage::Column::TenantId.eq(tenant.0))
         .filter(usage::Column::Id.eq(id))
-        .filter(usage::Column::Status.eq("reserved"))
+        .filter(usage::Column::Status.eq(UsageStatus::Reserved.as_str()))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -262,7 +301,7 @@ pub async fn delete_reserved_usage(
     let result = usage::Entity::delete_many()
         .filter(usage::Column::TenantId.eq(tenant.0))
         .filter(usage::Column::Id.eq(id))
-        .filter(usage::Column::Status.eq("reserved"))
+        .filter(usage::Column::Status.eq(UsageStatus::Reserved.as_str()))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -274,7 +313,7 @@ pub async fn stale_reservations(
     before: DateTime<Utc>,
 ) -> Result<Vec<(Uuid, Uuid, Option<Uuid>)>, DbErr> {
     Ok(usage::Entity::find()
-        .filter(usage::Column::Status.eq("reserved"))
+        .filter(usage::Column::Status.eq(UsageStatus::Reserved.as_str()))
         .filter(usage::Column::CreatedAt.lt(before))
         .all(db)
         .await?
@@ -283,7 +322,8 @@ pub async fn stale_reservations(
             (
                 u.tenant_id,
                 u.id,
-                u.entitlement_id.filter(|_| u.kind == "paid"),
+                u.entitlement_id
+                    .filter(|_| UsageKind::parse(&u.kind) == Some(UsageKind::Paid)),
             )
         })
         .collect())
@@ -297,12 +337,12 @@ pub async fn usable_entitlement(
     user: Uuid,
     offer: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<entitlement::Model>, DbErr> {
+) -> Result<Option<Entitlement>, DbErr> {
     entitlement::Entity::find()
         .filter(entitlement::Column::TenantId.eq(tenant.0))
         .filter(entitlement::Column::EndUserId.eq(user))
         .filter(entitlement::Column::OfferId.eq(offer))
-        .filter(entitlement::Column::Status.eq("active"))
+        .filter(entitlement::Column::Status.eq(EntitlementStatus::Active.as_str()))
         .filter(
             Condition::any()
                 .add(entitlement::Column::CallsRemaining.is_null())
@@ -316,7 +356,9 @@ pub async fn usable_entitlement(
         .order_by_asc(entitlement::Column::CreatedAt)
         .limit(1)
         .one(db)
-        .await
+        .await?
+        .map(|row| entitlement_from_row(&row))
+        .transpose()
 }
 
 /// Takes one call from an entitlement, if it has one left.
@@ -356,175 +398,6 @@ pub async fn give_back_call(
     Ok(())
 }
 
-/// A new purchase.
-pub struct NewPurchase {
-    pub id: Uuid,
-    pub user: Uuid,
-    pub offer: Uuid,
-    pub provider: String,
-    pub session_id: String,
-    pub checkout_url: String,
-    pub open_key: String,
-    pub idempotency_key: String,
-    pub expires_at: DateTime<Utc>,
-}
-
-/// Records a purchase; a concurrent request that recorded the same session (the provider
-/// replayed it for the same idempotency key) already did the work.
-pub async fn insert_purchase(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    p: &NewPurchase,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let row = purchase::ActiveModel {
-        id: Set(p.id),
-        tenant_id: Set(tenant.0),
-        end_user_id: Set(p.user),
-        offer_id: Set(p.offer),
-        provider: Set(p.provider.clone()),
-        session_id: Set(p.session_id.clone()),
-        checkout_url: Set(p.checkout_url.clone()),
-        status: Set("open".into()),
-        open_key: Set(Some(p.open_key.clone())),
-        idempotency_key: Set(p.idempotency_key.clone()),
-        payment_intent: Set(None),
-        subscription_id: Set(None),
-        expires_at: Set(p.expires_at),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    insert_unless_exists(
-        db,
-        row,
-        [purchase::Column::TenantId, purchase::Column::OpenKey],
-    )
-    .await?;
-    Ok(())
-}
-
-pub async fn find_open_purchase(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    open_key: &str,
-) -> Result<Option<purchase::Model>, DbErr> {
-    purchase::Entity::find()
-        .filter(purchase::Column::TenantId.eq(tenant.0))
-        .filter(purchase::Column::OpenKey.eq(open_key))
-        .one(db)
-        .await
-}
-
-/// This user's closed purchases of this offer: the attempt number of the next checkout. An open
-/// purchase does not count, so concurrent callers agree on the number while one is open.
-pub async fn count_closed_purchases(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    user: Uuid,
-    offer: Uuid,
-) -> Result<u64, DbErr> {
-    purchase::Entity::find()
-        .filter(purchase::Column::TenantId.eq(tenant.0))
-        .filter(purchase::Column::EndUserId.eq(user))
-        .filter(purchase::Column::OfferId.eq(offer))
-        .filter(purchase::Column::OpenKey.is_null())
-        .count(db)
-        .await
-}
-
-pub async fn find_purchase(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    id: Uuid,
-) -> Result<Option<purchase::Model>, DbErr> {
-    purchase::Entity::find_by_id(id)
-        .filter(purchase::Column::TenantId.eq(tenant.0))
-        .one(db)
-        .await
-}
-
-/// What a provider event names a purchase by.
-pub enum PurchaseKey<'a> {
-    /// The checkout session id.
-    Session(&'a str),
-    /// The subscription id.
-    Subscription(&'a str),
-    /// The payment intent id.
-    PaymentIntent(&'a str),
-}
-
-/// The tenant's purchase with this session, subscription or payment intent id.
-pub async fn find_purchase_by(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    key: PurchaseKey<'_>,
-) -> Result<Option<purchase::Model>, DbErr> {
-    let (column, value) = match key {
-        PurchaseKey::Session(id) => (purchase::Column::SessionId, id),
-        PurchaseKey::Subscription(id) => (purchase::Column::SubscriptionId, id),
-        PurchaseKey::PaymentIntent(id) => (purchase::Column::PaymentIntent, id),
-    };
-    purchase::Entity::find()
-        .filter(purchase::Column::TenantId.eq(tenant.0))
-        .filter(column.eq(value))
-        .one(db)
-        .await
-}
-
-/// Sets a purchase's status; `close` frees its open slot so a new checkout can be made.
-pub async fn set_purchase_status(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    id: Uuid,
-    status: &str,
-    close: bool,
-) -> Result<(), DbErr> {
-    let mut update = purchase::Entity::update_many()
-        .col_expr(purchase::Column::Status, Expr::value(status))
-        .col_expr(purchase::Column::UpdatedAt, Expr::value(Utc::now()));
-    if close {
-        update = update.col_expr(
-            purchase::Column::OpenKey,
-            Expr::value(Option::<String>::None),
-        );
-    }
-    update
-        .filter(purchase::Column::TenantId.eq(tenant.0))
-        .filter(purchase::Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-pub async fn mark_paid(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    id: Uuid,
-    payment_intent: Option<&str>,
-    subscription: Option<&str>,
-) -> Result<(), DbErr> {
-    purchase::Entity::update_many()
-        .col_expr(purchase::Column::Status, Expr::value("paid"))
-        .col_expr(
-            purchase::Column::OpenKey,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            purchase::Column::PaymentIntent,
-            Expr::value(payment_intent.map(str::to_owned)),
-        )
-        .col_expr(
-            purchase::Column::SubscriptionId,
-            Expr::value(subscription.map(str::to_owned)),
-        )
-        .col_expr(purchase::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(purchase::Column::TenantId.eq(tenant.0))
-        .filter(purchase::Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
 /// An entitlement to grant.
 pub struct Grant {
     pub user: Uuid,
@@ -548,7 +421,7 @@ pub async fn grant(
         end_user_id: Set(g.user),
         offer_id: Set(g.offer),
         source: Set(g.source.clone()),
-        status: Set("active".into()),
+        status: Set(EntitlementStatus::Active.as_str().to_owned()),
         calls_remaining: Set(g.calls),
         period_end: Set(g.period_end),
         last_event_at: Set(g.event_created),
@@ -567,12 +440,14 @@ pub async fn find_entitlement_by_source(
     db: &impl ConnectionTrait,
     tenant: TenantId,
     source: &str,
-) -> Result<Option<entitlement::Model>, DbErr> {
+) -> Result<Option<Entitlement>, DbErr> {
     entitlement::Entity::find()
         .filter(entitlement::Column::TenantId.eq(tenant.0))
         .filter(entitlement::Column::Source.eq(source))
         .one(db)
-        .await
+        .await?
+        .map(|row| entitlement_from_row(&row))
+        .transpose()
 }
 
 /// Applies a subscription state, unless a newer event was applied already.
@@ -588,7 +463,14 @@ pub async fn update_subscription_entitlement(
     let mut update = entitlement::Entity::update_many()
         .col_expr(
             entitlement::Column::Status,
-            Expr::value(if active { "active" } else { "revoked" }),
+            Expr::value(
+                if active {
+                    EntitlementStatus::Active
+                } else {
+                    EntitlementStatus::Revoked
+                }
+                .as_str(),
+            ),
         )
         .col_expr(entitlement::Column::LastEventAt, Expr::value(event_created))
         .col_expr(entitlement::Column::UpdatedAt, Expr::value(now));
@@ -602,7 +484,7 @@ pub async fn update_subscription_entitlement(
         // A revoked subscription (deleted, refunded) is never brought back by an older state.
         .filter(
             Condition::any()
-                .add(entitlement::Column::Status.eq("active"))
+                .add(entitlement::Column::Status.eq(EntitlementStatus::Active.as_str()))
                 .add(entitlement::Column::LastEventAt.lt(event_created)),
         )
         .exec(db)
@@ -618,7 +500,10 @@ pub async fn revoke_entitlement(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     entitlement::Entity::update_many()
-        .col_expr(entitlement::Column::Status, Expr::value("revoked"))
+        .col_expr(
+            entitlement::Column::Status,
+            Expr::value(EntitlementStatus::Revoked.as_str()),
+        )
         .col_expr(entitlement::Column::LastEventAt, Expr::value(event_created))
         .col_expr(entitlement::Column::UpdatedAt, Expr::value(now))
         .filter(entitlement::Column::TenantId.eq(tenant.0))
@@ -651,232 +536,6 @@ pub async fn record_event(
         ],
     )
     .await
-}
-
-pub async fn insert_meter_event(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    identifier: &str,
-    event_name: &str,
-    customer: &str,
-    value: i64,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    meter_outbox::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        tenant_id: Set(tenant.0),
-        identifier: Set(identifier.to_owned()),
-        event_name: Set(event_name.to_owned()),
-        provider_customer_id: Set(customer.to_owned()),
-        value: Set(value),
-        timestamp: Set(now.timestamp()),
-        status: Set("pending".into()),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        last_error: Set(None),
-        created_at: Set(now),
-        sent_at: Set(None),
-    }
-    .insert(db)
-    .await?;
-    Ok(())
-}
-
-/// Pending events due now, oldest first, of every tenant but `busy` ones.
-pub async fn due_meter_events(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    busy: &[Uuid],
-    limit: u64,
-) -> Result<Vec<meter_outbox::Model>, DbErr> {
-    meter_outbox::Entity::find()
-        .filter(meter_outbox::Column::Status.eq("pending"))
-        .filter(meter_outbox::Column::NextAttemptAt.lte(now))
-        .filter(meter_outbox::Column::TenantId.is_not_in(busy.iter().copied()))
-        .order_by_asc(meter_outbox::Column::CreatedAt)
-        .limit(limit)
-        .all(db)
-        .await
-}
-
-/// Claims a due event for one sender: its next attempt moves to `lease_until`, so no other
-/// sender (in any process) takes it meanwhile; a sender that dies leaves it due again then.
-/// A compare-and-set on `next_attempt_at`, so two senders never both get it. True when claimed.
-pub async fn claim_meter_event(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
-) -> Result<bool, DbErr> {
-    let result = meter_outbox::Entity::update_many()
-        .col_expr(
-            meter_outbox::Column::NextAttemptAt,
-            Expr::value(lease_until),
-        )
-        .filter(meter_outbox::Column::Id.eq(id))
-        .filter(meter_outbox::Column::Status.eq("pending"))
-        .filter(meter_outbox::Column::NextAttemptAt.lte(now))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
-}
-
-/// When the next pending event of a tenant not `busy` falls due.
-pub async fn next_meter_attempt(
-    db: &impl ConnectionTrait,
-    busy: &[Uuid],
-) -> Result<Option<DateTime<Utc>>, DbErr> {
-    Ok(meter_outbox::Entity::find()
-        .filter(meter_outbox::Column::Status.eq("pending"))
-        .filter(meter_outbox::Column::TenantId.is_not_in(busy.iter().copied()))
-        .order_by_asc(meter_outbox::Column::NextAttemptAt)
-        .one(db)
-        .await?
-        .map(|m| m.next_attempt_at))
-}
-
-pub async fn mark_meter_event(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    status: &str,
-    attempts: i32,
-    next_attempt_at: DateTime<Utc>,
-    error: Option<String>,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    meter_outbox::Entity::update_many()
-        .col_expr(meter_outbox::Column::Status, Expr::value(status))
-        .col_expr(meter_outbox::Column::Attempts, Expr::value(attempts))
-        .col_expr(
-            meter_outbox::Column::NextAttemptAt,
-            Expr::value(next_attempt_at),
-        )
-        .col_expr(meter_outbox::Column::LastError, Expr::value(error))
-        .col_expr(
-            meter_outbox::Column::SentAt,
-            Expr::value((status == "sent").then_some(now)),
-        )
-        .filter(meter_outbox::Column::Id.eq(id))
-        // Only a pending event changes: a sender that outlived its process (or lost a race)
-        // never turns a sent event back into a pending one.
-        .filter(meter_outbox::Column::Status.eq("pending"))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-pub async fn count_pending_meter_events(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
-    meter_outbox::Entity::find()
-        .filter(meter_outbox::Column::Status.eq("pending"))
-        .count(db)
-        .await
-}
-
-/// The tenant's end users, newest first.
-pub async fn list_end_users(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-) -> Result<Vec<crate::entity::end_user::Model>, DbErr> {
-    use crate::entity::end_user;
-    end_user::Entity::find()
-        .filter(end_user::Column::TenantId.eq(tenant.0))
-        .order_by_desc(end_user::Column::CreatedAt)
-        .order_by_asc(end_user::Column::Id)
-        .all(db)
-        .await
-}
-
-pub async fn find_end_user(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    id: Uuid,
-) -> Result<Option<crate::entity::end_user::Model>, DbErr> {
-    use crate::entity::end_user;
-    end_user::Entity::find_by_id(id)
-        .filter(end_user::Column::TenantId.eq(tenant.0))
-        .one(db)
-        .await
-}
-
-/// The tenant's entitlements (of one user, or of all), oldest first.
-pub async fn list_entitlements(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    user: Option<Uuid>,
-) -> Result<Vec<entitlement::Model>, DbErr> {
-    let mut query = entitlement::Entity::find().filter(entitlement::Column::TenantId.eq(tenant.0));
-    if let Some(user) = user {
-        query = query.filter(entitlement::Column::EndUserId.eq(user));
-    }
-    query
-        .order_by_asc(entitlement::Column::CreatedAt)
-        .all(db)
-        .await
-}
-
-/// Billed calls (paid or metered, committed) in `period`, per end user (of one user, or of
-/// all).
-pub async fn count_billed_usage_per_user(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    user: Option<Uuid>,
-    period: &str,
-) -> Result<Vec<(Uuid, i64)>, DbErr> {
-    let mut query = usage::Entity::find()
-        .select_only()
-        .column(usage::Column::EndUserId)
-        .column_as(usage::Column::Id.count(), "calls")
-        .filter(usage::Column::TenantId.eq(tenant.0))
-        .filter(usage::Column::Period.eq(period))
-        .filter(usage::Column::Kind.is_in(["paid", "metered"]))
-        .filter(usage::Column::Status.eq("committed"));
-    if let Some(user) = user {
-        query = query.filter(usage::Column::EndUserId.eq(user));
-    }
-    query
-        .group_by(usage::Column::EndUserId)
-        .into_tuple()
-        .all(db)
-        .await
-}
-
-/// An end user's purchases, newest first.
-pub async fn list_purchases_of(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    user: Uuid,
-) -> Result<Vec<purchase::Model>, DbErr> {
-    purchase::Entity::find()
-        .filter(purchase::Column::TenantId.eq(tenant.0))
-        .filter(purchase::Column::EndUserId.eq(user))
-        .order_by_desc(purchase::Column::CreatedAt)
-        .order_by_desc(purchase::Column::Id)
-        .all(db)
-        .await
-}
-
-/// An end user's committed calls (free quota included) per (tool, period), newest period
-/// first.
-pub async fn usage_per_tool(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    user: Uuid,
-) -> Result<Vec<(String, String, i64)>, DbErr> {
-    usage::Entity::find()
-        .select_only()
-        .column(usage::Column::ToolName)
-        .column(usage::Column::Period)
-        .column_as(usage::Column::Id.count(), "calls")
-        .filter(usage::Column::TenantId.eq(tenant.0))
-        .filter(usage::Column::EndUserId.eq(user))
-        .filter(usage::Column::Status.eq("committed"))
-        .group_by(usage::Column::ToolName)
-        .group_by(usage::Column::Period)
-        .order_by_desc(usage::Column::Period)
-        .order_by_asc(usage::Column::ToolName)
-        .into_tuple()
-        .all(db)
-        .await
 }
 
 /// Records in the audit log, in the caller's transaction, a payment-provider event that changed

@@ -3,8 +3,10 @@
 //! async client has none) and is retried once on transient failures with the same idempotency
 //! key, so a lost response never creates a second object.
 
+use super::OfferKind;
 use super::provider::{
     CheckoutMode, CheckoutRequest, CheckoutSession, MeterEvent, PaymentProvider, ProviderError,
+    ProviderPrice,
 };
 use futures::future::BoxFuture;
 use std::collections::HashMap;
@@ -119,7 +121,7 @@ struct ListPrices {
 
 /// A Stripe price as the dashboard shows it; `None` for prices without a unit amount
 /// (tiered or customer-chosen), which an offer cannot use.
-fn price_view(price: &Price) -> Option<frontend::wire::StripePrice> {
+fn price_view(price: &Price) -> Option<ProviderPrice> {
     let amount = price.unit_amount?;
     let currency = price.currency.to_string();
     let product = match &price.product {
@@ -132,7 +134,7 @@ fn price_view(price: &Price) -> Option<frontend::wire::StripePrice> {
         .as_ref()
         .filter(|_| price.type_ != PriceType::OneTime);
     let (kind, interval, text) = match recurring {
-        None => ("one_time", None, money),
+        None => (OfferKind::OneTime, None, money),
         Some(recurring) => {
             let interval = recurring.interval.as_str().to_owned();
             let every = match recurring.interval_count {
@@ -141,25 +143,25 @@ fn price_view(price: &Price) -> Option<frontend::wire::StripePrice> {
             };
             if recurring.usage_type == RecurringUsageType::Metered {
                 (
-                    "metered",
+                    OfferKind::Metered,
                     Some(interval),
                     format!("{money} per unit, billed every {every}"),
                 )
             } else {
                 (
-                    "subscription",
+                    OfferKind::Subscription,
                     Some(interval),
                     format!("{money} per {every}"),
                 )
             }
         }
     };
-    Some(frontend::wire::StripePrice {
+    Some(ProviderPrice {
         id: price.id.to_string(),
         product,
         amount,
         currency,
-        kind: kind.to_owned(),
+        kind,
         interval,
         text,
     })
@@ -318,9 +320,7 @@ impl PaymentProvider for StripePayments {
         })
     }
 
-    fn list_prices(
-        &self,
-    ) -> BoxFuture<'_, Result<Vec<frontend::wire::StripePrice>, ProviderError>> {
+    fn list_prices(&self) -> BoxFuture<'_, Result<Vec<ProviderPrice>, ProviderError>> {
         Box::pin(async move {
             let query = ListPrices {
                 active: true,

@@ -1,8 +1,14 @@
-//! Stripe webhook signatures, checked on the raw body: `Stripe-Signature: t=…,v1=…[,v1=…]`,
-//! HMAC-SHA256 of `"{t}.{body}"` under the endpoint secret, within a 300 s tolerance. Every
-//! `v1` is tried against every configured secret, so a secret can be rolled without downtime.
+//! Stripe's webhook wire format, the one place that reads it: signatures, checked on the raw
+//! body (`Stripe-Signature: t=…,v1=…[,v1=…]`, HMAC-SHA256 of `"{t}.{body}"` under the
+//! endpoint secret, within a 300 s tolerance; every `v1` is tried against every configured
+//! secret, so a secret can be rolled without downtime), and the event JSON, read into a typed
+//! [`StripeEvent`] that the entitlement logic matches on.
 
+use super::CheckoutSession;
 use crate::crypto::{constant_time_eq, hmac_sha256_hex};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
 
 /// How far a signature's timestamp may be from now.
 pub const TOLERANCE_SECONDS: i64 = 300;
@@ -59,6 +65,161 @@ pub fn verify(
     } else {
         Err(SignatureError::Mismatch)
     }
+}
+
+/// A Stripe event, read from its JSON here and nowhere else: the entitlement logic
+/// (`entitlements.rs`) matches on [`StripeEvent::change`] and never looks at Stripe's JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StripeEvent {
+    /// `evt_…`: recorded, so a second delivery changes nothing.
+    pub id: String,
+    /// The event type as Stripe spells it (`checkout.session.completed`), for the record and
+    /// the audit entry.
+    pub kind: String,
+    /// Whether it comes from live mode.
+    pub livemode: bool,
+    /// When Stripe created it (unix seconds): orders subscription events.
+    pub created: i64,
+    /// The id of the object it is about, for the audit entry.
+    pub object_id: Option<String>,
+    /// What it says, in Tollgate's terms.
+    pub change: StripeChange,
+}
+
+/// What a Stripe event says, for the event types Tollgate acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StripeChange {
+    /// `checkout.session.completed` or `checkout.session.async_payment_succeeded`.
+    CheckoutCompleted(CheckoutSession),
+    /// `checkout.session.async_payment_failed`: the session's id.
+    CheckoutFailed(String),
+    /// `checkout.session.expired`: the session's id.
+    CheckoutExpired(String),
+    /// `customer.subscription.created`, `.updated` or `.deleted`.
+    Subscription(SubscriptionChange),
+    /// `invoice.paid`: the subscription paid for, and the end of the period paid.
+    InvoicePaid {
+        /// `sub_…`.
+        subscription: String,
+        /// The end of the invoiced period, when the invoice says.
+        period_end: Option<DateTime<Utc>>,
+    },
+    /// `invoice.payment_failed`.
+    InvoicePaymentFailed,
+    /// `charge.refunded` or `charge.dispute.created`: the payment intent reversed.
+    PaymentReversed(String),
+    /// Anything else, or one of the above without the fields Tollgate needs.
+    Other,
+}
+
+/// A subscription's state, as a `customer.subscription.*` event reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionChange {
+    /// `sub_…`.
+    pub id: String,
+    /// Its status.
+    pub status: SubscriptionStatus,
+    /// Whether the event is `customer.subscription.deleted`.
+    pub deleted: bool,
+    /// The end of the current period.
+    pub period_end: Option<DateTime<Utc>>,
+    /// The Tollgate purchase its metadata names (`tollgate_purchase`).
+    pub purchase: Option<Uuid>,
+}
+
+/// A Stripe subscription's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubscriptionStatus {
+    /// `active`.
+    Active,
+    /// `trialing`.
+    Trialing,
+    /// `past_due`: Stripe is retrying the payment.
+    PastDue,
+    /// Any other status (`unpaid`, `canceled`, `incomplete`, `paused`, …) or none.
+    Inactive,
+}
+
+impl SubscriptionStatus {
+    fn parse(raw: &str) -> Self {
+        match raw {
+            "active" => Self::Active,
+            "trialing" => Self::Trialing,
+            "past_due" => Self::PastDue,
+            _ => Self::Inactive,
+        }
+    }
+}
+
+/// Reads a Stripe event; `None` when the body is not one (no JSON, no id or type).
+pub fn parse_event(body: &[u8]) -> Option<StripeEvent> {
+    let event: Value = serde_json::from_slice(body).ok()?;
+    let id = event["id"].as_str()?.to_owned();
+    let kind = event["type"].as_str()?.to_owned();
+    let object = &event["data"]["object"];
+    Some(StripeEvent {
+        livemode: event["livemode"].as_bool() == Some(true),
+        created: event["created"].as_i64().unwrap_or_default(),
+        object_id: object["id"].as_str().map(str::to_owned),
+        change: change(&kind, object).unwrap_or(StripeChange::Other),
+        id,
+        kind,
+    })
+}
+
+/// An id, whether Stripe sent it as a string or expanded into its object.
+fn id_of(v: &Value) -> Option<String> {
+    v.as_str().or_else(|| v["id"].as_str()).map(str::to_owned)
+}
+
+fn timestamp(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_i64()
+        .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
+}
+
+fn change(kind: &str, object: &Value) -> Option<StripeChange> {
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    Some(match kind {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            StripeChange::CheckoutCompleted(CheckoutSession {
+                id: text(&object["id"])?,
+                url: None,
+                status: object["status"].as_str().unwrap_or("complete").to_owned(),
+                payment_status: text(&object["payment_status"]).unwrap_or_default(),
+                customer: id_of(&object["customer"]),
+                subscription: id_of(&object["subscription"]),
+                payment_intent: id_of(&object["payment_intent"]),
+            })
+        }
+        "checkout.session.async_payment_failed" => {
+            StripeChange::CheckoutFailed(text(&object["id"])?)
+        }
+        "checkout.session.expired" => StripeChange::CheckoutExpired(text(&object["id"])?),
+        "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted" => StripeChange::Subscription(SubscriptionChange {
+            id: text(&object["id"])?,
+            status: SubscriptionStatus::parse(object["status"].as_str().unwrap_or_default()),
+            deleted: kind == "customer.subscription.deleted",
+            // Newer API versions put the period on the subscription's items.
+            period_end: timestamp(&object["items"]["data"][0]["current_period_end"])
+                .or_else(|| timestamp(&object["current_period_end"])),
+            purchase: object["metadata"]["tollgate_purchase"]
+                .as_str()
+                .and_then(|p| Uuid::parse_str(p).ok()),
+        }),
+        "invoice.paid" => StripeChange::InvoicePaid {
+            // Newer API versions put the subscription under `parent`.
+            subscription: text(&object["subscription"])
+                .or_else(|| text(&object["parent"]["subscription_details"]["subscription"]))?,
+            period_end: timestamp(&object["lines"]["data"][0]["period"]["end"]),
+        },
+        "invoice.payment_failed" => StripeChange::InvoicePaymentFailed,
+        "charge.refunded" | "charge.dispute.created" => {
+            StripeChange::PaymentReversed(text(&object["payment_intent"])?)
+        }
+        _ => StripeChange::Other,
+    })
 }
 
 #[cfg(test)]
@@ -133,5 +294,65 @@ mod tests {
                 Ok(())
             );
         }
+    }
+
+    #[test]
+    fn events_are_read_whichever_shape_stripe_sends() {
+        let session = br#"{"id":"evt_1","type":"checkout.session.completed","created":5,
+            "data":{"object":{"id":"cs_1","payment_status":"paid",
+            "customer":{"id":"cus_1"},"subscription":"sub_1","payment_intent":null}}}"#;
+        let event = parse_event(session).expect("an event");
+        assert_eq!(
+            (event.id.as_str(), event.created, event.livemode),
+            ("evt_1", 5, false)
+        );
+        assert_eq!(event.object_id.as_deref(), Some("cs_1"));
+        let StripeChange::CheckoutCompleted(session) = event.change else {
+            panic!("{:?}", event.change);
+        };
+        assert_eq!(session.status, "complete");
+        assert_eq!(session.customer.as_deref(), Some("cus_1"));
+        assert_eq!(session.subscription.as_deref(), Some("sub_1"));
+        assert_eq!(session.payment_intent, None);
+
+        let subscription = br#"{"id":"evt_2","type":"customer.subscription.deleted",
+            "data":{"object":{"id":"sub_1","status":"active",
+            "items":{"data":[{"current_period_end":1000}]},
+            "metadata":{"tollgate_purchase":"6f1c1ad4-5b8e-4a43-9d1d-7f0c4c8a2b10"}}}}"#;
+        let StripeChange::Subscription(change) = parse_event(subscription).expect("event").change
+        else {
+            panic!("not a subscription change");
+        };
+        assert!(change.deleted);
+        assert_eq!(change.status, SubscriptionStatus::Active);
+        assert_eq!(change.period_end.map(|t| t.timestamp()), Some(1000));
+        assert!(change.purchase.is_some());
+
+        let invoice = br#"{"id":"evt_3","type":"invoice.paid","data":{"object":{
+            "parent":{"subscription_details":{"subscription":"sub_9"}},
+            "lines":{"data":[{"period":{"end":2000}}]}}}}"#;
+        assert_eq!(
+            parse_event(invoice).expect("event").change,
+            StripeChange::InvoicePaid {
+                subscription: "sub_9".into(),
+                period_end: DateTime::<Utc>::from_timestamp(2000, 0),
+            }
+        );
+    }
+
+    #[test]
+    fn events_without_what_tollgate_needs_change_nothing_and_non_events_are_refused() {
+        let no_intent =
+            br#"{"id":"evt_4","type":"charge.refunded","data":{"object":{"id":"ch_1"}}}"#;
+        assert_eq!(
+            parse_event(no_intent).expect("event").change,
+            StripeChange::Other
+        );
+        let unknown = br#"{"id":"evt_5","type":"payout.paid","livemode":true,"data":{}}"#;
+        let event = parse_event(unknown).expect("event");
+        assert!(event.livemode);
+        assert_eq!(event.change, StripeChange::Other);
+        assert_eq!(parse_event(br#"{"type":"invoice.paid"}"#), None);
+        assert_eq!(parse_event(b"not json"), None);
     }
 }

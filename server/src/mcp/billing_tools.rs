@@ -78,7 +78,7 @@ pub async fn call(
                 let covers: Vec<&str> = tools
                     .iter()
                     .filter(|t| {
-                        super::handler::offer_of(offers, t).is_some_and(|o| o.id == offer.id)
+                        crate::billing::offer_of(offers, t).is_some_and(|o| o.id == offer.id)
                     })
                     .map(|t| t.name.as_str())
                     .collect();

@@ -3,7 +3,7 @@
 use super::{McpRequestContext, TOOLS_LIST_TTL_MS};
 use crate::analytics::Outcome;
 use crate::app::AppState;
-use crate::billing::{Gate, Offer, PaymentRequired};
+use crate::billing::{Gate, Offer, PaymentRequired, offer_of};
 use crate::tenant::Tenant;
 use crate::tenant::ToolConfig;
 use rmcp::model::{
@@ -306,12 +306,6 @@ fn in_tenant_words(text: &str, tools: &[ToolConfig]) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// The offer a tool's pricing names.
-pub fn offer_of<'a>(offers: &'a [Offer], tool: &ToolConfig) -> Option<&'a Offer> {
-    let id = tool.pricing.as_ref()?.get("offer_id")?.as_str()?;
-    offers.iter().find(|o| o.id.0.to_string() == id)
 }
 
 /// The output schema of a priced tool: its own answer, or the payment answer (see

@@ -1,8 +1,8 @@
 //! Queries for tenants and tools. Every tool query is scoped by the tenant id it is given.
 
 use super::{
-    Tenant, TenantError, TenantId, TenantSettings, TenantSlug, ToolConfig, ToolId, ToolName,
-    ToolPatch,
+    OfferId, Tenant, TenantError, TenantId, TenantSettings, TenantSlug, ToolConfig, ToolId,
+    ToolName, ToolPatch,
 };
 use crate::entity::{tenant, tool};
 use crate::wordpress::Operation;
@@ -61,6 +61,13 @@ fn tenant_from_row(row: tenant::Model) -> Result<Tenant, sea_orm::DbErr> {
     })
 }
 
+/// A tool's pricing as the `tool.pricing` column holds it: `{"offer_id": "<uuid>"}` (JSON, so
+/// that pricing can say more later without a migration). Anything else reads as free.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredPricing {
+    offer_id: Uuid,
+}
+
 fn tool_from_row(row: tool::Model) -> Option<ToolConfig> {
     let Some(operation) = Operation::parse(&row.operation) else {
         tracing::warn!(tool.id = %row.id, operation = %row.operation, "skipping a tool whose operation is not in the catalog");
@@ -78,7 +85,10 @@ fn tool_from_row(row: tool::Model) -> Option<ToolConfig> {
         description: row.description,
         enabled: row.enabled,
         position: row.position,
-        pricing: row.pricing.and_then(|p| serde_json::from_str(&p).ok()),
+        pricing: row
+            .pricing
+            .and_then(|p| serde_json::from_str::<StoredPricing>(&p).ok())
+            .map(|p| OfferId(p.offer_id)),
     })
 }
 
@@ -142,7 +152,7 @@ pub(super) async fn set_tool_pricing(
     db: &impl ConnectionTrait,
     tenant: TenantId,
     tool_id: ToolId,
-    pricing: Option<serde_json::Value>,
+    pricing: Option<OfferId>,
     now: DateTime<Utc>,
 ) -> Result<ToolConfig, TenantError> {
     let row = tool::Entity::find_by_id(tool_id.0)
@@ -151,7 +161,10 @@ pub(super) async fn set_tool_pricing(
         .await?
         .ok_or(TenantError::ToolNotFound)?;
     let mut active: tool::ActiveModel = row.into();
-    active.pricing = Set(pricing.map(|p| p.to_string()));
+    active.pricing = Set(pricing
+        .map(|offer| serde_json::to_string(&StoredPricing { offer_id: offer.0 }))
+        .transpose()
+        .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?);
     active.updated_at = Set(now);
     tool_from_row(active.update(db).await?).ok_or(TenantError::ToolNotFound)
 }

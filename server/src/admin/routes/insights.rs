@@ -13,7 +13,15 @@ pub async fn list_customers(
     State(state): State<AppState>,
     TenantMember { tenant, .. }: TenantMember<min::Viewer>,
 ) -> Result<Json<Vec<wire::Customer>>> {
-    Ok(Json(state.billing.customers(tenant.id).await?))
+    Ok(Json(
+        state
+            .billing
+            .customers(tenant.id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// `GET /api/v1/tenants/{slug}/customers/{id}`
@@ -26,7 +34,7 @@ pub async fn get_customer(
         .billing
         .customer(tenant.id, parse_id(&id)?)
         .await?
-        .map(Json)
+        .map(|customer| Json(customer.into()))
         .ok_or(AdminError::NotFound)
 }
 

@@ -68,7 +68,7 @@ pub async fn test_stripe(
     State(state): State<AppState>,
     TenantMember { tenant, .. }: TenantMember<min::Admin>,
 ) -> Result<Json<wire::ConnectionTest>> {
-    Ok(Json(state.billing.test_connection(&tenant).await))
+    Ok(Json(state.billing.test_connection(&tenant).await.into()))
 }
 
 /// `GET /api/v1/tenants/{slug}/payments/stripe/prices`
@@ -76,5 +76,13 @@ pub async fn stripe_prices(
     State(state): State<AppState>,
     TenantMember { tenant, .. }: TenantMember<min::Admin>,
 ) -> Result<Json<Vec<wire::StripePrice>>> {
-    Ok(Json(state.billing.stripe_prices(&tenant).await?))
+    Ok(Json(
+        state
+            .billing
+            .stripe_prices(&tenant)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }

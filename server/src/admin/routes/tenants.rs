@@ -146,7 +146,7 @@ pub async fn overview(
         tools_enabled: enabled.len() as u64,
         tools_paid: enabled
             .iter()
-            .filter(|t| crate::mcp::offer_of(&offers, t).is_some())
+            .filter(|t| crate::billing::offer_of(&offers, t).is_some())
             .count() as u64,
         calls_today: numbers.calls_today,
         calls_30d: numbers.calls_30d,

@@ -113,8 +113,7 @@ pub async fn update_tool(
         description: body.description.clone(),
         enabled: body.enabled,
         position: None,
-        // The pricing shape `BillingService::price_tool` writes.
-        pricing: offer.map(|offer| offer.map(|o| serde_json::json!({"offer_id": o.0}))),
+        pricing: offer,
     };
     let note = auth.principal.audit_note(
         "tool.update",
