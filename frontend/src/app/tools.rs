@@ -615,7 +615,7 @@ fn TextsForm(
     let read_only = ctx.read_only();
     let id = tool.id.clone();
     let default_title = tool.default_title.clone();
-    let default_description = tool.default_description.clone();
+    let default_description = tool.default_description;
     let busy = Busy::new();
     let saved = RwSignal::new(false);
     let title_err = check(title, |v| validate::text("title", v, 200));
