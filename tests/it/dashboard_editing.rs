@@ -308,6 +308,8 @@ async fn at_phone_width_no_page_scrolls_sideways_and_every_control_is_in_view() 
             .expect("layout");
         let name = if page.is_empty() {
             "home".to_owned()
+        } else if page.starts_with("/t/demo/tools/") {
+            "t-demo-tool-editor".to_owned()
         } else {
             page.trim_start_matches('/').replace('/', "-")
         };
