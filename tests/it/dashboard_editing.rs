@@ -164,6 +164,29 @@ async fn unsaved_tool_edits_show_in_the_preview_not_yet_live_and_leaving_asks_fi
             .await
             .expect("the typed title stays");
 
+        // So does the tenant switcher; staying shows this tenant in it again.
+        browser
+            .execute("window.scrollTo(0, 0); return 1;", &[])
+            .await
+            .expect("scroll");
+        browser
+            .click("[data-test=tenant-switcher] option[value=\"\"]")
+            .await
+            .expect("all tenants");
+        let question = browser.dismiss_alert().await.expect("asked first");
+        assert!(question.contains("unsaved changes"), "{question}");
+        browser
+            .wait_for_value("[data-test=tenant-switcher]", "demo")
+            .await
+            .expect("the switcher shows this tenant again");
+        assert!(
+            browser
+                .current_url()
+                .await
+                .expect("url")
+                .ends_with(&format!("/tools/{id}"))
+        );
+
         // A reload or close asks too: the page stops the `beforeunload` the browser sends
         // first, which makes the browser ask "Leave site?". (Headless Chromium under
         // chromedriver reloads without showing that prompt, so the test sends the event the

@@ -512,10 +512,7 @@ impl UnsavedEdits {
             if on_link.is_none() {
                 return;
             }
-            let leave = web_sys::window()
-                .and_then(|w| w.confirm_with_message(LEAVE_QUESTION).ok())
-                .unwrap_or(true);
-            if !leave {
+            if !UnsavedEdits(count).may_leave() {
                 ev.prevent_default();
                 ev.stop_immediate_propagation();
             }
@@ -532,6 +529,18 @@ impl UnsavedEdits {
         // They live as long as the app.
         before_unload.forget();
         on_click.forget();
+    }
+}
+
+impl UnsavedEdits {
+    /// Whether the operator may leave the page now: yes when nothing is unsaved, else what they
+    /// answer to `confirm()`. For ways of leaving that are not links (the tenant switcher,
+    /// signing out); links are asked about by the listener [`install`](Self::install) adds.
+    pub fn may_leave(self) -> bool {
+        self.0.try_get_untracked().is_none_or(|n| n == 0)
+            || web_sys::window()
+                .and_then(|w| w.confirm_with_message(LEAVE_QUESTION).ok())
+                .unwrap_or(true)
     }
 }
 
