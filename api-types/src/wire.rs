@@ -222,6 +222,8 @@ pub struct Tenant {
     pub github_app: Option<GitHubAppView>,
     /// Created.
     pub created_at: String,
+    /// Days a deleted tenant's slug rests before another tenant may take it.
+    pub slug_rest_days: u32,
 }
 
 /// How a tenant's end users sign in now, for the Sign-in settings page.
@@ -719,6 +721,39 @@ pub struct AcceptInvitation {
 pub struct ToolsPreview {
     /// Tools as MCP clients receive them.
     pub tools: Vec<serde_json::Value>,
+}
+
+/// `POST /api/v1/tenants/{slug}/tools/{id}/preview`: a tool's unsaved edits, as the editor's
+/// forms hold them. Absent fields keep what is saved.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ToolDraft {
+    /// The title as typed (empty: the catalog's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The description as typed (empty: the catalog's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The plan chosen (`null`: free).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub offer_id: Option<Option<String>>,
+    /// A plan not created yet ("New plan…"), priced as it would be once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_offer: Option<NewOffer>,
+}
+
+/// `{"tool": …}`: the tool as `tools/list` would describe it once the draft is saved; `null`
+/// when it is switched off (clients would not see it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ToolDraftPreview {
+    /// The tool as MCP clients would receive it.
+    pub tool: Option<serde_json::Value>,
 }
 
 /// Serde for `Option<Option<T>>`: absent → `None`, `null` → `Some(None)`.

@@ -20,7 +20,10 @@
 //!   `pricing-form`, `pricing-choice` (select: `free`, an offer id, or `new`), plan fields by
 //!   name (`name`, `kind`, `calls`, `interval`, `meter_event`, `meter_value`, `price_id`,
 //!   `amount`, `currency`, `free_quota`, `spend_cap`, `payment_reason`, `success_url`),
-//!   `price-picker`, `pricing-submit`, `pricing-saved`, `tool-preview`
+//!   `price-picker`, `pricing-submit`, `pricing-saved`, `tool-preview` (the tool as `tools/list`
+//!   will describe it once what the forms hold is saved), `preview-not-live` (shown while
+//!   they hold unsaved edits, which also make leaving the page ask first),
+//!   `preview-plan-incomplete`
 //! - plans: `plans-table`, `plan-row-{name}`, `plan-price`, `plan-new`, `plan-edit`,
 //!   `plan-form`, `plan-submit`, `amount-preview` ("Users pay …", next to Save)
 //! - payments: `payments-mode`, `stripe-form` (`secret_key`, `webhook_secret`), `stripe-submit`,
@@ -37,7 +40,8 @@
 //!   `invite-member-form` (`email`, `role`), `invite-member-submit`, `invite-url`,
 //!   `invitations-table`, `invitation-revoke`
 //! - settings: `rename-form` (`name`), `rename-submit`, `billing-tools`, `delete-tenant`,
-//!   `delete-dialog`, `delete-confirm` (input `confirm`), `delete-submit`
+//!   `delete-dialog`, `slug-rest` (how long the slug rests, from the server),
+//!   `delete-confirm` (input `confirm`), `delete-submit`
 //! - tokens: `token-form` (`name`), `token-submit`, `new-token`, `tokens-table`, `token-revoke`
 
 mod api;
@@ -154,6 +158,7 @@ pub fn App() -> impl IntoView {
         options: RwSignal::new(None),
     };
     provide_context(auth);
+    ui::UnsavedEdits::install();
     leptos::task::spawn_local(async move {
         match api::probe_session().await {
             api::Probe::SignedIn(session) => auth.signed_in(session),

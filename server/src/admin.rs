@@ -208,6 +208,8 @@ pub fn tenant_view(tenant: &Tenant, role: Role, public_url: &str) -> wire::Tenan
                 client_id: app.client_id.clone(),
             }),
         created_at: time(tenant.created_at),
+        slug_rest_days: u32::try_from(crate::tenant::SLUG_RETIREMENT.num_days())
+            .unwrap_or(u32::MAX),
     }
 }
 

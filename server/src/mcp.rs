@@ -41,6 +41,17 @@ pub fn listed_tools(
     tools
 }
 
+/// How one tool would be listed with edits not saved yet (the dashboard's preview): `tool`
+/// carrying the edited title and description, priced with `offer` (`None`: free). The same
+/// description as [`listed_tools`] gives once the edits are saved; `None` for a tool that is
+/// switched off, which clients do not see.
+pub fn listed_tool_draft(
+    tool: &crate::tenant::ToolConfig,
+    offer: Option<&crate::billing::Offer>,
+) -> Option<rmcp::model::Tool> {
+    tool.enabled.then(|| handler::describe_tool(tool, offer))
+}
+
 /// Whether the tenant offers `billing_status` and friends: it sells something and did not turn
 /// them off.
 fn billing_tools_on(snapshot: &TenantSnapshot, offers: &[crate::billing::Offer]) -> bool {

@@ -134,6 +134,10 @@ pub fn build(state: AppState) -> Router {
         )
         .route("/api/v1/tenants/{slug}/tools/{id}", patch(api::update_tool))
         .route(
+            "/api/v1/tenants/{slug}/tools/{id}/preview",
+            post(api::preview_tool_draft),
+        )
+        .route(
             "/api/v1/tenants/{slug}/offers",
             get(api::list_offers).post(api::create_offer),
         )

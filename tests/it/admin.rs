@@ -1407,3 +1407,84 @@ async fn the_audit_log_is_append_only_and_outlives_its_tenant() {
         "the deletion itself is recorded, nothing erased"
     );
 }
+
+/// The tool editor's preview of unsaved edits: the server describes the draft with the code
+/// that answers `tools/list`, so saving the same edits lists exactly that; nothing changes
+/// meanwhile, a viewer may ask, and a bad plan or an unknown one is refused.
+#[tokio::test]
+async fn a_tool_draft_is_previewed_as_tools_list_will_list_it_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let owner = app.first_operator().await;
+    let viewer = app
+        .invited_operator(&owner, "demo", "viewer@example.com", "viewer")
+        .await;
+    let tools = owner.get("/api/v1/tenants/demo/tools").await.body;
+    let tool = tool_id(&tools, "wporg_query_themes");
+    let path = format!("/api/v1/tenants/demo/tools/{tool}/preview");
+    let plan = json!({"name": "Themes pass", "kind": "one_time", "price_id": "price_t", "amount": 199, "currency": "usd", "calls": 5});
+    let draft =
+        json!({"title": "  Theme finder ", "description": "Finds themes.", "new_offer": plan});
+
+    let before = app.dump_database().await;
+    let previewed = viewer.post(&path, draft.clone()).await;
+    assert_eq!(previewed.status, StatusCode::OK, "{:?}", previewed.body);
+    let previewed = previewed.body["tool"].clone();
+    assert_eq!(previewed["title"], "Theme finder");
+    assert!(
+        previewed["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Finds themes. (Paid: Themes pass")),
+        "{previewed}"
+    );
+    assert_eq!(
+        app.dump_database().await,
+        before,
+        "a preview changes nothing"
+    );
+
+    // Refused: a plan that could not be created, a plan of no one.
+    let mut bad = draft.clone();
+    bad["new_offer"]["amount"] = json!(-1);
+    assert_eq!(owner.post(&path, bad).await.status, StatusCode::BAD_REQUEST);
+    let unknown = owner
+        .post(&path, json!({"offer_id": uuid::Uuid::new_v4().to_string()}))
+        .await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::BAD_REQUEST,
+        "{:?}",
+        unknown.body
+    );
+    assert_eq!(unknown.body["error"]["field"], "offer_id");
+
+    // Saved as drafted, tools/list lists what the preview showed.
+    let created = owner.post("/api/v1/tenants/demo/offers", plan).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let saved = owner
+        .patch(
+            &format!("/api/v1/tenants/demo/tools/{tool}"),
+            json!({"title": "Theme finder", "description": "Finds themes.", "offer_id": created.body["id"]}),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    let listed = owner.get("/api/v1/tenants/demo/tools/preview").await.body["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .find(|t| t["name"] == "wporg_query_themes")
+        .cloned()
+        .expect("listed");
+    assert_eq!(listed, previewed);
+    // With nothing drafted, the preview is the live description.
+    assert_eq!(owner.post(&path, json!({})).await.body["tool"], listed);
+
+    // A tool switched off is not listed, and its preview says so.
+    let off = owner
+        .patch(
+            &format!("/api/v1/tenants/demo/tools/{tool}"),
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK);
+    assert_eq!(owner.post(&path, json!({})).await.body["tool"], Value::Null);
+}

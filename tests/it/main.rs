@@ -8,6 +8,7 @@ mod browser_smoke;
 mod conformance;
 mod dashboard;
 mod dashboard_answers;
+mod dashboard_editing;
 mod dashboard_navigation;
 mod dashboard_weight;
 mod housekeeping;

@@ -678,11 +678,33 @@ impl Chromium {
 
     /// Waits for a dialog (`alert`, `confirm`, `prompt`), accepts it, and returns its message.
     pub async fn accept_alert(&self) -> anyhow::Result<String> {
+        self.answer_alert("/alert/accept").await
+    }
+
+    /// Waits for a dialog (a `confirm`, or the browser's "Leave site?" of `beforeunload`),
+    /// dismisses it (Cancel, Stay), and returns its message.
+    pub async fn dismiss_alert(&self) -> anyhow::Result<String> {
+        self.answer_alert("/alert/dismiss").await
+    }
+
+    /// Waits until the script `condition` (a function body that returns a boolean) returns
+    /// true.
+    pub async fn wait_until_script(&self, what: &str, condition: &str) -> anyhow::Result<()> {
+        self.poll(what, async || {
+            Ok(match self.execute(condition, &[]).await? {
+                Value::Bool(true) => Ok(()),
+                other => Err(format!("it returned {other}")),
+            })
+        })
+        .await
+    }
+
+    async fn answer_alert(&self, answer: &str) -> anyhow::Result<String> {
         let deadline = Instant::now() + self.wait;
         loop {
             match self.session.get("/alert/text").await {
                 Ok(text) => {
-                    self.session.post("/alert/accept", json!({})).await?;
+                    self.session.post(answer, json!({})).await?;
                     return Ok(text.as_str().unwrap_or_default().to_owned());
                 }
                 Err(e) if is_driver_error(&e, "no such alert") => {}

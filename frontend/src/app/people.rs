@@ -489,7 +489,7 @@ pub fn MembersPage() -> impl IntoView {
                 members,
                 move |list: Vec<Member>| {
                     view! {
-                        <div class="table-wrap stack">
+                        <div class="table-wrap">
                             <table data-test="members-table">
                                 <thead>
                                     <tr>

@@ -9,6 +9,7 @@ use crate::wire::TenantSummary;
 use leptos::prelude::*;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::use_location;
+use wasm_bindgen::JsCast;
 
 /// The tenants the operator belongs to, for the switcher and the home page.
 #[derive(Clone, Copy)]
@@ -61,9 +62,15 @@ fn Header() -> impl IntoView {
     let location = use_location();
     let current = Memo::new(move |_| slug_in_path(&location.pathname.get()));
     let signing_out = RwSignal::new(false);
+    // Leaving by the switcher or by signing out asks first too, when edits are unsaved.
+    let unsaved = use_context::<super::ui::UnsavedEdits>();
+    let may_leave = move || unsaved.is_none_or(super::ui::UnsavedEdits::may_leave);
     let sign_out = {
         let navigate = navigate.clone();
         move |_| {
+            if !may_leave() {
+                return;
+            }
             signing_out.set(true);
             let navigate = navigate.clone();
             leptos::task::spawn_local(async move {
@@ -74,6 +81,17 @@ fn Header() -> impl IntoView {
         }
     };
     let switch = move |ev: leptos::ev::Event| {
+        if !may_leave() {
+            // Stay: the menu shows the tenant of the page again.
+            let shown = current.get_untracked().unwrap_or_default();
+            if let Some(select) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
+            {
+                select.set_value(&shown);
+            }
+            return;
+        }
         let slug = event_target_value(&ev);
         if slug.is_empty() {
             navigate("/admin");

@@ -468,6 +468,21 @@ fn DeleteDialog(on_close: Callback<()>) -> impl IntoView {
                 "This cannot be undone. Type " <code>{move || ctx.slug.get()}</code>
                 " to confirm."
             </p>
+            // The rest period is the server's own number (`tenant::SLUG_RETIREMENT`).
+            {move || {
+                ctx.tenant
+                    .with(|t| t.as_ref().map(|t| t.slug_rest_days))
+                    .map(|days| {
+                        view! {
+                            <p data-test="slug-rest">
+                                "The address " <code>{ctx.slug.get()}</code> " then rests for "
+                                <strong>{if days == 1 { "1 day".to_owned() } else { format!("{days} days") }}</strong>
+                                ": its MCP and payment links answer that the tenant is gone, and no tenant, "
+                                "this one included, can take it before then."
+                            </p>
+                        }
+                    })
+            }}
             <form on:submit=submit novalidate>
                 <div class="field">
                     <label for="delete-confirm">"Tenant slug"</label>

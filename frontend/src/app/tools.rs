@@ -5,9 +5,12 @@ use super::money_pages::{PlanDraft, PlanFields, PriceSummary};
 use super::tenant::use_tenant;
 use super::ui::{
     Busy, Field, FormError, LoadError, Loading, PageTitle, ReadOnlyNote, Submit, check,
+    focus_after_redraw, guard_unsaved,
 };
 use crate::validate;
-use crate::wire::{CatalogEntry, NewTool, Offer, Tool, ToolOrder, ToolPatch, ToolsPreview};
+use crate::wire::{
+    CatalogEntry, NewTool, Offer, Tool, ToolDraft, ToolDraftPreview, ToolOrder, ToolPatch,
+};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -59,18 +62,47 @@ pub fn ToolsPage() -> impl IntoView {
         }
         ids.swap(from, to as usize);
         let path = ctx.path("/tools/order");
+        let name = list()
+            .into_iter()
+            .find(|t| t.id == id)
+            .map(|t| t.name)
+            .unwrap_or_default();
         busy.run(
             async move {
                 api::send::<_, Vec<Tool>>(Method::Put, &path, &ToolOrder { tool_ids: ids }).await
             },
-            move |new| tools.set(Some(Ok(new))),
+            move |new| {
+                tools.set(Some(Ok(new)));
+                // The moved row is drawn anew: the focus goes back to the arrow that was
+                // used, or to the other one when the row reached the end.
+                let (used, other) = if delta < 0 {
+                    ("tool-up", "tool-down")
+                } else {
+                    ("tool-down", "tool-up")
+                };
+                let row = format!("[data-test=\"tool-row-{name}\"]");
+                focus_after_redraw(
+                    format!("{row} [data-test={used}]"),
+                    Some(format!("{row} [data-test={other}]")),
+                );
+            },
         );
     });
     let patch = Callback::new(move |(id, body): (String, ToolPatch)| {
         let path = ctx.path(&format!("/tools/{}", api::seg(&id)));
+        // The changed row is drawn anew: the focus goes back to the control that was used.
+        let used = if body.enabled.is_some() {
+            "tool-toggle"
+        } else {
+            "tool-rename"
+        };
         busy.run(
             async move { api::send::<_, Tool>(Method::Patch, &path, &body).await },
-            move |tool| replace(tools, tool),
+            move |tool| {
+                let row = format!("[data-test=\"tool-row-{}\"]", tool.name);
+                replace(tools, tool);
+                focus_after_redraw(format!("{row} [data-test={used}]"), None);
+            },
         );
     });
     view! {
@@ -448,20 +480,73 @@ pub fn ToolEditorPage() -> impl IntoView {
     }
 }
 
+/// The saved pricing of `tool` as the pricing menu's value (`free` or an offer id).
+fn saved_choice(tool: &Tool) -> String {
+    tool.offer_id.clone().unwrap_or_else(|| "free".into())
+}
+
 #[component]
 fn ToolEditor(tool: Tool, tools: RwSignal<Option<ApiResult<Vec<Tool>>>>) -> impl IntoView {
     let ctx = use_tenant();
     let read_only = ctx.read_only();
-    let name = StoredValue::new(tool.name.clone());
-    // The live preview, refreshed after each save.
+    let id = StoredValue::new(tool.id.clone());
+    // What the server has now (updated by every save).
+    let saved = Memo::new(move |_| {
+        tools.with(|t| match t {
+            Some(Ok(list)) => list.iter().find(|t| t.id == id.get_value()).cloned(),
+            _ => None,
+        })
+    });
+    // What the forms hold: the preview and the leave-guard read them.
+    let title = RwSignal::new(tool.title.clone().unwrap_or(tool.default_title.clone()));
+    let description = RwSignal::new(
+        tool.description
+            .clone()
+            .unwrap_or(tool.default_description.clone()),
+    );
+    let choice = RwSignal::new(saved_choice(&tool));
+    let sandbox = Signal::derive(move || {
+        ctx.tenant
+            .with(|t| t.as_ref().is_none_or(|t| t.payments.mode != "stripe"))
+    });
+    let draft = PlanDraft::new(sandbox.get_untracked());
+    let dirty = Signal::derive(move || {
+        saved.with(|saved| {
+            saved.as_ref().is_some_and(|s| {
+                let title_now =
+                    title.with(|t| t.trim() != s.title.as_deref().unwrap_or(&s.default_title));
+                let description_now = description.with(|d| {
+                    d.trim() != s.description.as_deref().unwrap_or(&s.default_description)
+                });
+                title_now || description_now || choice.with(|c| *c != saved_choice(s))
+            })
+        })
+    });
+    guard_unsaved(dirty);
+    // The preview: the tool as tools/list will describe it once what the forms hold is saved
+    // (the server describes it, with the same code that answers tools/list).
+    let incomplete_plan =
+        Signal::derive(move || choice.get() == "new" && draft.input().first_error().is_some());
     let preview = LocalResource::new(move || {
-        let path = ctx.path_tracked("/tools/preview");
-        async move { api::get::<ToolsPreview>(&path).await }
+        saved.track();
+        let path = ctx.path_tracked(&format!("/tools/{}/preview", api::seg(&id.get_value())));
+        let chosen = choice.get();
+        let body = ToolDraft {
+            title: Some(title.get()),
+            description: Some(description.get()),
+            offer_id: match chosen.as_str() {
+                // An incomplete new plan: the saved price until its fields are valid.
+                "new" => None,
+                "free" => Some(None),
+                offer => Some(Some(offer.to_owned())),
+            },
+            new_offer: (chosen == "new")
+                .then(|| draft.input().to_offer().ok())
+                .flatten(),
+        };
+        async move { api::send::<_, ToolDraftPreview>(Method::Post, &path, &body).await }
     });
-    let on_saved = Callback::new(move |tool: Tool| {
-        replace(tools, tool);
-        preview.refetch();
-    });
+    let on_saved = Callback::new(move |tool: Tool| replace(tools, tool));
     view! {
         <PageTitle title=tool.name.clone() subtitle=format!("Catalog operation: {}", tool.operation)/>
         <Show when=move || read_only.get()>
@@ -469,36 +554,49 @@ fn ToolEditor(tool: Tool, tools: RwSignal<Option<ApiResult<Vec<Tool>>>>) -> impl
         </Show>
         <div class="editor-grid">
             <div class="editor-main">
-                <TextsForm tool=tool.clone() on_saved/>
-                <PricingForm tool on_saved/>
+                <TextsForm tool=tool.clone() title description on_saved/>
+                <PricingForm tool choice draft on_saved/>
             </div>
             <section class="card preview">
-                <h2>"Preview"</h2>
-                <p class="muted small">"This tool exactly as clients receive it from tools/list."</p>
+                <h2>
+                    "Preview "
+                    <Show when=move || dirty.get()>
+                        <span class="badge draft" data-test="preview-not-live">"Not yet live"</span>
+                    </Show>
+                </h2>
+                <p class="muted small">
+                    {move || {
+                        if dirty.get() {
+                            "This tool as clients will receive it from tools/list once you save your changes. Until then they get the saved version."
+                        } else {
+                            "This tool exactly as clients receive it from tools/list."
+                        }
+                    }}
+                </p>
+                <Show when=move || incomplete_plan.get()>
+                    <p class="muted small" data-test="preview-plan-incomplete">
+                        "The new plan's price shows here once its fields are valid."
+                    </p>
+                </Show>
                 {move || match preview.get() {
                     None => view! { <Loading/> }.into_any(),
                     Some(Err(failure)) => view! { <LoadError failure/> }.into_any(),
-                    Some(Ok(p)) => {
-                        let name = name.get_value();
-                        let shown = p
-                            .tools
-                            .iter()
-                            .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name.as_str()))
-                            .map(|t| serde_json::to_string_pretty(t).unwrap_or_default());
-                        match shown {
-                            Some(json) => {
-                                view! { <pre class="json" data-test="tool-preview"><code>{json}</code></pre> }
-                                    .into_any()
-                            }
-                            None => {
-                                view! {
-                                    <p class="alert info" data-test="tool-preview">
-                                        "Clients do not see this tool: it is switched off."
-                                    </p>
-                                }
-                                    .into_any()
-                            }
+                    Some(Ok(ToolDraftPreview { tool: Some(shown) })) => {
+                        let json = serde_json::to_string_pretty(&shown).unwrap_or_default();
+                        view! {
+                            <pre class="json" data-test="tool-preview" class:draft=move || dirty.get()>
+                                <code>{json}</code>
+                            </pre>
                         }
+                            .into_any()
+                    }
+                    Some(Ok(ToolDraftPreview { tool: None })) => {
+                        view! {
+                            <p class="alert info" data-test="tool-preview">
+                                "Clients do not see this tool: it is switched off."
+                            </p>
+                        }
+                            .into_any()
                     }
                 }}
             </section>
@@ -507,14 +605,17 @@ fn ToolEditor(tool: Tool, tools: RwSignal<Option<ApiResult<Vec<Tool>>>>) -> impl
 }
 
 #[component]
-fn TextsForm(tool: Tool, on_saved: Callback<Tool>) -> impl IntoView {
+fn TextsForm(
+    tool: Tool,
+    title: RwSignal<String>,
+    description: RwSignal<String>,
+    on_saved: Callback<Tool>,
+) -> impl IntoView {
     let ctx = use_tenant();
     let read_only = ctx.read_only();
     let id = tool.id.clone();
     let default_title = tool.default_title.clone();
-    let default_description = tool.default_description.clone();
-    let title = RwSignal::new(tool.title.clone().unwrap_or(default_title.clone()));
-    let description = RwSignal::new(tool.description.unwrap_or(default_description.clone()));
+    let default_description = tool.default_description;
     let busy = Busy::new();
     let saved = RwSignal::new(false);
     let title_err = check(title, |v| validate::text("title", v, 200));
@@ -578,19 +679,18 @@ fn TextsForm(tool: Tool, on_saved: Callback<Tool>) -> impl IntoView {
 }
 
 #[component]
-fn PricingForm(tool: Tool, on_saved: Callback<Tool>) -> impl IntoView {
+fn PricingForm(
+    tool: Tool,
+    choice: RwSignal<String>,
+    draft: PlanDraft,
+    on_saved: Callback<Tool>,
+) -> impl IntoView {
     let ctx = use_tenant();
     let read_only = ctx.read_only();
     let offers = LocalResource::new(move || {
         let path = ctx.path_tracked("/offers");
         async move { api::get::<Vec<Offer>>(&path).await }
     });
-    let choice = RwSignal::new(tool.offer_id.clone().unwrap_or_else(|| "free".into()));
-    let sandbox = Signal::derive(move || {
-        ctx.tenant
-            .with(|t| t.as_ref().is_none_or(|t| t.payments.mode != "stripe"))
-    });
-    let draft = PlanDraft::new(sandbox.get_untracked());
     let busy = Busy::new();
     let saved = RwSignal::new(None::<String>);
     let current_price = RwSignal::new(tool.price_text.clone());

@@ -470,6 +470,132 @@ pub fn ConfirmButton(
     }
 }
 
+/// What leaving a page with unsaved edits asks.
+pub const LEAVE_QUESTION: &str = "You have unsaved changes. Leave this page and lose them?";
+
+/// How many forms on the page hold unsaved edits (see [`guard_unsaved`]).
+#[derive(Clone, Copy)]
+pub struct UnsavedEdits(RwSignal<usize>);
+
+impl UnsavedEdits {
+    /// Provides the count to the app and installs, once for the app's lifetime, the two
+    /// listeners that ask before leaving while it is not zero: the browser's own
+    /// `beforeunload` prompt for a reload, a close or a typed address, and `confirm()` for a
+    /// link inside the dashboard. The link check listens in the capture phase, before the
+    /// router's click handler, which leaves alone a click whose default was prevented.
+    /// (Back/forward are not asked about: the router has already moved when it hears of them.)
+    pub fn install() {
+        use wasm_bindgen::closure::Closure;
+        let count = RwSignal::new(0_usize);
+        provide_context(UnsavedEdits(count));
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let unsaved = move || count.try_get_untracked().is_some_and(|n| n > 0);
+        let before_unload = Closure::<dyn Fn(web_sys::Event)>::new(move |ev: web_sys::Event| {
+            if unsaved() {
+                ev.prevent_default();
+                // What browsers before the standard looked at instead.
+                let _ = js_sys::Reflect::set(&ev, &"returnValue".into(), &LEAVE_QUESTION.into());
+            }
+        });
+        let on_click = Closure::<dyn Fn(web_sys::Event)>::new(move |ev: web_sys::Event| {
+            if !unsaved() || ev.default_prevented() {
+                return;
+            }
+            let on_link = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|e| e.closest("a[href]").ok().flatten())
+                // A link that opens elsewhere leaves the edits where they are.
+                .filter(|a| a.get_attribute("target").is_none_or(|t| t == "_self"));
+            if on_link.is_none() {
+                return;
+            }
+            if !UnsavedEdits(count).may_leave() {
+                ev.prevent_default();
+                ev.stop_immediate_propagation();
+            }
+        });
+        let _ = window.add_event_listener_with_callback(
+            "beforeunload",
+            before_unload.as_ref().unchecked_ref(),
+        );
+        let _ = window.add_event_listener_with_callback_and_bool(
+            "click",
+            on_click.as_ref().unchecked_ref(),
+            true,
+        );
+        // They live as long as the app.
+        before_unload.forget();
+        on_click.forget();
+    }
+}
+
+impl UnsavedEdits {
+    /// Whether the operator may leave the page now: yes when nothing is unsaved, else what they
+    /// answer to `confirm()`. For ways of leaving that are not links (the tenant switcher,
+    /// signing out); links are asked about by the listener [`install`](Self::install) adds.
+    pub fn may_leave(self) -> bool {
+        self.0.try_get_untracked().is_none_or(|n| n == 0)
+            || web_sys::window()
+                .and_then(|w| w.confirm_with_message(LEAVE_QUESTION).ok())
+                .unwrap_or(true)
+    }
+}
+
+/// While the calling component lives and `dirty` is true, leaving the page asks first (see
+/// [`UnsavedEdits::install`]).
+pub fn guard_unsaved(dirty: Signal<bool>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(UnsavedEdits(count)) = use_context::<UnsavedEdits>() else {
+        return;
+    };
+    let counted = Arc::new(AtomicBool::new(false));
+    {
+        let counted = Arc::clone(&counted);
+        Effect::new(move |_| {
+            let now = dirty.get();
+            if counted.swap(now, Ordering::Relaxed) != now {
+                count.update(|n| *n = if now { *n + 1 } else { n.saturating_sub(1) });
+            }
+        });
+    }
+    on_cleanup(move || {
+        if counted.swap(false, Ordering::Relaxed) {
+            count.try_update(|n| *n = n.saturating_sub(1));
+        }
+    });
+}
+
+/// Puts the keyboard focus on the element `selector` finds, once the page has been redrawn:
+/// a control that was re-created by a change (a re-keyed row) gets the focus back, instead of
+/// losing it to `<body>`. Falls back to `fallback` when the first is missing or disabled.
+pub fn focus_after_redraw(selector: String, fallback: Option<String>) {
+    use wasm_bindgen::closure::Closure;
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let focus = Closure::once_into_js(move || {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        let usable = |css: &str| {
+            document
+                .query_selector(css)
+                .ok()
+                .flatten()
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+                .filter(|e| !e.has_attribute("disabled"))
+        };
+        if let Some(element) = usable(&selector).or_else(|| fallback.as_deref().and_then(usable)) {
+            let _ = element.focus();
+        }
+    });
+    let _ = window.request_animation_frame(focus.unchecked_ref());
+}
+
 /// A page heading.
 #[component]
 pub fn PageTitle(

@@ -95,6 +95,7 @@ const OPERATIONS: &[Operation] = &[
     op("post", "/api/v1/tenants/{slug}/tools", "add_tool", "Add a tool from the catalog", Member("admin"), Some(of::<wire::NewTool>), 201, Some(of::<wire::Tool>)),
     op("put", "/api/v1/tenants/{slug}/tools/order", "reorder_tools", "Reorder the tools", Member("admin"), Some(of::<wire::ToolOrder>), 200, Some(list_of::<wire::Tool>)),
     op("get", "/api/v1/tenants/{slug}/tools/preview", "preview_tools", "The live tools/list answer", Member("viewer"), None, 200, Some(of::<wire::ToolsPreview>)),
+    op("post", "/api/v1/tenants/{slug}/tools/{id}/preview", "preview_tool_draft", "How a tool would be listed with unsaved edits (nothing is changed)", Member("viewer"), Some(of::<wire::ToolDraft>), 200, Some(of::<wire::ToolDraftPreview>)),
     op("patch", "/api/v1/tenants/{slug}/tools/{id}", "update_tool", "Rename, describe, turn on/off or price a tool", Member("admin"), Some(of::<wire::ToolPatch>), 200, Some(of::<wire::Tool>)),
     op("get", "/api/v1/tenants/{slug}/offers", "list_offers", "The tenant's plans", Member("viewer"), None, 200, Some(list_of::<wire::Offer>)),
     op("post", "/api/v1/tenants/{slug}/offers", "create_offer", "Create a plan", Member("admin"), Some(of::<wire::NewOffer>), 201, Some(of::<wire::Offer>)),

@@ -48,7 +48,9 @@ pub use tenants::{
     create_tenant, delete_tenant, get_tenant, list_tenants, overview, update_tenant,
 };
 pub use tokens::{create_token, delete_token, list_tokens};
-pub use tools::{add_tool, catalog, list_tools, preview_tools, reorder_tools, update_tool};
+pub use tools::{
+    add_tool, catalog, list_tools, preview_tool_draft, preview_tools, reorder_tools, update_tool,
+};
 
 /// The header that carries the CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";

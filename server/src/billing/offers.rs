@@ -225,6 +225,12 @@ impl BillingService {
         Ok(offer)
     }
 
+    /// Checks an offer as [`create_offer`](Self::create_offer) would, without storing it: the
+    /// offer a tool's preview shows for a plan not created yet (under a throwaway id).
+    pub fn draft_offer(&self, new: NewOffer) -> Result<Offer, BillingError> {
+        validated_offer(OfferId(Uuid::new_v4()), new, self.production)
+    }
+
     /// Changes an offer, checked as [`create_offer`](Self::create_offer) checks a new one. The
     /// change applies to future purchases and at once to the price the tenant's `tools/list`
     /// shows (it reads offers through the cache invalidated here); entitlements already bought

@@ -172,3 +172,45 @@ pub async fn preview_tools(
         .collect();
     Ok(Json(wire::ToolsPreview { tools }))
 }
+
+/// `POST /api/v1/tenants/{slug}/tools/{id}/preview`: how the tool would be listed once the
+/// editor's unsaved edits are saved. Changes nothing, so a viewer may ask too.
+pub async fn preview_tool_draft(
+    State(state): State<AppState>,
+    TenantMember { tenant, .. }: TenantMember<min::Viewer>,
+    Path((_, id)): Path<(String, String)>,
+    Body(body): Body<wire::ToolDraft>,
+) -> Result<Json<wire::ToolDraftPreview>> {
+    let tool_id = ToolId(parse_id(&id)?);
+    let mut tool = state
+        .tenants
+        .list_tools(tenant.id)
+        .await?
+        .into_iter()
+        .find(|t| t.id == tool_id)
+        .ok_or(AdminError::NotFound)?;
+    // Text as typed; empty means the catalog's, as saving it would.
+    let typed = |text: String| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+    if let Some(title) = body.title {
+        tool.title = typed(title);
+    }
+    if let Some(description) = body.description {
+        tool.description = typed(description);
+    }
+    let offers = state.billing.offers(tenant.id).await?;
+    let offer = match (body.new_offer, body.offer_id) {
+        (Some(new), _) => Some(state.billing.draft_offer(crate::admin::new_offer(new)?)?),
+        (None, None) => crate::billing::offer_of(&offers, &tool).cloned(),
+        (None, Some(None)) => None,
+        (None, Some(Some(raw))) => Some(
+            Uuid::parse_str(&raw)
+                .ok()
+                .and_then(|id| offers.iter().find(|o| o.id == OfferId(id)))
+                .cloned()
+                .ok_or_else(|| AdminError::invalid("offer_id", "no such plan in this tenant"))?,
+        ),
+    };
+    let tool = crate::mcp::listed_tool_draft(&tool, offer.as_ref())
+        .map(|t| serde_json::to_value(t).unwrap_or_default());
+    Ok(Json(wire::ToolDraftPreview { tool }))
+}
