@@ -1,6 +1,6 @@
 //! Helpers shared by the tools: argument parsing, lenient reading of upstream JSON, and text.
 
-use super::catalog::{Operation, ToolFailure};
+use crate::catalog::{Operation, ToolFailure};
 use super::client::{UpstreamError, WordPressApi};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
