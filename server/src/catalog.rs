@@ -98,8 +98,7 @@ pub struct OperationSpec {
 pub type Runner = for<'a> fn(ToolCall<'a>) -> RunFuture<'a>;
 
 /// What a handler returns.
-pub type RunFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<ToolAnswer, ToolFailure>> + Send + 'a>>;
+pub type RunFuture<'a> = Pin<Box<dyn Future<Output = Result<ToolAnswer, ToolFailure>> + Send + 'a>>;
 
 /// What a handler gets: the upstream, the arguments, and the request's event channel.
 #[derive(Clone, Copy)]
@@ -166,9 +165,15 @@ pub enum ContentItem {
     /// Text.
     Text(String),
     /// A base64 image.
-    Image { data: String, mime_type: &'static str },
+    Image {
+        data: String,
+        mime_type: &'static str,
+    },
     /// A base64 audio clip.
-    Audio { data: String, mime_type: &'static str },
+    Audio {
+        data: String,
+        mime_type: &'static str,
+    },
     /// An embedded text resource.
     Resource {
         uri: &'static str,

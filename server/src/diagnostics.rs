@@ -25,7 +25,9 @@ fn no_arguments() -> Value {
 }
 
 fn text(text: &str) -> Result<ToolAnswer, ToolFailure> {
-    Ok(ToolAnswer::Content(vec![ContentItem::Text(text.to_owned())]))
+    Ok(ToolAnswer::Content(vec![ContentItem::Text(
+        text.to_owned(),
+    )]))
 }
 
 fn image() -> ContentItem {
@@ -303,7 +305,10 @@ mod tests {
                 (Operation::DiagError, Err(ToolFailure::Deliberate(message))) => {
                     assert!(message.contains("intentionally"));
                 }
-                (Operation::DiagMissingCapability, Err(ToolFailure::MissingClientCapability(c))) => {
+                (
+                    Operation::DiagMissingCapability,
+                    Err(ToolFailure::MissingClientCapability(c)),
+                ) => {
                     assert_eq!(c, "sampling");
                 }
                 (_, Ok(ToolAnswer::Content(items))) => assert!(!items.is_empty(), "{op:?}"),

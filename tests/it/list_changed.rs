@@ -199,7 +199,11 @@ async fn an_open_session_hears_that_the_operator_renamed_a_tool() {
     let app = TestApp::spawn().await;
     let operator = app.first_operator().await;
     let (client, mut heard) = session_with_open_stream(app.mcp_url("demo")).await;
-    assert!(tool_names(&client).await.contains(&"wporg_events".to_owned()));
+    assert!(
+        tool_names(&client)
+            .await
+            .contains(&"wporg_events".to_owned())
+    );
 
     rename(&operator, "wporg_events", "wordcamps_near").await;
     within("list_changed after the rename", heard.recv()).await;

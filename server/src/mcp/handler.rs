@@ -4,9 +4,9 @@ use super::{McpRequestContext, TOOLS_LIST_TTL_MS};
 use crate::analytics::Outcome;
 use crate::app::AppState;
 use crate::billing::{Gate, Offer, PaymentRequired};
+use crate::catalog::{ContentItem, Pack, ToolAnswer, ToolCall, ToolFailure};
 use crate::tenant::Tenant;
 use crate::tenant::ToolConfig;
-use crate::catalog::{ContentItem, Pack, ToolAnswer, ToolCall, ToolFailure};
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
     ElicitRequest, ElicitRequestParams, ErrorCode, Implementation, InputRequest, InputRequests,
@@ -59,7 +59,9 @@ pub fn describe_tool(tool: &ToolConfig, offer: Option<&Offer>) -> Tool {
     );
     // A diagnostics tool has no output schema (it answers with content blocks), unless priced.
     let output_schema = match offer {
-        Some(_) => Some(Arc::new(paid_output_schema(&tool.operation.output_schema()))),
+        Some(_) => Some(Arc::new(paid_output_schema(
+            &tool.operation.output_schema(),
+        ))),
         None if tool.operation.has_output_schema() => Some(tool.operation.output_schema()),
         None => None,
     };
@@ -97,11 +99,11 @@ impl ServerHandler for TollgateMcp {
                 .enable_logging()
                 .build(),
         )
-            .with_server_info(Implementation::new("tollgate", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Tools that search and read the public WordPress.org directory: themes, plugins, \
+        .with_server_info(Implementation::new("tollgate", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Tools that search and read the public WordPress.org directory: themes, plugins, \
                  core releases, translations, events and block patterns.",
-            )
+        )
     }
 
     async fn list_tools(
@@ -301,7 +303,10 @@ impl ServerHandler for TollgateMcp {
         Ok(result.into())
     }
 
-    #[expect(deprecated, reason = "logging/setLevel is part of the 2025 protocol Tollgate serves")]
+    #[expect(
+        deprecated,
+        reason = "logging/setLevel is part of the 2025 protocol Tollgate serves"
+    )]
     async fn set_level(
         &self,
         _request: rmcp::model::SetLevelRequestParams,

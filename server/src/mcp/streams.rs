@@ -176,19 +176,16 @@ pub(super) fn session_changes(
     let message =
         serde_json::json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
             .to_string();
-    futures::stream::unfold(
-        (changes, slug.to_owned()),
-        move |(mut changes, slug)| {
-            let shutdown = shutdown.clone();
-            let message = message.clone();
-            async move {
-                tokio::select! {
-                    () = shutdown.cancelled() => None,
-                    more = next_change(&mut changes, &slug) => {
-                        more.then_some((message, (changes, slug)))
-                    }
+    futures::stream::unfold((changes, slug.to_owned()), move |(mut changes, slug)| {
+        let shutdown = shutdown.clone();
+        let message = message.clone();
+        async move {
+            tokio::select! {
+                () = shutdown.cancelled() => None,
+                more = next_change(&mut changes, &slug) => {
+                    more.then_some((message, (changes, slug)))
                 }
             }
-        },
-    )
+        }
+    })
 }

@@ -5,10 +5,10 @@ use super::support::{
     Query, check_range, decode_entities, non_blank, numbered_lines, one_line, parse_args, put,
     scalar_number, scalar_text, text, truncate, upstream_failure,
 };
-use std::fmt::Write as _;
 use crate::catalog::{Operation, OperationSpec, ToolAnswer, ToolFailure, ToolOutput};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use std::fmt::Write as _;
 
 const PATTERNS_PATH: &str = "/patterns/1.0/";
 /// Pattern markup kept unless the caller asks for all of it.

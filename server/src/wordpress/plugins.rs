@@ -1,14 +1,14 @@
 //! The plugin directory tools: search, details, popular tags and download statistics.
 
-use crate::catalog::{Operation, OperationSpec, ToolAnswer, ToolFailure, ToolOutput};
 use super::client::{UpstreamError, WordPressApi};
 use super::support::{
-    Query, SECTION_CHARS, SHORT_TEXT_CHARS, TagsArgs, check_fields, check_range,
-    extra_value, hot_tags, https_url, non_blank, number, numbered_lines, one_line, page_info,
-    parse_args, put, scalar_number, scalar_text, tags_input_schema, tags_output_schema, text,
-    thousands, to_https, truncate, upstream_failure,
+    Query, SECTION_CHARS, SHORT_TEXT_CHARS, TagsArgs, check_fields, check_range, extra_value,
+    hot_tags, https_url, non_blank, number, numbered_lines, one_line, page_info, parse_args, put,
+    scalar_number, scalar_text, tags_input_schema, tags_output_schema, text, thousands, to_https,
+    truncate, upstream_failure,
 };
 use super::themes::{slugs_argument, tags_text};
+use crate::catalog::{Operation, OperationSpec, ToolAnswer, ToolFailure, ToolOutput};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;

@@ -1,11 +1,11 @@
 //! The other WordPress.org tools: core releases, translations and events.
 
-use crate::catalog::{Operation, OperationSpec, ToolAnswer, ToolFailure, ToolOutput};
 use super::client::WordPressApi;
 use super::support::{
     Query, check_range, check_slug, check_version, float, https_url, non_blank, numbered_lines,
     parse_args, put, text, upstream_failure,
 };
+use crate::catalog::{Operation, OperationSpec, ToolAnswer, ToolFailure, ToolOutput};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::cmp::Ordering;
@@ -100,7 +100,13 @@ pub(crate) static CORE_VERSIONS: OperationSpec = OperationSpec {
          secure, or insecure and must be updated.",
     input_schema: core_input,
     output_schema: Some(core_output),
-    run: |call| Box::pin(async move { core_versions(call.api, call.args).await.map(ToolAnswer::from) }),
+    run: |call| {
+        Box::pin(async move {
+            core_versions(call.api, call.args)
+                .await
+                .map(ToolAnswer::from)
+        })
+    },
 };
 
 pub(super) async fn core_versions(
@@ -334,7 +340,13 @@ pub(crate) static TRANSLATIONS: OperationSpec = OperationSpec {
          (e.g. \"de\" or \"pt_BR\") and `version`.",
     input_schema: translations_input,
     output_schema: Some(translations_output),
-    run: |call| Box::pin(async move { translations(call.api, call.args).await.map(ToolAnswer::from) }),
+    run: |call| {
+        Box::pin(async move {
+            translations(call.api, call.args)
+                .await
+                .map(ToolAnswer::from)
+        })
+    },
 };
 
 pub(super) async fn translations(

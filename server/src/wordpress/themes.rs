@@ -1,13 +1,13 @@
 //! The theme directory tools: search, details, popular tags and feature filters.
 
-use crate::catalog::{Operation, OperationSpec, ToolAnswer, ToolFailure, ToolOutput};
 use super::client::WordPressApi;
 use super::support::{
     Query, SECTION_CHARS, SHORT_TEXT_CHARS, TagsArgs, check_fields, check_range, check_slug,
-    clean_list, extra_value, hot_tags, https_url, non_blank, number, numbered_lines,
-    one_line, page_info, parse_args, put, string_or_list, tags_input_schema, tags_output_schema,
-    text, thousands, truncate, upstream_failure,
+    clean_list, extra_value, hot_tags, https_url, non_blank, number, numbered_lines, one_line,
+    page_info, parse_args, put, string_or_list, tags_input_schema, tags_output_schema, text,
+    thousands, truncate, upstream_failure,
 };
+use crate::catalog::{Operation, OperationSpec, ToolAnswer, ToolFailure, ToolOutput};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
