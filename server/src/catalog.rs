@@ -63,6 +63,24 @@ pub enum Operation {
     DiagMissingCapability,
     /// Diagnostics: announces a change of the tool list.
     DiagTriggerToolChange,
+    /// Diagnostics (MRTR): one elicitation.
+    DiagInputElicitation,
+    /// Diagnostics (MRTR): one sampling request.
+    DiagInputSampling,
+    /// Diagnostics (MRTR): one roots request.
+    DiagInputListRoots,
+    /// Diagnostics (MRTR): an elicitation with a request state.
+    DiagInputRequestState,
+    /// Diagnostics (MRTR): elicitation, sampling and roots at once.
+    DiagInputMultiple,
+    /// Diagnostics (MRTR): two rounds, each with its own state.
+    DiagInputMultiRound,
+    /// Diagnostics (MRTR): asks only for what the client declared.
+    DiagInputCapabilities,
+    /// Diagnostics (MRTR): a state whose tampering is refused.
+    DiagInputTamperedState,
+    /// Diagnostics: asks for input while its response streams (as `input_required`).
+    DiagStreamingElicitation,
 }
 
 /// Which pack an operation belongs to.
@@ -109,6 +127,17 @@ pub struct ToolCall<'a> {
     pub args: &'a Map<String, Value>,
     /// Progress, log and change events of this call, and what the client declared.
     pub events: &'a dyn ToolEvents,
+    /// What the client sent back for an earlier `input_required` answer.
+    pub input: &'a CallInput,
+}
+
+/// The client's answers to an earlier `input_required` (2026-07-28 multi-round tool calls).
+#[derive(Clone, Debug, Default)]
+pub struct CallInput {
+    /// `inputResponses`, by the keys the server asked under.
+    pub responses: Map<String, Value>,
+    /// `requestState`, as the server sent it (sealed).
+    pub state: Option<String>,
 }
 
 /// A boxed future of an event.
@@ -120,8 +149,14 @@ pub trait ToolEvents: Send + Sync {
     fn progress(&self, progress: f64, total: f64) -> EventFuture<'_>;
     /// Sends an `info` log message when the caller's era and level allow it.
     fn log(&self, message: String) -> EventFuture<'_>;
-    /// Whether the client declared the `sampling` capability for this request.
-    fn client_can_sample(&self) -> bool;
+    /// Whether the client declared this capability (`sampling`, `elicitation`, `roots`) for
+    /// this request.
+    fn client_declares(&self, capability: &str) -> bool;
+    /// `plain` sealed for a later round of this call's tool at this tenant (integrity and
+    /// confidentiality under the master key); `None` when it cannot be sealed.
+    fn seal_state(&self, purpose: &str, plain: &str) -> Option<String>;
+    /// What [`seal_state`](Self::seal_state) sealed; `None` when altered or sealed elsewhere.
+    fn open_state(&self, purpose: &str, sealed: &str) -> Option<String>;
     /// Tells the tenant's open sessions and subscriptions that its tool list changed.
     fn tools_changed(&self) -> EventFuture<'_>;
 }
@@ -136,8 +171,14 @@ impl ToolEvents for NoEvents {
     fn log(&self, _message: String) -> EventFuture<'_> {
         Box::pin(std::future::ready(()))
     }
-    fn client_can_sample(&self) -> bool {
+    fn client_declares(&self, _capability: &str) -> bool {
         false
+    }
+    fn seal_state(&self, _purpose: &str, plain: &str) -> Option<String> {
+        Some(plain.to_owned())
+    }
+    fn open_state(&self, _purpose: &str, sealed: &str) -> Option<String> {
+        Some(sealed.to_owned())
     }
     fn tools_changed(&self) -> EventFuture<'_> {
         Box::pin(std::future::ready(()))
@@ -151,6 +192,13 @@ pub enum ToolAnswer {
     Data(ToolOutput),
     /// Content blocks without a structured result (the diagnostics pack).
     Content(Vec<ContentItem>),
+    /// The call needs input from the client first (2026-07-28 `input_required`): requests by
+    /// key, each a JSON-RPC request shape (`{"method", "params"}`) of `elicitation/create`,
+    /// `sampling/createMessage` or `roots/list`, and the state to echo back.
+    InputRequired {
+        requests: Vec<(String, Value)>,
+        state: Option<String>,
+    },
 }
 
 impl From<ToolOutput> for ToolAnswer {
@@ -223,6 +271,10 @@ pub enum ToolFailure {
     /// rather than a tool result); the name is the capability's, e.g. `sampling`.
     #[error("this tool needs the client capability `{0}`, which the request did not declare")]
     MissingClientCapability(&'static str),
+    /// The `requestState` sent back does not verify (altered, or sealed for another call): a
+    /// protocol error (`-32602`).
+    #[error("the requestState does not verify: it was altered or belongs to another call")]
+    InvalidRequestState,
 }
 
 impl ToolFailure {
@@ -235,6 +287,7 @@ impl ToolFailure {
             Self::Upstream(_) => "upstream_error",
             Self::Deliberate(_) => "deliberate_error",
             Self::MissingClientCapability(_) => "missing_capability",
+            Self::InvalidRequestState => "invalid_request_state",
         }
     }
 }
@@ -301,7 +354,7 @@ fn upstream_message(error: &UpstreamError) -> String {
 type Schema = Arc<Map<String, Value>>;
 
 /// Every operation, in declaration order (the index of each is its discriminant).
-const EVERY: [Operation; 24] = [
+const EVERY: [Operation; 33] = [
     Operation::QueryThemes,
     Operation::ThemeInfo,
     Operation::ThemeTags,
@@ -326,6 +379,15 @@ const EVERY: [Operation; 24] = [
     Operation::DiagJsonSchema,
     Operation::DiagMissingCapability,
     Operation::DiagTriggerToolChange,
+    Operation::DiagInputElicitation,
+    Operation::DiagInputSampling,
+    Operation::DiagInputListRoots,
+    Operation::DiagInputRequestState,
+    Operation::DiagInputMultiple,
+    Operation::DiagInputMultiRound,
+    Operation::DiagInputCapabilities,
+    Operation::DiagInputTamperedState,
+    Operation::DiagStreamingElicitation,
 ];
 
 /// The schemas of every operation, built once, indexed by discriminant; `None` for an
@@ -374,7 +436,7 @@ impl Operation {
 
     /// The diagnostics pack (conformance fixtures), in catalogue order; never installed
     /// unless an operator adds its tools.
-    pub const DIAGNOSTICS: [Operation; 12] = [
+    pub const DIAGNOSTICS: [Operation; 21] = [
         Self::DiagSimpleText,
         Self::DiagImage,
         Self::DiagAudio,
@@ -387,6 +449,15 @@ impl Operation {
         Self::DiagJsonSchema,
         Self::DiagMissingCapability,
         Self::DiagTriggerToolChange,
+        Self::DiagInputElicitation,
+        Self::DiagInputSampling,
+        Self::DiagInputListRoots,
+        Self::DiagInputRequestState,
+        Self::DiagInputMultiple,
+        Self::DiagInputMultiRound,
+        Self::DiagInputCapabilities,
+        Self::DiagInputTamperedState,
+        Self::DiagStreamingElicitation,
     ];
 
     /// Every operation an operator can add, both packs.
@@ -423,6 +494,15 @@ impl Operation {
             Self::DiagJsonSchema => &diag::JSON_SCHEMA,
             Self::DiagMissingCapability => &diag::MISSING_CAPABILITY,
             Self::DiagTriggerToolChange => &diag::TRIGGER_TOOL_CHANGE,
+            Self::DiagInputElicitation => &diag::INPUT_ELICITATION,
+            Self::DiagInputSampling => &diag::INPUT_SAMPLING,
+            Self::DiagInputListRoots => &diag::INPUT_LIST_ROOTS,
+            Self::DiagInputRequestState => &diag::INPUT_REQUEST_STATE,
+            Self::DiagInputMultiple => &diag::INPUT_MULTIPLE,
+            Self::DiagInputMultiRound => &diag::INPUT_MULTI_ROUND,
+            Self::DiagInputCapabilities => &diag::INPUT_CAPABILITIES,
+            Self::DiagInputTamperedState => &diag::INPUT_TAMPERED_STATE,
+            Self::DiagStreamingElicitation => &diag::STREAMING_ELICITATION,
         }
     }
 

@@ -4,7 +4,7 @@ use super::{McpRequestContext, TOOLS_LIST_TTL_MS};
 use crate::analytics::Outcome;
 use crate::app::AppState;
 use crate::billing::{Gate, Offer, PaymentRequired};
-use crate::catalog::{ContentItem, Pack, ToolAnswer, ToolCall, ToolFailure};
+use crate::catalog::{CallInput, ContentItem, Pack, ToolAnswer, ToolCall, ToolFailure};
 use crate::tenant::Tenant;
 use crate::tenant::ToolConfig;
 use rmcp::model::{
@@ -172,6 +172,13 @@ impl ServerHandler for TollgateMcp {
                 None,
             ));
         };
+        let input = CallInput {
+            responses: request
+                .input_responses
+                .map(|responses| responses.into_iter().collect())
+                .unwrap_or_default(),
+            state: request.request_state,
+        };
         let arguments = request.arguments.unwrap_or_default();
         let reservation = match offer_of(&offers, tool) {
             None => None,
@@ -232,13 +239,17 @@ impl ServerHandler for TollgateMcp {
                 api: self.state.wordpress.as_ref(),
                 args: &arguments,
                 events: &events,
+                input: &input,
             })
             .await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         if let Some(reservation) = &reservation {
+            // A call that asks the client for input has not run yet: its use is given back.
             let settled = match &outcome {
+                Ok(ToolAnswer::InputRequired { .. }) | Err(_) => {
+                    self.state.billing.release(reservation).await
+                }
                 Ok(_) => self.state.billing.commit(tenant, reservation).await,
-                Err(_) => self.state.billing.release(reservation).await,
             };
             if let Err(error) = settled {
                 tracing::error!(tenant.slug = %tenant.slug, tool.name = %tool.name, %error, "could not settle a paid call");
@@ -258,6 +269,25 @@ impl ServerHandler for TollgateMcp {
                     .metrics
                     .tool_call(tenant.slug.as_str(), tool.name.as_str(), "ok");
                 CallToolResult::success(items.into_iter().map(content_block).collect())
+            }
+            Ok(ToolAnswer::InputRequired { requests, state }) => {
+                self.state.metrics.tool_call(
+                    tenant.slug.as_str(),
+                    tool.name.as_str(),
+                    "input_required",
+                );
+                return input_required(requests, state);
+            }
+            Err(ToolFailure::InvalidRequestState) => {
+                self.state.metrics.tool_call(
+                    tenant.slug.as_str(),
+                    tool.name.as_str(),
+                    "invalid_request_state",
+                );
+                return Err(ErrorData::invalid_params(
+                    ToolFailure::InvalidRequestState.to_string(),
+                    None,
+                ));
             }
             Err(ToolFailure::MissingClientCapability(capability)) => {
                 self.state.metrics.tool_call(
@@ -533,4 +563,23 @@ fn content_block(item: ContentItem) -> ContentBlock {
             meta: None,
         }),
     }
+}
+
+/// An `input_required` answer (2026-07-28) from a tool's requests, each a JSON-RPC request shape
+/// rmcp reads as an `InputRequest`.
+fn input_required(
+    requests: Vec<(String, Value)>,
+    state: Option<String>,
+) -> Result<CallToolResponse, ErrorData> {
+    let mut inputs = InputRequests::new();
+    for (key, request) in requests {
+        let request: InputRequest = serde_json::from_value(request).map_err(|error| {
+            ErrorData::internal_error(
+                format!("a tool asked for input Tollgate cannot send: {error}"),
+                None,
+            )
+        })?;
+        inputs.insert(key, request);
+    }
+    Ok(InputRequiredResult::new(Some(inputs), state).into())
 }

@@ -35,7 +35,7 @@ pub(super) struct CallEvents {
     /// Whether log messages may be sent: a 2025-era request (the session's level is not kept,
     /// see `set_level`), or a 2026-07-28 request whose `_meta` asked for `info` or finer.
     log: bool,
-    can_sample: bool,
+    declared: Declared,
     state: AppState,
     slug: TenantSlug,
 }
@@ -51,18 +51,21 @@ impl CallEvents {
         } else {
             true
         };
-        let can_sample = match ctx.meta.client_capabilities() {
-            Some(capabilities) => capabilities.sampling.is_some(),
+        // A 2026-07-28 request declares its capabilities in `_meta`; a 2025 session's come
+        // from `initialize`.
+        let declared = match ctx.meta.client_capabilities() {
+            Some(capabilities) => Declared::of(&capabilities),
             None => ctx
                 .peer
                 .peer_info()
-                .is_some_and(|info| info.capabilities.sampling.is_some()),
+                .map(|info| Declared::of(&info.capabilities))
+                .unwrap_or_default(),
         };
         Self {
             peer: ctx.peer.clone(),
             progress_token: ctx.meta.get_progress_token(),
             log,
-            can_sample,
+            declared,
             state: state.clone(),
             slug: tenant.slug.clone(),
         }
@@ -95,12 +98,57 @@ impl ToolEvents for CallEvents {
         })
     }
 
-    fn client_can_sample(&self) -> bool {
-        self.can_sample
+    fn client_declares(&self, capability: &str) -> bool {
+        match capability {
+            "sampling" => self.declared.sampling,
+            "elicitation" => self.declared.elicitation,
+            "roots" => self.declared.roots,
+            _ => false,
+        }
+    }
+
+    fn seal_state(&self, purpose: &str, plain: &str) -> Option<String> {
+        self.state
+            .master_key
+            .seal(plain, &self.state_context(purpose))
+            .ok()
+    }
+
+    fn open_state(&self, purpose: &str, sealed: &str) -> Option<String> {
+        self.state
+            .master_key
+            .open(sealed, &self.state_context(purpose))
+            .ok()
+            .map(|plain| plain.expose().to_owned())
     }
 
     fn tools_changed(&self) -> EventFuture<'_> {
         Box::pin(async move { self.state.tenants.announce_change(&self.slug).await })
+    }
+}
+
+impl CallEvents {
+    /// What a request state is bound to: this tenant and this fixture.
+    fn state_context(&self, purpose: &str) -> String {
+        format!("tenant:{}:request_state:{purpose}", self.slug.as_str())
+    }
+}
+
+/// The client capabilities a call may ask through.
+#[derive(Clone, Copy, Debug, Default)]
+struct Declared {
+    sampling: bool,
+    elicitation: bool,
+    roots: bool,
+}
+
+impl Declared {
+    fn of(capabilities: &rmcp::model::ClientCapabilities) -> Self {
+        Self {
+            sampling: capabilities.sampling.is_some(),
+            elicitation: capabilities.elicitation.is_some(),
+            roots: capabilities.roots.is_some(),
+        }
     }
 }
 
