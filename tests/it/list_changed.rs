@@ -1,10 +1,11 @@
 //! `notifications/tools/list_changed`: an rmcp client holding a 2025 session (its `GET` stream
-//! open) hears of a tool the operator renames through the admin API, on the replica it is
-//! connected to even when the change is made on another one (PostgreSQL).
+//! open), or a 2026-07-28 `subscriptions/listen` stream, hears of a tool the operator renames
+//! through the admin API, on the replica it is connected to even when the change is made on
+//! another one (PostgreSQL).
 
 use futures::stream::BoxStream;
 use reqwest::header::{HeaderName, HeaderValue};
-use rmcp::model::ClientJsonRpcMessage;
+use rmcp::model::{ClientJsonRpcMessage, ServerNotification, SubscriptionFilter};
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::{
@@ -18,8 +19,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
-use tollgate_tests::TestApp;
 use tollgate_tests::admin::Operator;
+use tollgate_tests::{Era, TestApp};
 
 /// rmcp's own reqwest client, which also says when the session's `GET` stream is open (the
 /// server watches for changes before it answers the `GET`, so from then on none is missed).
@@ -230,4 +231,35 @@ async fn a_session_on_one_replica_hears_of_a_change_made_on_another() {
     let names = tool_names(&client).await;
     assert!(names.contains(&"block_patterns".to_owned()), "{names:?}");
     client.cancel().await.expect("the client closes");
+}
+
+#[tokio::test]
+async fn a_2026_subscription_hears_that_the_operator_renamed_a_tool() {
+    let app = TestApp::spawn().await;
+    let operator = app.first_operator().await;
+    let client = app.mcp_client("demo", Era::Stateless).await;
+    // `listen` returns once the server acknowledged, and the server watches before that.
+    let mut subscription = client
+        .listen(SubscriptionFilter::builder().tools_list_changed().build())
+        .await
+        .expect("subscriptions/listen is acknowledged");
+    assert_eq!(subscription.acknowledged().tools_list_changed, Some(true));
+
+    rename(&operator, "wporg_plugin_tags", "plugin_tags").await;
+    let heard = within("list_changed on the subscription", subscription.next())
+        .await
+        .expect("the stream is open")
+        .expect("a notification");
+    assert!(
+        matches!(heard, ServerNotification::ToolListChangedNotification(_)),
+        "{heard:?}"
+    );
+    let names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .expect("tools/list")
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(names.contains(&"plugin_tags".to_owned()), "{names:?}");
 }
