@@ -7,6 +7,7 @@ mod handler;
 pub(crate) mod routes;
 mod sessions;
 mod store;
+mod streams;
 
 use crate::app::AppState;
 use crate::oauth::Caller;

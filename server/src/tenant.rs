@@ -295,6 +295,19 @@ pub struct TenantService {
     snapshots: moka::future::Cache<String, Arc<Served>>,
     changes: crate::changes::ChangePublisher,
     clock: Arc<dyn crate::clock::Clock>,
+    /// Announces, in this process, that a tenant's configuration changed (for the MCP streams
+    /// that tell clients their tool list changed).
+    announcements: tokio::sync::broadcast::Sender<ConfigChanged>,
+}
+
+/// A tenant's configuration changed in this process's view: its own write, or (PostgreSQL) any
+/// replica's write it heard of. Its tool list may have changed with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigChanged {
+    /// The tenant served at this slug.
+    Tenant(String),
+    /// Possibly any tenant: notifications between replicas may have been missed.
+    Any,
 }
 
 /// How long a cached tenant snapshot is trusted without re-reading the database.
@@ -311,7 +324,25 @@ impl TenantService {
                 .max_capacity(10_000)
                 .time_to_live(SNAPSHOT_TTL)
                 .build(),
+            announcements: tokio::sync::broadcast::channel(1024).0,
         }
+    }
+
+    /// Every configuration change from now on (see [`ConfigChanged`]). A receiver that falls
+    /// behind gets `Lagged` and should treat it as [`ConfigChanged::Any`].
+    pub fn watch_changes(&self) -> tokio::sync::broadcast::Receiver<ConfigChanged> {
+        self.announcements.subscribe()
+    }
+
+    /// Tells everyone watching the tenant (on every replica) that its configuration changed,
+    /// without changing it: what the diagnostics pack's `test_trigger_tool_change` does.
+    pub async fn announce_change(&self, slug: &TenantSlug) {
+        self.invalidate(slug).await;
+    }
+
+    fn announce(&self, change: ConfigChanged) {
+        // No receiver is the normal case (nobody listening), not an error.
+        let _ = self.announcements.send(change);
     }
 
     /// What the MCP endpoint of `slug` serves, or `None` when there is no such tenant (or it
@@ -353,6 +384,11 @@ impl TenantService {
     /// Drops the tenant's snapshot here, and tells the other replicas to drop theirs.
     async fn invalidate(&self, slug: &TenantSlug) {
         self.snapshots.invalidate(slug.as_str()).await;
+        // On PostgreSQL every replica, this one included, hears the notification published
+        // below and announces it in `forget_snapshot`; on SQLite there is only this process.
+        if !crate::db::is_shared(&self.db) {
+            self.announce(ConfigChanged::Tenant(slug.as_str().to_owned()));
+        }
         self.changes
             .publish(&crate::changes::Change::Tenant {
                 slug: slug.as_str().to_owned(),
@@ -363,11 +399,13 @@ impl TenantService {
     /// Drops the cached snapshot of `slug` (another replica changed it).
     pub async fn forget_snapshot(&self, slug: &str) {
         self.snapshots.invalidate(slug).await;
+        self.announce(ConfigChanged::Tenant(slug.to_owned()));
     }
 
     /// Drops every cached snapshot (change notifications may have been missed).
     pub fn forget_all_snapshots(&self) {
         self.snapshots.invalidate_all();
+        self.announce(ConfigChanged::Any);
     }
 
     /// Creates a tenant with no tools.

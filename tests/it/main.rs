@@ -14,6 +14,7 @@ mod dashboard_weight;
 mod housekeeping;
 mod keys;
 mod limits;
+mod list_changed;
 mod logs;
 mod mcp;
 mod oauth;

@@ -254,3 +254,37 @@ pub async fn sign_in_in_browser(browser: &crate::webdriver::Chromium, email: &st
         .await
         .expect("sign in");
 }
+
+impl Operator {
+    /// Creates the tenant `slug` without the WordPress.org tools and adds every tool of the
+    /// diagnostics pack (the conformance suite's fixtures) from the catalog, as an operator
+    /// would in the dashboard. Returns the names of the tools added.
+    pub async fn tenant_with_diagnostics_pack(&self, slug: &str) -> Vec<String> {
+        let created = self
+            .post(
+                "/api/v1/tenants",
+                json!({"slug": slug, "name": "Conformance", "install_catalog": false}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let catalog = self.get("/api/v1/catalog").await;
+        let mut names = Vec::new();
+        for entry in catalog.body.as_array().into_iter().flatten() {
+            let operation = entry["operation"].as_str().unwrap_or_default();
+            if !operation.starts_with("diagnostics.") {
+                continue;
+            }
+            let name = entry["default_name"].as_str().unwrap_or_default();
+            let added = self
+                .post(
+                    &format!("/api/v1/tenants/{slug}/tools"),
+                    json!({"operation": operation, "name": name}),
+                )
+                .await;
+            assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.body);
+            names.push(name.to_owned());
+        }
+        assert!(!names.is_empty(), "the catalog offers the diagnostics pack");
+        names
+    }
+}

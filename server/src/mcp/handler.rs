@@ -4,15 +4,16 @@ use super::{McpRequestContext, TOOLS_LIST_TTL_MS};
 use crate::analytics::Outcome;
 use crate::app::AppState;
 use crate::billing::{Gate, Offer, PaymentRequired, offer_of};
+use crate::catalog::{CallInput, ContentItem, Pack, ToolAnswer, ToolCall, ToolFailure};
 use crate::tenant::Tenant;
 use crate::tenant::ToolConfig;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
     ElicitRequest, ElicitRequestParams, ErrorCode, Implementation, InputRequest, InputRequests,
     InputRequiredResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
-    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    ServerCapabilities, ServerConfig, SubscriptionFilter, Tool, ToolAnnotations,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -30,7 +31,9 @@ impl TollgateMcp {
     }
 }
 
-fn request_context(ctx: &RequestContext<RoleServer>) -> Result<McpRequestContext, ErrorData> {
+pub(super) fn request_context(
+    ctx: &RequestContext<RoleServer>,
+) -> Result<McpRequestContext, ErrorData> {
     ctx.extensions
         .get::<axum::http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<McpRequestContext>().cloned())
@@ -54,20 +57,26 @@ pub fn describe_tool(tool: &ToolConfig, offer: Option<&Offer>) -> Tool {
         description,
         tool.operation.input_schema(),
     );
+    // A diagnostics tool has no output schema (it answers with content blocks), unless priced.
     let output_schema = match offer {
-        Some(_) => Arc::new(paid_output_schema(&tool.operation.output_schema())),
-        None => tool.operation.output_schema(),
+        Some(_) => Some(Arc::new(paid_output_schema(
+            &tool.operation.output_schema(),
+        ))),
+        None if tool.operation.has_output_schema() => Some(tool.operation.output_schema()),
+        None => None,
     };
-    let described = described
-        .with_title(tool.effective_title())
-        .with_raw_output_schema(output_schema)
-        .with_annotations(
-            ToolAnnotations::with_title(tool.effective_title())
-                .read_only(true)
-                .destructive(false)
-                .idempotent(true)
-                .open_world(true),
-        );
+    let described = described.with_title(tool.effective_title());
+    let described = match output_schema {
+        Some(schema) => described.with_raw_output_schema(schema),
+        None => described,
+    };
+    let described = described.with_annotations(
+        ToolAnnotations::with_title(tool.effective_title())
+            .read_only(true)
+            .destructive(false)
+            .idempotent(true)
+            .open_world(tool.operation.pack() == Pack::WordPress),
+    );
     match offer {
         Some(offer) => described.with_meta(price_meta(offer)),
         None => described,
@@ -75,13 +84,26 @@ pub fn describe_tool(tool: &ToolConfig, offer: Option<&Offer>) -> Tool {
 }
 
 impl ServerHandler for TollgateMcp {
+    #[expect(
+        deprecated,
+        reason = "logging is declared for 2025 sessions, where it is current"
+    )]
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("tollgate", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Tools that search and read the public WordPress.org directory: themes, plugins, \
+        // `listChanged`: open 2025 sessions (their GET stream) and 2026-07-28
+        // `subscriptions/listen` streams hear of every change of the tenant's tools
+        // (`streams.rs`). Logging: only the diagnostics pack logs, and only when allowed.
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .enable_logging()
+                .build(),
+        )
+        .with_server_info(Implementation::new("tollgate", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Tools that search and read the public WordPress.org directory: themes, plugins, \
                  core releases, translations, events and block patterns.",
-            )
+        )
     }
 
     async fn list_tools(
@@ -150,6 +172,13 @@ impl ServerHandler for TollgateMcp {
                 None,
             ));
         };
+        let input = CallInput {
+            responses: request
+                .input_responses
+                .map(|responses| responses.into_iter().collect())
+                .unwrap_or_default(),
+            state: request.request_state,
+        };
         let arguments = request.arguments.unwrap_or_default();
         let reservation = match offer_of(&offers, tool) {
             None => None,
@@ -203,15 +232,24 @@ impl ServerHandler for TollgateMcp {
             }
         };
         let started = Instant::now();
+        let events = super::streams::CallEvents::new(&self.state, &ctx, &context.tenant.tenant);
         let outcome = tool
             .operation
-            .run(self.state.wordpress.as_ref(), &arguments)
+            .run(ToolCall {
+                api: self.state.wordpress.as_ref(),
+                args: &arguments,
+                events: &events,
+                input: &input,
+            })
             .await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         if let Some(reservation) = &reservation {
+            // A call that asks the client for input has not run yet: its use is given back.
             let settled = match &outcome {
+                Ok(ToolAnswer::InputRequired { .. }) | Err(_) => {
+                    self.state.billing.release(reservation).await
+                }
                 Ok(_) => self.state.billing.commit(tenant, reservation).await,
-                Err(_) => self.state.billing.release(reservation).await,
             };
             if let Err(error) = settled {
                 tracing::error!(tenant.slug = %tenant.slug, tool.name = %tool.name, %error, "could not settle a paid call");
@@ -226,7 +264,44 @@ impl ServerHandler for TollgateMcp {
             .analytics
             .record(tenant.id, tool.name.as_str(), counted);
         let result = match outcome {
-            Ok(output) => {
+            Ok(ToolAnswer::Content(items)) => {
+                self.state
+                    .metrics
+                    .tool_call(tenant.slug.as_str(), tool.name.as_str(), "ok");
+                CallToolResult::success(items.into_iter().map(content_block).collect())
+            }
+            Ok(ToolAnswer::InputRequired { requests, state }) => {
+                self.state.metrics.tool_call(
+                    tenant.slug.as_str(),
+                    tool.name.as_str(),
+                    "input_required",
+                );
+                return input_required(requests, state);
+            }
+            Err(ToolFailure::InvalidRequestState) => {
+                self.state.metrics.tool_call(
+                    tenant.slug.as_str(),
+                    tool.name.as_str(),
+                    "invalid_request_state",
+                );
+                return Err(ErrorData::invalid_params(
+                    ToolFailure::InvalidRequestState.to_string(),
+                    None,
+                ));
+            }
+            Err(ToolFailure::MissingClientCapability(capability)) => {
+                self.state.metrics.tool_call(
+                    tenant.slug.as_str(),
+                    tool.name.as_str(),
+                    "missing_capability",
+                );
+                return Err(ErrorData::new(
+                    ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                    format!("this tool needs the client capability `{capability}`"),
+                    Some(json!({"requiredCapabilities": {capability: {}}})),
+                ));
+            }
+            Ok(ToolAnswer::Data(output)) => {
                 self.state
                     .metrics
                     .tool_call(tenant.slug.as_str(), tool.name.as_str(), "ok");
@@ -256,6 +331,34 @@ impl ServerHandler for TollgateMcp {
             }
         };
         Ok(result.into())
+    }
+
+    #[expect(
+        deprecated,
+        reason = "logging/setLevel is part of the 2025 protocol Tollgate serves"
+    )]
+    async fn set_level(
+        &self,
+        _request: rmcp::model::SetLevelRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        // Accepted and not kept: sessions are served statelessly, and the only tools that log
+        // (the diagnostics pack) log at `info`, which every level but the stricter ones shows.
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        _requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        // Tools are all a tenant serves; rmcp intersects this with what the client asked for.
+        Some(SubscriptionFilter::builder().tools_list_changed().build())
+    }
+
+    async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {
+        let request = request_context(subscription.request_context())?;
+        super::streams::serve_subscription(&self.state, &request, &subscription).await;
+        Ok(())
     }
 
     fn get_tool(&self, _name: &str) -> Option<Tool> {
@@ -435,4 +538,42 @@ fn payment_answer(
     let mut result = CallToolResult::error(vec![ContentBlock::text(message)]);
     result.structured_content = Some(structured);
     Ok(result.into())
+}
+
+/// A diagnostics tool's content item as an MCP content block.
+fn content_block(item: ContentItem) -> ContentBlock {
+    match item {
+        ContentItem::Text(text) => ContentBlock::text(text),
+        ContentItem::Image { data, mime_type } => ContentBlock::image(data, mime_type),
+        ContentItem::Audio { data, mime_type } => ContentBlock::audio(data, mime_type),
+        ContentItem::Resource {
+            uri,
+            mime_type,
+            text,
+        } => ContentBlock::resource(rmcp::model::ResourceContents::TextResourceContents {
+            uri: uri.to_owned(),
+            mime_type: Some(mime_type.to_owned()),
+            text,
+            meta: None,
+        }),
+    }
+}
+
+/// An `input_required` answer (2026-07-28) from a tool's requests, each a JSON-RPC request shape
+/// rmcp reads as an `InputRequest`.
+fn input_required(
+    requests: Vec<(String, Value)>,
+    state: Option<String>,
+) -> Result<CallToolResponse, ErrorData> {
+    let mut inputs = InputRequests::new();
+    for (key, request) in requests {
+        let request: InputRequest = serde_json::from_value(request).map_err(|error| {
+            ErrorData::internal_error(
+                format!("a tool asked for input Tollgate cannot send: {error}"),
+                None,
+            )
+        })?;
+        inputs.insert(key, request);
+    }
+    Ok(InputRequiredResult::new(Some(inputs), state).into())
 }

@@ -229,6 +229,16 @@ pub async fn mcp_endpoint(
     if let Some(refused) = over_limit(&state, tenant_id, &address, user, request_id).await {
         return refused;
     }
+    // A 2025 session's GET stream carries the tenant's tool-list changes (`streams.rs`);
+    // without a session, rmcp answers a GET with 405.
+    if parts.method == Method::GET && session_info.is_some() {
+        return session_stream(&state, &slug);
+    }
+    if method == "subscriptions/listen" {
+        parts
+            .extensions
+            .insert(super::streams::EarlyWatch::new(&state));
+    }
     // Paid tools always need a signed-in caller: answer 401 so the client starts its sign-in.
     // The name checked is the body's, the one rmcp dispatches (it refuses a contradicting
     // `Mcp-Name` header).
@@ -382,5 +392,22 @@ fn unauthorized(state: &AppState, slug: &str, error: Option<&str>) -> Response {
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, value);
     }
+    response
+}
+
+/// The SSE response of a 2025 session's `GET`: server-to-client notifications, with a comment
+/// every 15 s so that proxies keep the connection open.
+fn session_stream(state: &AppState, slug: &str) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures::StreamExt as _;
+    let events = super::streams::session_changes(state, slug)
+        .map(|message| Ok::<_, std::convert::Infallible>(Event::default().data(message)));
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response();
+    response.headers_mut().insert(
+        "x-accel-buffering",
+        axum::http::HeaderValue::from_static("no"),
+    );
     response
 }

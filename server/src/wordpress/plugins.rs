@@ -1,20 +1,19 @@
 //! The plugin directory tools: search, details, popular tags and download statistics.
 
-use super::catalog::{Operation, ToolFailure, ToolOutput};
 use super::client::{UpstreamError, WordPressApi};
 use super::support::{
-    Query, SECTION_CHARS, SHORT_TEXT_CHARS, TagsArgs, check_fields, check_range, check_slug,
-    extra_value, hot_tags, https_url, non_blank, number, numbered_lines, one_line, page_info,
-    parse_args, put, scalar_number, scalar_text, tags_input_schema, tags_output_schema, text,
-    thousands, to_https, truncate, upstream_failure,
+    Query, SECTION_CHARS, SHORT_TEXT_CHARS, TagsArgs, check_fields, check_range, extra_value,
+    hot_tags, https_url, non_blank, number, numbered_lines, one_line, page_info, parse_args, put,
+    scalar_number, scalar_text, tags_input_schema, tags_output_schema, text, thousands, to_https,
+    truncate, upstream_failure,
 };
 use super::themes::{slugs_argument, tags_text};
+use crate::catalog::{Operation, OperationSpec, ToolAnswer, ToolFailure, ToolOutput};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
 
 const PATH: &str = "/plugins/info/1.2/";
-const DOWNLOADS_PATH: &str = "/stats/plugin/1.0/downloads.php";
 
 /// Fields always asked of WordPress.org: what the summaries are made of.
 const BASE_FIELDS: &[&str] = &[
@@ -183,6 +182,23 @@ pub(super) fn query_output() -> Value {
     })
 }
 
+/// `wporg.query_plugins`: declared here, listed in [`crate::catalog::Operation::spec`].
+pub(crate) static QUERY: OperationSpec = OperationSpec {
+    key: "wporg.query_plugins",
+    default_name: "wporg_query_plugins",
+    title: "Search WordPress.org plugins",
+    description: "Search the free plugins in the WordPress.org plugin directory by keyword \
+         (`search`, also `slug:<slug>` or `block:<block-name>`), `tag` or author \
+         username (`author`), or list one of the directory's `browse` views (popular, \
+         new, updated, featured, beta, blocks, adopt-me; `browse` cannot be combined \
+         with search, tag or author). Returns one page (`page`, `per_page` up to 100, \
+         default 10) with name, slug, version, author, rating, active installs, \
+         compatibility and a short description. Use wporg_plugin_info for full details.",
+    input_schema: query_input,
+    output_schema: Some(query_output),
+    run: |call| Box::pin(async move { query(call.api, call.args).await.map(ToolAnswer::from) }),
+};
+
 pub(super) async fn query(
     api: &dyn WordPressApi,
     args: &Map<String, Value>,
@@ -318,6 +334,22 @@ fn plugin_not_found(slug: &str, message: &str) -> String {
         )
     }
 }
+
+/// `wporg.plugin_info`: declared here, listed in [`crate::catalog::Operation::spec`].
+pub(crate) static INFO: OperationSpec = OperationSpec {
+    key: "wporg.plugin_info",
+    default_name: "wporg_plugin_info",
+    title: "WordPress.org plugin details",
+    description: "Details of WordPress.org plugins by slug (e.g. \"akismet\"): version, author, \
+         rating, active installs, last update, tested-up-to and required WordPress and \
+         PHP versions, and a short description. Pass `slug` for one plugin or `slugs` \
+         for up to 100. Add `fields` (e.g. [\"sections\", \"versions\", \"banners\"]) \
+         for the readme sections (description, installation, FAQ, changelog), download \
+         links per version, images and more.",
+    input_schema: info_input,
+    output_schema: Some(info_output),
+    run: |call| Box::pin(async move { info(call.api, call.args).await.map(ToolAnswer::from) }),
+};
 
 pub(super) async fn info(
     api: &dyn WordPressApi,
@@ -562,6 +594,19 @@ pub(super) fn tags_output() -> Value {
     tags_output_schema("plugins")
 }
 
+/// `wporg.plugin_tags`: declared here, listed in [`crate::catalog::Operation::spec`].
+pub(crate) static TAGS: OperationSpec = OperationSpec {
+    key: "wporg.plugin_tags",
+    default_name: "wporg_plugin_tags",
+    title: "Popular WordPress.org plugin tags",
+    description: "The most used tags of the WordPress.org plugin directory, with how many plugins \
+         carry each. Use it to pick a `tag` for wporg_query_plugins. `number` limits the \
+         list (default 30).",
+    input_schema: tags_input,
+    output_schema: Some(tags_output),
+    run: |call| Box::pin(async move { tags(call.api, call.args).await.map(ToolAnswer::from) }),
+};
+
 pub(super) async fn tags(
     api: &dyn WordPressApi,
     args: &Map<String, Value>,
@@ -579,111 +624,6 @@ pub(super) async fn tags(
     Ok(ToolOutput {
         text: tags_text("plugin", &tags),
         structured: json!({ "tags": tags }),
-    })
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DownloadsArgs {
-    slug: String,
-    limit: Option<u32>,
-}
-
-pub(super) fn downloads_input() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "slug": {"type": "string", "pattern": "^[a-z0-9_-]+$", "description": "Plugin slug, e.g. \"woocommerce\"."},
-            "limit": {"type": "integer", "minimum": 1, "maximum": 730, "default": 30, "description": "How many most recent days."}
-        },
-        "required": ["slug"],
-        "additionalProperties": false
-    })
-}
-
-pub(super) fn downloads_output() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "slug": {"type": "string"},
-            "days": {
-                "type": "array",
-                "description": "Downloads per day, oldest first.",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "date": {"type": "string", "description": "YYYY-MM-DD."},
-                        "downloads": {"type": "integer", "minimum": 0}
-                    },
-                    "required": ["date", "downloads"]
-                }
-            },
-            "total": {"type": "integer", "minimum": 0, "description": "Sum over the days listed."},
-            "average": {"type": "integer", "minimum": 0, "description": "Mean downloads per day, rounded down."}
-        },
-        "required": ["slug", "days", "total", "average"]
-    })
-}
-
-fn no_statistics(slug: &str) -> String {
-    format!(
-        "WordPress.org has no download statistics for plugin \"{slug}\". Check the slug with \
-         wporg_plugin_info, or search with wporg_query_plugins."
-    )
-}
-
-pub(super) async fn downloads(
-    api: &dyn WordPressApi,
-    args: &Map<String, Value>,
-) -> Result<ToolOutput, ToolFailure> {
-    let args: DownloadsArgs = parse_args(Operation::PluginDownloads, args)?;
-    let slug = args.slug.trim().to_owned();
-    check_slug(&slug, "wporg_query_plugins")?;
-    check_range("limit", args.limit, 1, 730)?;
-    let limit = args.limit.unwrap_or(30);
-    let mut query = Query::default();
-    query.plain("slug", &slug).plain("limit", &limit);
-    let answer = api
-        .get_json(DOWNLOADS_PATH, query.pairs())
-        .await
-        .map_err(|e| upstream_failure(api, e, |_| no_statistics(&slug)))?;
-    let mut days: Vec<(String, u64)> = match answer.as_ref() {
-        Value::Object(map) if map.contains_key("error") => {
-            return Err(ToolFailure::NotFound(no_statistics(&slug)));
-        }
-        Value::Object(map) => map
-            .iter()
-            .filter_map(|(date, count)| Some((date.clone(), scalar_number(count)?)))
-            .collect(),
-        _ => Vec::new(),
-    };
-    if days.is_empty() {
-        return Err(ToolFailure::NotFound(no_statistics(&slug)));
-    }
-    days.sort_by(|a, b| a.0.cmp(&b.0));
-    // Keep the most recent `limit` days, should upstream send more.
-    let skip = days.len().saturating_sub(limit as usize);
-    let days: Vec<(String, u64)> = days.into_iter().skip(skip).collect();
-    let total: u64 = days.iter().map(|(_, n)| n).sum();
-    let average = total / days.len() as u64;
-    let mut text = format!(
-        "Plugin {slug}: {} downloads over {} days ({} to {}), {} a day on average.",
-        thousands(total),
-        days.len(),
-        days.first().map(|d| d.0.as_str()).unwrap_or_default(),
-        days.last().map(|d| d.0.as_str()).unwrap_or_default(),
-        thousands(average)
-    );
-    if let Some((date, count)) = days.last() {
-        let _ = write!(text, " Latest day {date}: {}.", thousands(*count));
-    }
-    let days: Vec<Value> = days
-        .into_iter()
-        .map(|(date, downloads)| json!({"date": date, "downloads": downloads}))
-        .collect();
-    Ok(ToolOutput {
-        text,
-        structured: json!({"slug": slug, "days": days, "total": total, "average": average}),
     })
 }
 

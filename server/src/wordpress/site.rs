@@ -1,12 +1,11 @@
-//! The other WordPress.org tools: core releases, translations, events and block patterns.
+//! The other WordPress.org tools: core releases, translations and events.
 
-use super::catalog::{Operation, ToolFailure, ToolOutput};
 use super::client::WordPressApi;
 use super::support::{
-    Query, check_range, check_slug, check_version, decode_entities, float, https_url, non_blank,
-    numbered_lines, one_line, parse_args, put, scalar_number, scalar_text, text, truncate,
-    upstream_failure,
+    Query, check_range, check_slug, check_version, float, https_url, non_blank, numbered_lines,
+    parse_args, put, text, upstream_failure,
 };
+use crate::catalog::{Operation, OperationSpec, ToolAnswer, ToolFailure, ToolOutput};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::cmp::Ordering;
@@ -15,9 +14,6 @@ use std::fmt::Write as _;
 const VERSION_CHECK_PATH: &str = "/core/version-check/1.7/";
 const STABLE_CHECK_PATH: &str = "/core/stable-check/1.0/";
 const EVENTS_PATH: &str = "/events/1.0/";
-const PATTERNS_PATH: &str = "/patterns/1.0/";
-/// Pattern markup kept unless the caller asks for all of it.
-const PATTERN_CONTENT_CHARS: usize = 300;
 
 // ----- core versions -----
 
@@ -92,6 +88,26 @@ fn compare_versions(a: &str, b: &str) -> Ordering {
     };
     parts(a).cmp(&parts(b))
 }
+
+/// `wporg.core_versions`: declared here, listed in [`crate::catalog::Operation::spec`].
+pub(crate) static CORE_VERSIONS: OperationSpec = OperationSpec {
+    key: "wporg.core_versions",
+    default_name: "wporg_core_versions",
+    title: "WordPress releases and security status",
+    description: "WordPress core releases: the latest version with its download link and the \
+         current update offers, and which versions are still secure. Pass `version` \
+         (e.g. \"6.4.2\") to learn whether that version is the latest, outdated but \
+         secure, or insecure and must be updated.",
+    input_schema: core_input,
+    output_schema: Some(core_output),
+    run: |call| {
+        Box::pin(async move {
+            core_versions(call.api, call.args)
+                .await
+                .map(ToolAnswer::from)
+        })
+    },
+};
 
 pub(super) async fn core_versions(
     api: &dyn WordPressApi,
@@ -312,6 +328,27 @@ fn language_matches(item: &Map<String, Value>, wanted: &str) -> bool {
         || field("english_name").starts_with(&format!("{wanted} ("))
 }
 
+/// `wporg.translations`: declared here, listed in [`crate::catalog::Operation::spec`].
+pub(crate) static TRANSLATIONS: OperationSpec = OperationSpec {
+    key: "wporg.translations",
+    default_name: "wporg_translations",
+    title: "WordPress.org translations",
+    description: "The language packs available on WordPress.org for WordPress core (`type`: \
+         core, the default), a plugin or a theme (`type`: plugins or themes, with \
+         `slug`). Each has the locale code, English and native names, translated \
+         version, update time and the package download URL. Narrow with `language` \
+         (e.g. \"de\" or \"pt_BR\") and `version`.",
+    input_schema: translations_input,
+    output_schema: Some(translations_output),
+    run: |call| {
+        Box::pin(async move {
+            translations(call.api, call.args)
+                .await
+                .map(ToolAnswer::from)
+        })
+    },
+};
+
 pub(super) async fn translations(
     api: &dyn WordPressApi,
     args: &Map<String, Value>,
@@ -494,6 +531,21 @@ pub(super) fn events_output() -> Value {
     })
 }
 
+/// `wporg.events`: declared here, listed in [`crate::catalog::Operation::spec`].
+pub(crate) static EVENTS: OperationSpec = OperationSpec {
+    key: "wporg.events",
+    default_name: "wporg_events",
+    title: "WordPress events near a place",
+    description: "Upcoming WordPress events (WordCamps and meetups) near a place, from \
+         WordPress.org. Give `location` (a city name, e.g. \"Berlin\"), or `latitude` and \
+         `longitude`, or a two-letter `country` code. Returns the resolved place and \
+         the events with title, type, date, venue and URL. `number` limits the list \
+         (default 10).",
+    input_schema: events_input,
+    output_schema: Some(events_output),
+    run: |call| Box::pin(async move { events(call.api, call.args).await.map(ToolAnswer::from) }),
+};
+
 pub(super) async fn events(
     api: &dyn WordPressApi,
     args: &Map<String, Value>,
@@ -650,218 +702,6 @@ pub(super) async fn events(
     })
 }
 
-// ----- patterns -----
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PatternsArgs {
-    search: Option<String>,
-    category: Option<String>,
-    per_page: Option<u32>,
-    #[serde(default)]
-    include_content: bool,
-}
-
-pub(super) fn patterns_input() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "search": {"type": "string", "maxLength": 200, "description": "Keywords, e.g. \"pricing table\"."},
-            "category": {"type": "string", "maxLength": 100, "description": "Category slug, e.g. header, footer, gallery, call-to-action, text, featured, buttons, columns, banner, wireframe."},
-            "per_page": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10, "description": "Most patterns to return."},
-            "include_content": {"type": "boolean", "default": false, "description": "Return each pattern's full block markup instead of its first 300 characters."}
-        },
-        "additionalProperties": false
-    })
-}
-
-pub(super) fn patterns_output() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "count": {"type": "integer", "minimum": 0},
-            "patterns": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "integer"},
-                        "title": {"type": "string"},
-                        "description": {"type": "string"},
-                        "category_slugs": {"type": "array", "items": {"type": "string"}},
-                        "keyword_slugs": {"type": "array", "items": {"type": "string"}},
-                        "content": {"type": "string", "description": "Block markup to paste into the editor."},
-                        "content_truncated": {"type": "boolean", "description": "True when content was cut; ask with include_content for all of it."}
-                    },
-                    "required": ["id", "title", "content", "content_truncated"]
-                }
-            }
-        },
-        "required": ["count", "patterns"]
-    })
-}
-
-/// The id of a pattern category, by slug or name; unknown ones list the known slugs.
-async fn category_id(api: &dyn WordPressApi, wanted: &str) -> Result<u64, ToolFailure> {
-    let mut query = Query::default();
-    query.plain("categories", "");
-    let answer = api
-        .get_json(PATTERNS_PATH, query.pairs())
-        .await
-        .map_err(|e| upstream_failure(api, e, |m| format!("No pattern categories ({m}).")))?;
-    let categories: Vec<(u64, String, String)> = answer
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .filter_map(|c| {
-                    Some((
-                        scalar_number(c.get("id")?)?,
-                        text(c, "slug")?,
-                        text(c, "name").unwrap_or_default(),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let wanted_lower = wanted.to_lowercase();
-    categories
-        .iter()
-        .find(|(_, slug, name)| *slug == wanted_lower || name.to_lowercase() == wanted_lower)
-        .map(|(id, _, _)| *id)
-        .ok_or_else(|| {
-            let slugs: Vec<&str> = categories.iter().map(|(_, s, _)| s.as_str()).collect();
-            ToolFailure::InvalidArguments(format!(
-                "there is no pattern category {wanted:?}; the categories are: {}.",
-                slugs.join(", ")
-            ))
-        })
-}
-
-fn string_list(value: Option<&Value>) -> Vec<String> {
-    value
-        .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(scalar_text).collect())
-        .unwrap_or_default()
-}
-
-/// `{"rendered": "x"}` or `"x"`.
-fn rendered(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(s) => Some(s.clone()),
-        other => other.get("rendered")?.as_str().map(str::to_owned),
-    }
-}
-
-pub(super) async fn patterns(
-    api: &dyn WordPressApi,
-    args: &Map<String, Value>,
-) -> Result<ToolOutput, ToolFailure> {
-    let args: PatternsArgs = parse_args(Operation::Patterns, args)?;
-    check_range("per_page", args.per_page, 1, 100)?;
-    let per_page = args.per_page.unwrap_or(10);
-    let search = non_blank(args.search);
-    let category = match non_blank(args.category) {
-        Some(category) => Some(category_id(api, &category).await?),
-        None => None,
-    };
-    let mut query = Query::default();
-    query
-        .plain_opt("search", search.as_deref())
-        .plain_opt("pattern-categories", category)
-        .plain("per_page", &per_page);
-    let answer = api
-        .get_json(PATTERNS_PATH, query.pairs())
-        .await
-        .map_err(|e| upstream_failure(api, e, |m| format!("No patterns found ({m}).")))?;
-    let list = match answer.as_ref() {
-        Value::Array(list) => list.as_slice(),
-        Value::Object(map) => {
-            let message = map
-                .get("message")
-                .and_then(Value::as_str)
-                .map_or_else(|| "unexpected answer".to_owned(), one_line);
-            return Err(ToolFailure::Rejected(message));
-        }
-        _ => &[],
-    };
-    let patterns: Vec<Map<String, Value>> = list
-        .iter()
-        .filter_map(|raw| {
-            let id = scalar_number(raw.get("id")?)?;
-            let title = rendered(raw.get("title"))
-                .map(|t| decode_entities(&t))
-                .unwrap_or_else(|| format!("Pattern {id}"));
-            let content = raw
-                .get("pattern_content")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .or_else(|| rendered(raw.get("content")))
-                .unwrap_or_default();
-            let cut = !args.include_content && content.chars().count() > PATTERN_CONTENT_CHARS;
-            let content = if cut {
-                truncate(&content, PATTERN_CONTENT_CHARS)
-            } else {
-                content
-            };
-            let mut pattern = Map::new();
-            pattern.insert("id".to_owned(), json!(id));
-            pattern.insert("title".to_owned(), json!(title));
-            put(
-                &mut pattern,
-                "description",
-                raw.pointer("/meta/wpop_description")
-                    .and_then(Value::as_str)
-                    .map(one_line)
-                    .filter(|d| !d.is_empty()),
-            );
-            pattern.insert(
-                "category_slugs".to_owned(),
-                json!(string_list(raw.get("category_slugs"))),
-            );
-            pattern.insert(
-                "keyword_slugs".to_owned(),
-                json!(string_list(raw.get("keyword_slugs"))),
-            );
-            pattern.insert("content".to_owned(), json!(content));
-            pattern.insert("content_truncated".to_owned(), json!(cut));
-            Some(pattern)
-        })
-        .take(per_page as usize)
-        .collect();
-    let text = if patterns.is_empty() {
-        "No block patterns found. Try other keywords or another category.".to_owned()
-    } else {
-        let lines: Vec<String> = patterns
-            .iter()
-            .map(|p| {
-                let get = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default();
-                let categories = string_list(p.get("category_slugs")).join(", ");
-                let mut line = format!(
-                    "{} (id {})",
-                    get("title"),
-                    p.get("id").and_then(Value::as_u64).unwrap_or_default()
-                );
-                if !categories.is_empty() {
-                    let _ = write!(line, " — {categories}");
-                }
-                if !get("description").is_empty() {
-                    let _ = write!(line, ": {}", truncate(get("description"), 120));
-                }
-                line
-            })
-            .collect();
-        format!(
-            "Found {} block patterns:{}",
-            patterns.len(),
-            numbered_lines(&lines, 100)
-        )
-    };
-    Ok(ToolOutput {
-        text,
-        structured: json!({"count": patterns.len(), "patterns": patterns}),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -884,15 +724,5 @@ mod tests {
         assert!(language_matches(&item, "German"));
         assert!(!language_matches(&item, "d"));
         assert!(!language_matches(&item, "fr"));
-    }
-
-    #[test]
-    fn pattern_titles_may_be_rendered_objects() {
-        assert_eq!(
-            rendered(Some(&json!({"rendered": "Hero"}))),
-            Some("Hero".to_owned())
-        );
-        assert_eq!(rendered(Some(&json!("Plain"))), Some("Plain".to_owned()));
-        assert_eq!(rendered(None), None);
     }
 }

@@ -1,7 +1,7 @@
 //! Helpers shared by the tools: argument parsing, lenient reading of upstream JSON, and text.
 
-use super::catalog::{Operation, ToolFailure};
 use super::client::{UpstreamError, WordPressApi};
+use crate::catalog::{Operation, ToolFailure};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;

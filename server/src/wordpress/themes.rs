@@ -1,13 +1,13 @@
 //! The theme directory tools: search, details, popular tags and feature filters.
 
-use super::catalog::{Operation, ToolFailure, ToolOutput};
 use super::client::WordPressApi;
 use super::support::{
     Query, SECTION_CHARS, SHORT_TEXT_CHARS, TagsArgs, check_fields, check_range, check_slug,
-    check_version, clean_list, extra_value, hot_tags, https_url, non_blank, number, numbered_lines,
-    one_line, page_info, parse_args, put, string_or_list, tags_input_schema, tags_output_schema,
-    text, thousands, truncate, upstream_failure,
+    clean_list, extra_value, hot_tags, https_url, non_blank, number, numbered_lines, one_line,
+    page_info, parse_args, put, string_or_list, tags_input_schema, tags_output_schema, text,
+    thousands, truncate, upstream_failure,
 };
+use crate::catalog::{Operation, OperationSpec, ToolAnswer, ToolFailure, ToolOutput};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
@@ -188,6 +188,24 @@ pub(super) fn query_output() -> Value {
     })
 }
 
+/// `wporg.query_themes`: declared here, listed in [`crate::catalog::Operation::spec`].
+pub(crate) static QUERY: OperationSpec = OperationSpec {
+    key: "wporg.query_themes",
+    default_name: "wporg_query_themes",
+    title: "Search WordPress.org themes",
+    description: "Search the free themes in the WordPress.org theme directory. Use it to find \
+         themes by keyword (`search`), feature tags (`tag`, all must match; see \
+         wporg_theme_features for valid tags), author username (`author`) or a listing \
+         (`browse`: popular, new, updated, featured). Returns one page of results \
+         (`page`, `per_page` up to 100, default 10) with name, slug, version, author, \
+         rating, active installs and a short description. Heavy data (sections, \
+         versions, screenshots, …) is left out unless named in `fields`. Use \
+         wporg_theme_info with a slug for full details.",
+    input_schema: query_input,
+    output_schema: Some(query_output),
+    run: |call| Box::pin(async move { query(call.api, call.args).await.map(ToolAnswer::from) }),
+};
+
 pub(super) async fn query(
     api: &dyn WordPressApi,
     args: &Map<String, Value>,
@@ -324,6 +342,21 @@ fn theme_not_found(slug: &str) -> String {
          wporg_query_themes."
     )
 }
+
+/// `wporg.theme_info`: declared here, listed in [`crate::catalog::Operation::spec`].
+pub(crate) static INFO: OperationSpec = OperationSpec {
+    key: "wporg.theme_info",
+    default_name: "wporg_theme_info",
+    title: "WordPress.org theme details",
+    description: "Details of WordPress.org themes by slug: version, author, rating, active \
+         installs, last update, required WordPress and PHP versions, links and a short \
+         description. Pass `slug` for one theme or `slugs` for up to 100 at once. Add \
+         `fields` (e.g. [\"sections\", \"versions\", \"tags\"]) for the long description, \
+         changelog-style sections, download links per version and more.",
+    input_schema: info_input,
+    output_schema: Some(info_output),
+    run: |call| Box::pin(async move { info(call.api, call.args).await.map(ToolAnswer::from) }),
+};
 
 pub(super) async fn info(
     api: &dyn WordPressApi,
@@ -538,6 +571,19 @@ pub(super) fn tags_output() -> Value {
     tags_output_schema("themes")
 }
 
+/// `wporg.theme_tags`: declared here, listed in [`crate::catalog::Operation::spec`].
+pub(crate) static TAGS: OperationSpec = OperationSpec {
+    key: "wporg.theme_tags",
+    default_name: "wporg_theme_tags",
+    title: "Popular WordPress.org theme tags",
+    description: "The most used tags of the WordPress.org theme directory, with how many themes \
+         carry each. Use it to pick `tag` values for wporg_query_themes. `number` limits \
+         the list (default 30).",
+    input_schema: tags_input,
+    output_schema: Some(tags_output),
+    run: |call| Box::pin(async move { tags(call.api, call.args).await.map(ToolAnswer::from) }),
+};
+
 pub(super) async fn tags(
     api: &dyn WordPressApi,
     args: &Map<String, Value>,
@@ -578,117 +624,6 @@ pub(super) fn tags_text(what: &str, tags: &[Value]) -> String {
         tags.len(),
         list.join(", ")
     )
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FeaturesArgs {
-    wp_version: Option<String>,
-}
-
-pub(super) fn features_input() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "wp_version": {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+){0,2}$", "description": "WordPress version to list features for, e.g. \"6.5\"; default: current."}
-        },
-        "additionalProperties": false
-    })
-}
-
-pub(super) fn features_output() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "groups": {
-                "type": "array",
-                "description": "Feature groups in WordPress.org's order.",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "group": {"type": "string", "description": "Group name as WordPress.org shows it (may be translated)."},
-                        "kind": {"type": "string", "enum": ["layout", "features", "subject", "other"], "description": "Stable identifier of the group."},
-                        "tags": {"type": "array", "items": {"type": "string"}, "description": "Tag slugs usable as `tag` in wporg_query_themes."}
-                    },
-                    "required": ["group", "kind", "tags"]
-                }
-            }
-        },
-        "required": ["groups"]
-    })
-}
-
-/// Which group a list of feature tags is, by its content (the group names are translated).
-fn feature_kind(tags: &[String]) -> &'static str {
-    let has = |t: &str| tags.iter().any(|x| x == t);
-    if has("grid-layout") || has("one-column") || has("two-columns") || has("wide-blocks") {
-        "layout"
-    } else if has("accessibility-ready") || has("custom-background") || has("block-patterns") {
-        "features"
-    } else if has("blog") || has("portfolio") || has("e-commerce") || has("photography") {
-        "subject"
-    } else {
-        "other"
-    }
-}
-
-fn kind_rank(kind: &str) -> u8 {
-    match kind {
-        "layout" => 0,
-        "features" => 1,
-        "subject" => 2,
-        _ => 3,
-    }
-}
-
-pub(super) async fn features(
-    api: &dyn WordPressApi,
-    args: &Map<String, Value>,
-) -> Result<ToolOutput, ToolFailure> {
-    let args: FeaturesArgs = parse_args(Operation::ThemeFeatures, args)?;
-    let wp_version = non_blank(args.wp_version);
-    if let Some(version) = &wp_version {
-        check_version("wp_version", version)?;
-    }
-    let mut query = Query::action("feature_list");
-    query.request_opt("wp_version", wp_version);
-    let answer = api
-        .get_json(PATH, query.pairs())
-        .await
-        .map_err(|e| upstream_failure(api, e, |m| format!("No feature list found ({m}).")))?;
-    let mut groups: Vec<(String, &'static str, Vec<String>)> = answer
-        .as_object()
-        .map(|map| {
-            map.iter()
-                .map(|(group, tags)| {
-                    let tags: Vec<String> = match tags {
-                        Value::Array(list) => list
-                            .iter()
-                            .filter_map(super::support::scalar_text)
-                            .collect(),
-                        Value::Object(map) => map.keys().cloned().collect(),
-                        _ => Vec::new(),
-                    };
-                    let kind = feature_kind(&tags);
-                    (group.clone(), kind, tags)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    // JSON objects lose their order here; WordPress.org lists Layout, Features, Subject.
-    groups.sort_by(|a, b| kind_rank(a.1).cmp(&kind_rank(b.1)).then(a.0.cmp(&b.0)));
-    let mut text = String::from("Theme feature filters (use any as `tag` in wporg_query_themes):");
-    for (group, _, tags) in &groups {
-        let _ = write!(text, "\n{group}: {}", tags.join(", "));
-    }
-    let groups: Vec<Value> = groups
-        .into_iter()
-        .map(|(group, kind, tags)| json!({"group": group, "kind": kind, "tags": tags}))
-        .collect();
-    Ok(ToolOutput {
-        text,
-        structured: json!({ "groups": groups }),
-    })
 }
 
 #[cfg(test)]
@@ -753,17 +688,5 @@ mod tests {
         assert!(has("request[fields][downloadlink]", "false"));
         assert!(has("request[fields][description]", "true"));
         assert!(!has("request[fields][description]", "false"));
-    }
-
-    #[test]
-    fn feature_groups_are_recognised_whatever_their_language() {
-        let layout = vec!["grid-layout".to_owned(), "one-column".to_owned()];
-        assert_eq!(feature_kind(&layout), "layout");
-        assert_eq!(feature_kind(&["blog".to_owned()]), "subject");
-        assert_eq!(
-            feature_kind(&["accessibility-ready".to_owned()]),
-            "features"
-        );
-        assert_eq!(feature_kind(&["zzz".to_owned()]), "other");
     }
 }
