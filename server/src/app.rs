@@ -312,12 +312,16 @@ impl crate::changes::ChangeSink for CacheSink {
                     .forget_offers(crate::tenant::TenantId(tenant))
                     .await;
             }
+            crate::changes::Change::Session { id_hash, .. } => {
+                self.0.mcp.sessions.forget(&id_hash);
+            }
         }
     }
 
     async fn apply_all(&self) {
         self.0.tenants.forget_all_snapshots();
         self.0.billing.forget_all_offers();
+        self.0.mcp.sessions.forget_all();
     }
 }
 

@@ -7,6 +7,7 @@
 //! it idempotent: the webhook event id, the checkout session id, or the tool call id.
 
 mod customers;
+mod fast;
 mod meter;
 mod pages;
 mod provider;
@@ -20,6 +21,7 @@ pub mod webhook;
 pub use provider::{
     CheckoutMode, CheckoutRequest, CheckoutSession, MeterEvent, PaymentProvider, ProviderError,
 };
+pub use fast::{Admission, Pass};
 pub use sandbox::SandboxPayments;
 pub use stripe::StripePayments;
 

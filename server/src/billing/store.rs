@@ -908,3 +908,30 @@ pub async fn insert_provider_audit(
     .await?;
     Ok(())
 }
+
+/// Records a finished paid call that needed no reservation (`fast.rs`: an entitlement that
+/// counts nothing): the usage row, committed at once.
+pub async fn insert_committed_usage(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    use_: &super::fast::EntitledUse,
+    tool: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    usage::Entity::insert(usage::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(tenant.0),
+        end_user_id: Set(use_.user),
+        offer_id: Set(use_.offer),
+        tool_name: Set(tool.to_owned()),
+        call_id: Set(use_.call_id.clone()),
+        entitlement_id: Set(Some(use_.entitlement)),
+        kind: Set("paid".into()),
+        status: Set("committed".into()),
+        period: Set(use_.period.clone()),
+        created_at: Set(now),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
