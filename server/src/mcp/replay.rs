@@ -105,14 +105,17 @@ impl Replays {
         if tool.is_empty() || super::billing_tools::is_billing_tool(tool) {
             return None;
         }
-        let call: Call = serde_json::from_slice(body).ok()?;
-        let id_ok = match &call.id {
-            Value::String(_) => true,
-            Value::Number(n) => n.is_i64(),
-            _ => false,
-        };
-        if call.jsonrpc != "2.0" || call.method != "tools/call" || !id_ok {
+        let mut call: Call = serde_json::from_slice(body).ok()?;
+        if call.jsonrpc != "2.0" || call.method != "tools/call" || !string_or_integer(&call.id) {
             return None;
+        }
+        // Clients (rmcp's among them) send a new progress token with every request; Tollgate
+        // sends no progress, so the answer does not depend on it. A token of another type
+        // stays in the key: rmcp, not this, says what it makes of it.
+        if let Some(meta) = call.params.get_mut("_meta").and_then(Value::as_object_mut)
+            && meta.get("progressToken").is_some_and(string_or_integer)
+        {
+            meta.remove("progressToken");
         }
         if call.params.get("name").and_then(Value::as_str) != Some(tool) {
             return None;
@@ -234,5 +237,14 @@ impl Replays {
             outcome = "ok", replayed = true, "tool call"
         );
         Some(body)
+    }
+}
+
+/// A JSON-RPC id or progress token as rmcp takes it: a string or an integer.
+fn string_or_integer(value: &Value) -> bool {
+    match value {
+        Value::String(_) => true,
+        Value::Number(n) => n.is_i64(),
+        _ => false,
     }
 }
