@@ -18,10 +18,10 @@ use store::PurchaseKey;
 mod stripe;
 pub mod webhook;
 
+pub use fast::{Admission, Pass};
 pub use provider::{
     CheckoutMode, CheckoutRequest, CheckoutSession, MeterEvent, PaymentProvider, ProviderError,
 };
-pub use fast::{Admission, Pass};
 pub use sandbox::SandboxPayments;
 pub use stripe::StripePayments;
 
@@ -334,6 +334,8 @@ pub struct BillingService {
     purchase_locks: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
     meter_rounds: Arc<tokio::sync::watch::Sender<u64>>,
     changes: crate::changes::ChangePublisher,
+    /// The usage rows of calls on entitlements that count nothing, written in groups.
+    usage_writer: Arc<fast::UsageWriter>,
 }
 
 /// The key that serialises the decisions about one user's uses of one offer.
@@ -357,6 +359,7 @@ impl BillingService {
     ) -> Self {
         Self {
             changes: crate::changes::ChangePublisher::new(db.clone()),
+            usage_writer: Arc::new(fast::UsageWriter::new(db.clone())),
             db,
             clock,
             key,

@@ -106,7 +106,12 @@ pub async fn remove_hits(
     db.execute_raw(Statement::from_sql_and_values(
         backend,
         sql,
-        [amount.into(), amount.into(), bucket.into(), window_start.into()],
+        [
+            amount.into(),
+            amount.into(),
+            bucket.into(),
+            window_start.into(),
+        ],
     ))
     .await?;
     Ok(())

@@ -78,7 +78,10 @@ struct Call {
 #[serde(deny_unknown_fields)]
 struct Answer {
     jsonrpc: String,
-    #[expect(dead_code, reason = "the id of another request; read to refuse other members")]
+    #[expect(
+        dead_code,
+        reason = "the id of another request; read to refuse other members"
+    )]
     id: Value,
     result: serde_json::Map<String, Value>,
 }
