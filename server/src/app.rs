@@ -291,7 +291,8 @@ impl App {
         let _ = statistics.await;
         let _ = purge.await;
         let _ = changes.await;
-        // Every request has finished: the last calls' counters are saved now.
+        // Every request has finished: the last calls' usage rows and counters are saved now.
+        self.state.billing.flush_usage().await;
         if let Err(error) = self.state.analytics.flush().await {
             tracing::error!(%error, "could not save the last call counters");
         }

@@ -734,6 +734,8 @@ async fn calls_on_a_subscription_are_recorded_once_each_and_stop_when_it_is_revo
         let result = call().await.expect("call");
         assert_ne!(result.is_error, Some(true), "call {i}: {result:?}");
     }
+    // Their usage rows are written behind the answers; a stop writes them, as this does.
+    app.state.billing.flush_usage().await;
     assert_eq!(
         count(
             &app,

@@ -7,15 +7,19 @@
 //! Every other call (free quota, counted calls, metered plans, no entitlement) goes through
 //! `reserve` / `commit` / `release`, exact as before.
 //!
-//! The usage rows of the fast lane are written by one task per process in groups
-//! ([`UsageWriter`]): each call still waits until its row is committed, but the calls that
-//! finish while a group is being written go together in the next statement and transaction,
-//! so a burst costs one commit (one disk flush on SQLite) per group rather than one per call.
+//! The usage rows of the fast lane are written behind the answer, by one task per process
+//! ([`UsageWriter`]), in groups: the rows of the calls that finish while a group is being
+//! written go together in the next statement and transaction, so a burst costs one commit (one
+//! disk flush on SQLite) per group, and no call waits for one. The writer starts on a row as
+//! soon as one is queued; what a crash can lose is the group being written and the rows queued
+//! behind it (a few milliseconds of calls). Those rows are records of use on entitlements that
+//! count nothing, never money: the call was allowed by the entitlement, not paid per call. A
+//! stop writes what is queued first ([`BillingService::flush_usage`], from `App::serve`).
 
 use super::{BillingError, BillingService, Gate, OfferKind, PaymentRequired, Reservation, store};
 use crate::oauth::EndUser;
 use crate::tenant::Tenant;
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DatabaseConnection;
 use std::sync::OnceLock;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -23,17 +27,19 @@ use uuid::Uuid;
 /// The most rows written in one statement.
 const GROUP_MAX: usize = 256;
 
-/// A usage row to write, and who waits for it.
-struct Pending {
-    row: store::UsedCall,
-    written: oneshot::Sender<Result<(), DbErr>>,
+/// What the writer is asked to do.
+enum Job {
+    /// Write this row.
+    Row(store::UsedCall),
+    /// Say when every row queued before this is written.
+    Flush(oneshot::Sender<()>),
 }
 
 /// Writes the fast lane's usage rows in groups (see the module comment).
 pub(super) struct UsageWriter {
     db: DatabaseConnection,
     /// Started on first use, inside the runtime.
-    queue: OnceLock<mpsc::UnboundedSender<Pending>>,
+    queue: OnceLock<mpsc::UnboundedSender<Job>>,
 }
 
 impl UsageWriter {
@@ -44,32 +50,52 @@ impl UsageWriter {
         }
     }
 
-    /// Writes `row` with the rows of other calls finishing now; returns once it is committed.
-    async fn write(&self, row: store::UsedCall) -> Result<(), DbErr> {
-        let queue = self.queue.get_or_init(|| {
+    fn queue(&self) -> &mpsc::UnboundedSender<Job> {
+        self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
             tokio::spawn(write_groups(self.db.clone(), receiver));
             sender
-        });
-        let (written, wait) = oneshot::channel();
-        if let Err(refused) = queue.send(Pending { row, written }) {
-            // The writer is gone (the runtime is shutting down): write this one alone.
-            return store::insert_used_calls(&self.db, std::slice::from_ref(&refused.0.row)).await;
+        })
+    }
+
+    /// Queues `row`; the writer takes it with the others queued now.
+    async fn write(&self, row: store::UsedCall) -> Result<(), BillingError> {
+        if let Err(refused) = self.queue().send(Job::Row(row)) {
+            // The writer is gone (the runtime is stopping): write this one here.
+            if let Job::Row(row) = refused.0 {
+                store::insert_used_calls(&self.db, std::slice::from_ref(&row)).await?;
+            }
         }
-        wait.await
-            .unwrap_or_else(|_| Err(DbErr::Custom("the usage writer stopped".into())))
+        Ok(())
+    }
+
+    /// Returns once every row queued before the call is written (or its write failed).
+    async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.queue().send(Job::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
     }
 }
 
-/// The writer's loop: takes whatever is queued (up to `GROUP_MAX`), writes it in one
-/// statement, tells each caller; ends when the service is dropped.
-async fn write_groups(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Pending>) {
+/// The writer's loop: takes whatever is queued (up to `GROUP_MAX` jobs), writes the rows in one
+/// statement, then answers the flushes among them; ends when the service is dropped.
+async fn write_groups(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Job>) {
     let mut group = Vec::with_capacity(GROUP_MAX);
     while queue.recv_many(&mut group, GROUP_MAX).await > 0 {
-        let rows: Vec<store::UsedCall> = group.iter().map(|p| p.row.clone()).collect();
-        let result = store::insert_used_calls(&db, &rows).await;
-        for pending in group.drain(..) {
-            let _ = pending.written.send(result.clone());
+        let mut rows = Vec::with_capacity(group.len());
+        let mut flushes = Vec::new();
+        for job in group.drain(..) {
+            match job {
+                Job::Row(row) => rows.push(row),
+                Job::Flush(done) => flushes.push(done),
+            }
+        }
+        if let Err(error) = store::insert_used_calls(&db, &rows).await {
+            tracing::error!(%error, rows = rows.len(), "could not record calls on unlimited entitlements");
+        }
+        for done in flushes {
+            let _ = done.send(());
         }
     }
 }
@@ -114,6 +140,11 @@ pub enum Admission {
 }
 
 impl BillingService {
+    /// Writes the usage rows of fast-lane calls still queued (at a stop; tests read them).
+    pub async fn flush_usage(&self) {
+        self.usage_writer.flush().await;
+    }
+
     /// The gate of a paid tool call: the fast lane when it applies, else `reserve`.
     pub async fn admit(
         &self,
