@@ -285,7 +285,8 @@ impl App {
         let _ = statistics.await;
         let _ = purge.await;
         let _ = changes.await;
-        // Every request has finished: the last calls' counters are saved now.
+        // Every request has finished: the last calls' usage rows and counters are saved now.
+        self.state.billing.flush_usage().await;
         if let Err(error) = self.state.analytics.flush().await {
             tracing::error!(%error, "could not save the last call counters");
         }
@@ -306,12 +307,16 @@ impl crate::changes::ChangeSink for CacheSink {
                     .forget_offers(crate::tenant::TenantId(tenant))
                     .await;
             }
+            crate::changes::Change::Session { id_hash, .. } => {
+                self.0.mcp.sessions.forget(&id_hash);
+            }
         }
     }
 
     async fn apply_all(&self) {
         self.0.tenants.forget_all_snapshots();
         self.0.billing.forget_all_offers();
+        self.0.mcp.sessions.forget_all();
     }
 }
 

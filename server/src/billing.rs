@@ -20,6 +20,7 @@ mod checkout;
 mod connection;
 mod customers;
 mod entitlements;
+mod fast;
 mod gate;
 mod meter;
 mod offers;
@@ -35,6 +36,7 @@ pub mod webhook;
 pub use connection::ConnectionCheck;
 pub(crate) use connection::{stripe_key_context, webhook_secret_context};
 pub use customers::{CustomerRecord, HeldPlan, Payment, PlanState, ToolUsage};
+pub use fast::{Admission, Pass};
 pub use offers::{NewOffer, Offer, OfferId, OfferKind, format_money, offer_of};
 pub use provider::{
     CheckoutMode, CheckoutRequest, CheckoutSession, MeterEvent, PaymentProvider, ProviderError,
@@ -162,6 +164,8 @@ pub struct BillingService {
     purchase_locks: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
     meter_rounds: Arc<tokio::sync::watch::Sender<u64>>,
     changes: crate::changes::ChangePublisher,
+    /// The usage rows of calls on entitlements that count nothing, written in groups.
+    usage_writer: Arc<fast::UsageWriter>,
 }
 
 /// The key that serialises the decisions about one user's uses of one offer.
@@ -185,6 +189,7 @@ impl BillingService {
     ) -> Self {
         Self {
             changes: crate::changes::ChangePublisher::new(db.clone()),
+            usage_writer: Arc::new(fast::UsageWriter::new(db.clone())),
             db,
             clock,
             key,

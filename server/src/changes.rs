@@ -20,6 +20,9 @@ pub enum Change {
     Tenant { slug: String },
     /// The tenant's offers (prices, plans): its offer list is stale.
     Offers { tenant: uuid::Uuid },
+    /// A legacy MCP session was closed or bound to a user: what a process remembers of it is
+    /// stale. Named by the hash of its id, as stored.
+    Session { tenant: uuid::Uuid, id_hash: String },
 }
 
 /// Publishes changes to the other processes.

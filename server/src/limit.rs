@@ -1,9 +1,11 @@
 //! Rate limits shared by every replica: counters in the database, one fixed window per bucket,
-//! added to by one atomic upsert per check; and the client address behind trusted proxies.
+//! added to by one atomic upsert per check (or per lease of hits, on the hot path); and the
+//! client address behind trusted proxies.
 //!
 //! Every limit Tollgate enforces goes through [`RateLimiter`]: the operator sign-in throttle,
 //! the registration, authorization and token endpoints, and MCP requests.
 
+mod lease;
 pub(crate) mod routes;
 mod store;
 
@@ -221,6 +223,8 @@ pub struct RateLimiter {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
     settings: Arc<LimitSettings>,
+    /// This process's leases on the shared counters (`hit_leased`).
+    leases: Arc<lease::Leases>,
 }
 
 impl RateLimiter {
@@ -230,6 +234,7 @@ impl RateLimiter {
             db,
             clock,
             settings: Arc::new(settings),
+            leases: Arc::default(),
         }
     }
 
@@ -258,6 +263,7 @@ impl RateLimiter {
                     bucket: check.bucket.clone(),
                     window_start: start,
                     expires_at: start + 2 * window,
+                    amount: 1,
                 }
             })
             .collect();
@@ -284,9 +290,116 @@ impl RateLimiter {
             return Ok(Ok(()));
         };
         for row in &rows {
-            store::remove_hit(&self.db, &row.bucket, row.window_start).await?;
+            store::remove_hits(&self.db, &row.bucket, row.window_start, 1).await?;
         }
         Ok(Err(Limited { retry_after_secs }))
+    }
+
+    /// Like [`RateLimiter::hit`], for the limits every request passes (MCP requests): hits are
+    /// counted in the shared store ahead of use, a lease at a time (`lease.rs`), so that most
+    /// requests are let through from memory. Nothing gets past a limit that `hit` would have
+    /// refused: every hit let through was counted in the shared store first, and near the
+    /// limit leases shrink to nothing and each hit is decided in the database. Hits a replica
+    /// leased but did not use yet count against the client until the window passes.
+    pub async fn hit_leased(
+        &self,
+        checks: &[Check],
+    ) -> Result<Result<(), Limited>, sea_orm::DbErr> {
+        let now = self.clock.now().timestamp();
+        let mut keys: Vec<(&str, i64, Limit)> = checks
+            .iter()
+            .map(|check| {
+                let window = i64::from(check.limit.window_secs);
+                (
+                    check.bucket.as_str(),
+                    now.div_euclid(window) * window,
+                    check.limit,
+                )
+            })
+            .collect();
+        keys.sort_by(|a, b| a.0.cmp(b.0));
+        keys.dedup_by(|a, b| a.0 == b.0);
+        let windows: Vec<(&str, i64)> = keys.iter().map(|(b, w, _)| (*b, *w)).collect();
+        if self.leases.take(&windows) {
+            return Ok(Ok(()));
+        }
+        // One turn per bucket, taken in bucket order (never two requests in opposite orders).
+        let turns: Vec<_> = keys.iter().map(|(b, _, _)| self.leases.turn(b)).collect();
+        let mut held = Vec::with_capacity(turns.len());
+        for turn in &turns {
+            held.push(turn.lock().await);
+        }
+        // The request before this one may have brought back a lease.
+        if self.leases.take(&windows) {
+            return Ok(Ok(()));
+        }
+        let mut from_lease = Vec::new();
+        let mut rows = Vec::new();
+        for (bucket, start, limit) in &keys {
+            if self.leases.take_one(bucket, *start) {
+                from_lease.push((*bucket, *start));
+                continue;
+            }
+            let window = i64::from(limit.window_secs);
+            rows.push(store::Hit {
+                bucket: (*bucket).to_owned(),
+                window_start: *start,
+                expires_at: start + 2 * window,
+                amount: 1 + self.leases.next_size(bucket, *start),
+            });
+        }
+        let put_back = |from_lease: &[(&str, i64)]| {
+            for (bucket, start) in from_lease {
+                self.leases.put_back(bucket, *start);
+            }
+        };
+        let counts = match store::add_hits(&self.db, &rows).await {
+            Ok(counts) => counts,
+            Err(error) => {
+                put_back(&from_lease);
+                return Err(error);
+            }
+        };
+        let mut retry_after: Option<u64> = None;
+        // (row, hits counted for it, room left under its limit)
+        let mut counted = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let Some((_, _, limit)) = keys.iter().find(|(b, _, _)| *b == row.bucket) else {
+                continue;
+            };
+            let window = i64::from(limit.window_secs);
+            let elapsed = now.rem_euclid(window);
+            let seen = counts.get(&row.bucket).copied().unwrap_or_default();
+            let mut current = seen.current;
+            let mut amount = row.amount;
+            if amount > 1
+                && sliding_wait(limit.max, window, elapsed, seen.previous, current).is_some()
+            {
+                // The lease does not fit under the limit: keep only the hit at hand.
+                store::remove_hits(&self.db, &row.bucket, row.window_start, amount - 1).await?;
+                current -= amount - 1;
+                amount = 1;
+            }
+            if let Some(wait) = sliding_wait(limit.max, window, elapsed, seen.previous, current) {
+                retry_after = Some(retry_after.map_or(wait, |w| w.max(wait)));
+            }
+            let room = room_left(limit.max, window, elapsed, seen.previous, current);
+            counted.push((row, amount, room));
+        }
+        if let Some(retry_after_secs) = retry_after {
+            for (row, amount, room) in counted {
+                store::remove_hits(&self.db, &row.bucket, row.window_start, amount).await?;
+                self.leases.hold(&row.bucket, row.window_start, 0, room);
+            }
+            put_back(&from_lease);
+            return Ok(Err(Limited { retry_after_secs }));
+        }
+        for (row, amount, room) in counted {
+            self.leases
+                .hold(&row.bucket, row.window_start, amount - 1, room);
+        }
+        drop(held);
+        Ok(Ok(()))
     }
 
     /// Takes back one hit of the current window (a sign-in that succeeded does not count as a
@@ -294,13 +407,19 @@ impl RateLimiter {
     pub async fn give_back(&self, check: &Check) -> Result<(), sea_orm::DbErr> {
         let now = self.clock.now().timestamp();
         let window = i64::from(check.limit.window_secs);
-        store::remove_hit(&self.db, &check.bucket, now.div_euclid(window) * window).await
+        store::remove_hits(&self.db, &check.bucket, now.div_euclid(window) * window, 1).await
     }
 
     /// Deletes the counters of windows that have passed; returns how many.
     pub async fn purge_expired(&self) -> Result<u64, sea_orm::DbErr> {
         store::delete_expired(&self.db, self.clock.now().timestamp()).await
     }
+}
+
+/// How many more hits the sliding window takes, after `current` (0 when full).
+fn room_left(max: u32, window: i64, elapsed: i64, previous: i64, current: i64) -> i64 {
+    let used = previous * (window - elapsed) + current * window;
+    ((i64::from(max) * window - used) / window).max(0)
 }
 
 /// The sliding-window check: the previous window's hits, weighted by how much of it still

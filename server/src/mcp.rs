@@ -4,6 +4,7 @@
 
 mod billing_tools;
 mod handler;
+mod replay;
 pub(crate) mod routes;
 mod sessions;
 mod store;
@@ -86,6 +87,8 @@ pub struct McpEndpoints {
     services: Arc<RwLock<HashMap<TenantId, TenantService>>>,
     /// The legacy sessions, in the database.
     pub sessions: McpSessions,
+    /// Answers of hot `tools/call`s, replayed without rmcp.
+    replays: replay::Replays,
     shutdown: CancellationToken,
     max_body_bytes: usize,
 }
@@ -96,6 +99,7 @@ impl McpEndpoints {
         Self {
             services: Arc::default(),
             sessions,
+            replays: replay::Replays::default(),
             shutdown,
             max_body_bytes,
         }

@@ -694,3 +694,103 @@ async fn a_sandbox_payment_form_posted_from_elsewhere_pays_nothing() {
     let after = call().await.expect("tools/call");
     assert_ne!(after.is_error, Some(true), "{after:?}");
 }
+
+/// Runs `sql` (a count) on the app's database.
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let row = app
+        .state
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.state.db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    row.try_get_by_index(0).expect("a number")
+}
+
+#[tokio::test]
+async fn calls_on_a_subscription_are_recorded_once_each_and_stop_when_it_is_revoked() {
+    let app = TestApp::spawn().await;
+    let mut offer = sandbox_offer(tollgate::billing::OfferKind::Subscription);
+    offer.spend_cap = None;
+    price_with(&app, offer, &["wporg_plugin_downloads"]).await;
+    let token = token(&app).await;
+    let client = app
+        .mcp_client_with_token("demo", Era::Stateless, &token)
+        .await;
+    let call = || {
+        client.call_tool(
+            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
+        )
+    };
+    let first = call().await.expect("call");
+    pay_in_sandbox(&app, &first).await;
+    // The same call three times: the first runs the tool, the others may be answered again
+    // from its answer; each is a paid call on the subscription, recorded once.
+    for i in 0..3 {
+        let result = call().await.expect("call");
+        assert_ne!(result.is_error, Some(true), "call {i}: {result:?}");
+    }
+    // Their usage rows are written behind the answers; a stop writes them, as this does.
+    app.state.billing.flush_usage().await;
+    assert_eq!(
+        count(
+            &app,
+            "select count(*) from usage where kind = 'paid' and status = 'committed'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(&app, "select count(*) from usage where status = 'reserved'").await,
+        0
+    );
+    // The subscription ends (a refund, say): the very same call asks for payment again.
+    let revoked = {
+        use sea_orm::ConnectionTrait;
+        app.state
+            .db
+            .execute_unprepared("update entitlement set status = 'revoked'")
+            .await
+            .expect("revoked")
+    };
+    assert_eq!(revoked.rows_affected(), 1);
+    let result = call().await.expect("call");
+    assert_eq!(
+        result.structured_content.as_ref().expect("structured")["status"],
+        "payment_required",
+        "{result:?}"
+    );
+    client.cancel().await.expect("closes");
+}
+
+#[tokio::test]
+async fn a_free_call_answered_before_asks_for_payment_once_the_tool_is_priced() {
+    let app = TestApp::spawn().await;
+    let token = token(&app).await;
+    let client = app
+        .mcp_client_with_token("demo", Era::Stateless, &token)
+        .await;
+    let call = || {
+        client.call_tool(
+            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
+        )
+    };
+    for i in 0..2 {
+        let result = call().await.expect("call");
+        assert_ne!(result.is_error, Some(true), "call {i}: {result:?}");
+    }
+    let mut offer = sandbox_offer(tollgate::billing::OfferKind::Subscription);
+    offer.spend_cap = None;
+    price_with(&app, offer, &["wporg_plugin_downloads"]).await;
+    let result = call().await.expect("call");
+    assert_eq!(
+        result.structured_content.as_ref().expect("structured")["status"],
+        "payment_required",
+        "{result:?}"
+    );
+    client.cancel().await.expect("closes");
+}

@@ -441,3 +441,33 @@ async fn concurrent_requests_over_two_replicas_never_exceed_the_limit() {
         .count();
     assert_eq!((served, refused), (10, 30), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn leased_hits_never_let_more_than_the_limit_through_over_two_replicas() {
+    // Room enough for leases of several hits: each replica counts ahead in the shared store.
+    let app = TestApp::spawn_with(with_limits(&[("TOLLGATE_LIMIT_MCP_ADDRESS", "100/600")])).await;
+    let replica = app
+        .spawn_replica(&[("TOLLGATE_TRUSTED_PROXIES", "127.0.0.1/32")])
+        .await;
+    start_fresh_window(&app);
+    let requests = (0..300).map(|i| {
+        let base = if i % 2 == 0 { &app.url } else { &replica.url };
+        let app = &app;
+        async move { list_tools(app, base, "203.0.113.78", None).await.status() }
+    });
+    let statuses = futures::future::join_all(requests).await;
+    let served = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    // Exactly the limit: leases are counted before use, and every replica used its own.
+    assert_eq!((served, refused), (100, 200), "{statuses:?}");
+    // Another address has its own room.
+    assert_eq!(
+        list_tools(&app, &replica.url, "203.0.113.79", None)
+            .await
+            .status(),
+        200
+    );
+}

@@ -567,3 +567,41 @@ pub async fn insert_provider_audit(
     .await?;
     Ok(())
 }
+
+/// A finished paid call that needed no reservation (`fast.rs`: an entitlement that counts
+/// nothing), to record.
+#[derive(Clone, Debug)]
+pub struct UsedCall {
+    pub tenant: TenantId,
+    pub user: Uuid,
+    pub offer: Uuid,
+    pub entitlement: Uuid,
+    pub call_id: String,
+    pub tool: String,
+    pub period: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Records finished paid calls that needed no reservation, each under its own tenant: their
+/// usage rows, committed at once, in one statement.
+pub async fn insert_used_calls(db: &impl ConnectionTrait, calls: &[UsedCall]) -> Result<(), DbErr> {
+    if calls.is_empty() {
+        return Ok(());
+    }
+    usage::Entity::insert_many(calls.iter().map(|call| usage::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(call.tenant.0),
+        end_user_id: Set(call.user),
+        offer_id: Set(call.offer),
+        tool_name: Set(call.tool.clone()),
+        call_id: Set(call.call_id.clone()),
+        entitlement_id: Set(Some(call.entitlement)),
+        kind: Set(UsageKind::Paid.as_str().into()),
+        status: Set(UsageStatus::Committed.as_str().into()),
+        period: Set(call.period.clone()),
+        created_at: Set(call.at),
+    }))
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}

@@ -3,7 +3,7 @@
 use super::{McpRequestContext, TOOLS_LIST_TTL_MS};
 use crate::analytics::Outcome;
 use crate::app::AppState;
-use crate::billing::{Gate, Offer, PaymentRequired, offer_of};
+use crate::billing::{Admission, Offer, PaymentRequired, offer_of};
 use crate::catalog::{CallInput, ContentItem, Pack, ToolAnswer, ToolCall, ToolFailure};
 use crate::tenant::Tenant;
 use crate::tenant::ToolConfig;
@@ -114,15 +114,7 @@ impl ServerHandler for TollgateMcp {
         let request = request_context(&ctx)?;
         let tenant = &request.tenant.tenant;
         let offers = self.offers(tenant).await?;
-        let mut tools: Vec<Tool> = request
-            .tenant
-            .tools
-            .iter()
-            .map(|tool| describe_tool(tool, offer_of(&offers, tool)))
-            .collect();
-        if self.billing_tools_on(&request, &offers) {
-            tools.extend(super::billing_tools::describe());
-        }
+        let tools = super::listed_tools(&request.tenant, &offers);
         let mut result = ListToolsResult::with_all_items(tools);
         // The list depends only on the tenant, which is part of the URL clients cache by.
         result.ttl_ms = Some(TOOLS_LIST_TTL_MS);
@@ -139,7 +131,7 @@ impl ServerHandler for TollgateMcp {
         let tenant = &context.tenant.tenant;
         let offers = self.offers(tenant).await?;
         if super::billing_tools::is_billing_tool(&request.name)
-            && self.billing_tools_on(&context, &offers)
+            && super::billing_tools_on(&context.tenant, &offers)
         {
             let response = super::billing_tools::call(
                 &self.state,
@@ -180,7 +172,7 @@ impl ServerHandler for TollgateMcp {
             state: request.request_state,
         };
         let arguments = request.arguments.unwrap_or_default();
-        let reservation = match offer_of(&offers, tool) {
+        let pass = match offer_of(&offers, tool) {
             None => None,
             Some(offer) => {
                 let Some(caller) = context.caller.as_ref() else {
@@ -195,11 +187,11 @@ impl ServerHandler for TollgateMcp {
                 match self
                     .state
                     .billing
-                    .reserve(tenant, &caller.user, offer, tool.name.as_str())
+                    .admit(tenant, &caller.user, offer, tool.name.as_str())
                     .await
                 {
-                    Ok(Gate::Go(reservation)) => Some(reservation),
-                    Ok(Gate::Pay(required)) => {
+                    Ok(Admission::Go(pass)) => Some(pass),
+                    Ok(Admission::Pay(required)) => {
                         self.state.analytics.record(
                             tenant.id,
                             tool.name.as_str(),
@@ -243,21 +235,21 @@ impl ServerHandler for TollgateMcp {
             })
             .await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        if let Some(reservation) = &reservation {
+        if let Some(pass) = &pass {
             // A call that asks the client for input has not run yet: its use is given back.
-            let settled = match &outcome {
-                Ok(ToolAnswer::InputRequired { .. }) | Err(_) => {
-                    self.state.billing.release(reservation).await
-                }
-                Ok(_) => self.state.billing.commit(tenant, reservation).await,
-            };
+            let ran = matches!(outcome, Ok(ToolAnswer::Content(_)));
+            let settled = self
+                .state
+                .billing
+                .settle(tenant, pass, tool.name.as_str(), ran)
+                .await;
             if let Err(error) = settled {
                 tracing::error!(tenant.slug = %tenant.slug, tool.name = %tool.name, %error, "could not settle a paid call");
             }
         }
-        let counted = match (&outcome, &reservation) {
+        let counted = match (&outcome, &pass) {
             (Err(_), _) => Outcome::Error,
-            (Ok(_), Some(reservation)) if reservation.is_billed() => Outcome::Paid,
+            (Ok(_), Some(pass)) if pass.is_billed() => Outcome::Paid,
             (Ok(_), _) => Outcome::Free,
         };
         self.state
@@ -374,15 +366,6 @@ impl TollgateMcp {
             tracing::error!(tenant.slug = %tenant.slug, %error, "cannot read offers");
             ErrorData::internal_error("pricing is unavailable right now", None)
         })
-    }
-
-    fn billing_tools_on(&self, context: &McpRequestContext, offers: &[Offer]) -> bool {
-        context.tenant.tenant.settings.billing_tools
-            && context
-                .tenant
-                .tools
-                .iter()
-                .any(|t| offer_of(offers, t).is_some())
     }
 }
 
