@@ -156,6 +156,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn amounts_are_displayed_in_each_currencys_minor_unit() {
+        assert_eq!(display(500, "usd"), "$5.00");
+        assert_eq!(display(1999, "EUR"), "€19.99");
+        assert_eq!(display(500, "jpy"), "¥500");
+        assert_eq!(display(1005, "chf"), "10.05 CHF");
+        assert_eq!(display(1000, "kwd"), "1.000 KWD");
+    }
+
+    #[test]
     fn amounts_become_minor_units() {
         assert_eq!(parse_amount("5", "usd"), Ok(500));
         assert_eq!(parse_amount("5.0", "usd"), Ok(500));

@@ -37,7 +37,7 @@ pub use connection::ConnectionCheck;
 pub(crate) use connection::{stripe_key_context, webhook_secret_context};
 pub use customers::{CustomerRecord, HeldPlan, Payment, PlanState, ToolUsage};
 pub use fast::{Admission, Pass};
-pub use offers::{NewOffer, Offer, OfferId, OfferKind, format_money, offer_of};
+pub use offers::{NewOffer, Offer, OfferId, OfferKind, offer_of};
 pub use provider::{
     CheckoutMode, CheckoutRequest, CheckoutSession, MeterEvent, PaymentProvider, ProviderError,
     ProviderPrice,

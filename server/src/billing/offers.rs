@@ -78,7 +78,7 @@ pub struct Offer {
 impl Offer {
     /// The price as people read it: `$5.00`, `€9.00 per month`, `¥500 per call`.
     pub fn price_text(&self) -> String {
-        let amount = format_money(self.amount, &self.currency);
+        let amount = api_types::money::display(self.amount, &self.currency);
         match self.kind {
             OfferKind::OneTime => match self.calls {
                 Some(n) => format!("{amount} for {n} calls"),
@@ -95,47 +95,6 @@ impl Offer {
                 self.interval.as_deref().unwrap_or("month")
             ),
         }
-    }
-}
-
-/// Formats minor units, knowing the zero-decimal currencies.
-pub fn format_money(minor: i64, currency: &str) -> String {
-    let currency = currency.to_ascii_lowercase();
-    let zero_decimal = matches!(
-        currency.as_str(),
-        "bif"
-            | "clp"
-            | "djf"
-            | "gnf"
-            | "jpy"
-            | "kmf"
-            | "krw"
-            | "mga"
-            | "pyg"
-            | "rwf"
-            | "ugx"
-            | "vnd"
-            | "vuv"
-            | "xaf"
-            | "xof"
-            | "xpf"
-    );
-    let symbol = match currency.as_str() {
-        "usd" => "$",
-        "eur" => "€",
-        "gbp" => "£",
-        "jpy" => "¥",
-        _ => "",
-    };
-    let number = if zero_decimal {
-        minor.to_string()
-    } else {
-        format!("{}.{:02}", minor / 100, (minor % 100).abs())
-    };
-    if symbol.is_empty() {
-        format!("{number} {}", currency.to_ascii_uppercase())
-    } else {
-        format!("{symbol}{number}")
     }
 }
 
@@ -393,13 +352,5 @@ mod tests {
             assert!(!acceptable_success_url(bad, false), "{bad}");
         }
         assert!(!acceptable_success_url("http://127.0.0.1:3000/done", true));
-    }
-
-    #[test]
-    fn money_is_formatted_in_minor_units_per_currency() {
-        assert_eq!(format_money(500, "usd"), "$5.00");
-        assert_eq!(format_money(1999, "EUR"), "€19.99");
-        assert_eq!(format_money(500, "jpy"), "¥500");
-        assert_eq!(format_money(1005, "chf"), "10.05 CHF");
     }
 }

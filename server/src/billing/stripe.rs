@@ -128,7 +128,7 @@ fn price_view(price: &Price) -> Option<ProviderPrice> {
         Expandable::Object(product) => product.name.clone(),
         Expandable::Id(id) => id.to_string(),
     };
-    let money = super::format_money(amount, &currency);
+    let money = api_types::money::display(amount, &currency);
     let recurring = price
         .recurring
         .as_ref()

@@ -237,7 +237,7 @@ impl ServerHandler for TollgateMcp {
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         if let Some(pass) = &pass {
             // A call that asks the client for input has not run yet: its use is given back.
-            let ran = matches!(outcome, Ok(ToolAnswer::Content(_)));
+            let ran = matches!(outcome, Ok(ToolAnswer::Data(_) | ToolAnswer::Content(_)));
             let settled = self
                 .state
                 .billing
