@@ -21,6 +21,7 @@ mod connection;
 mod customers;
 mod entitlements;
 mod gate;
+pub mod lifecycle;
 mod meter;
 mod offers;
 mod pages;
