@@ -20,6 +20,20 @@ use chrono::{DateTime, Duration, Utc};
 /// need a migration and a dashboard field; this is the documented default).
 pub const PAST_DUE_GRACE: Duration = Duration::days(3);
 
+/// The end of a subscription's access granted by its checkout, before any of its own events
+/// said when its period ends: one `interval` (`day`, `week`, `month`, `year`) and the
+/// past-due grace after the payment's event. `None` for an unknown interval.
+pub fn first_period_end(at: i64, interval: Option<&str>) -> Option<DateTime<Utc>> {
+    let days = match interval? {
+        "day" => 1,
+        "week" => 7,
+        "month" => 31,
+        "year" => 366,
+        _ => return None,
+    };
+    DateTime::<Utc>::from_timestamp(at, 0).map(|paid| paid + Duration::days(days) + PAST_DUE_GRACE)
+}
+
 /// What an entitlement gives now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Access {
