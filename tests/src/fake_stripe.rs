@@ -21,6 +21,7 @@ use tollgate::clock::{Clock, SystemClock};
 
 mod actions;
 mod api;
+mod charges;
 mod checkout;
 mod customers;
 mod errors;
@@ -263,6 +264,9 @@ struct Account {
     portal_sessions: Vec<Value>,
     subscriptions: Vec<Value>,
     meter_events: Vec<Value>,
+    /// Charges (made when a refund or dispute first touches a payment) and disputes.
+    charges: Vec<Value>,
+    disputes: Vec<Value>,
     /// Meter event identifier → when it was recorded.
     identifiers: HashMap<String, i64>,
     /// Idempotency key → the first result under it.
