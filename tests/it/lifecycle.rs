@@ -130,7 +130,27 @@ async fn a_partial_refund_keeps_access_and_a_full_one_ends_it() {
     let fully = shop.app.stripe.refund(&session, None);
     assert_eq!(fully["refunded"], true);
     shop.send("charge.refunded", fully, now + 2).await;
-    assert_eq!(status(&call(&client).await), "payment_required");
+    let again = call(&client).await;
+    assert_eq!(status(&again), "payment_required");
+    // The rule is stated on the plan's payment page.
+    let pay_url = again.structured_content.as_ref().expect("structured")["checkout_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let page = shop
+        .app
+        .http()
+        .get(&pay_url)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("A partial refund keeps your access; a full refund"),
+        "{page}"
+    );
     let refunds = shop
         .audit()
         .await

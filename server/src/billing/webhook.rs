@@ -344,6 +344,64 @@ mod tests {
     }
 
     #[test]
+    fn refunds_say_whether_they_are_whole_and_disputes_how_they_closed() {
+        let read = |kind: &str, object: &str| {
+            let body = format!(r#"{{"id":"evt_9","type":"{kind}","data":{{"object":{object}}}}}"#);
+            parse_event(body.as_bytes()).expect("event").change
+        };
+        assert_eq!(
+            read(
+                "charge.refunded",
+                r#"{"payment_intent":"pi_1","refunded":false,"amount_refunded":100}"#
+            ),
+            StripeChange::Refunded {
+                payment_intent: "pi_1".into(),
+                full: false
+            }
+        );
+        assert_eq!(
+            read(
+                "charge.refunded",
+                r#"{"payment_intent":{"id":"pi_1"},"refunded":true}"#
+            ),
+            StripeChange::Refunded {
+                payment_intent: "pi_1".into(),
+                full: true
+            }
+        );
+        assert_eq!(
+            read(
+                "charge.dispute.created",
+                r#"{"payment_intent":"pi_2","status":"needs_response"}"#
+            ),
+            StripeChange::DisputeOpened("pi_2".into())
+        );
+        for (status, won) in [("won", true), ("lost", false), ("warning_closed", false)] {
+            assert_eq!(
+                read(
+                    "charge.dispute.closed",
+                    &format!(r#"{{"payment_intent":"pi_3","status":"{status}"}}"#)
+                ),
+                StripeChange::DisputeClosed {
+                    payment_intent: "pi_3".into(),
+                    won
+                }
+            );
+        }
+        let cancelling = read(
+            "customer.subscription.updated",
+            r#"{"id":"sub_1","status":"active","cancel_at_period_end":true}"#,
+        );
+        assert!(matches!(
+            cancelling,
+            StripeChange::Subscription(SubscriptionChange {
+                state: State::CancellingAtPeriodEnd,
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn events_without_what_tollgate_needs_change_nothing_and_non_events_are_refused() {
         let no_intent =
             br#"{"id":"evt_4","type":"charge.refunded","data":{"object":{"id":"ch_1"}}}"#;
