@@ -1,4 +1,4 @@
-//! A fake Stripe: a real HTTP server speaking Stripe's v1 wire format for customers, Checkout, the customer portal, meter events, prices and products, and the balance, and signing webhooks as Stripe does.
+//! A fake Stripe: a real HTTP server speaking Stripe's v1 wire format for customers, Checkout, the customer portal, meter events, prices and products, and the balance; playing the payer (paying, refunds, disputes) and the customer portal; and signing webhooks as Stripe does.
 
 use axum::Router;
 use axum::body::Bytes;
