@@ -72,9 +72,8 @@ async fn a_paused_subscription_resumed_gets_access_back_and_past_due_has_three_d
     let shop = shop(OfferKind::Subscription).await;
     let client = shop.client().await;
     call(&client).await;
-    let paid = shop
-        .pay_and_notify(&id(&only_session(&shop.app.stripe)))
-        .await;
+    let session = id(&only_session(&shop.app.stripe));
+    let paid = shop.pay_and_notify(&session).await;
     let subscription = paid["subscription"].as_str().expect("sub").to_owned();
     assert_eq!(status(&call(&client).await), "ok");
     let now = shop.app.clock_now();
@@ -84,6 +83,11 @@ async fn a_paused_subscription_resumed_gets_access_back_and_past_due_has_three_d
     let paused = stripe.subscription(&subscription).expect("sub");
     shop.send("customer.subscription.updated", paused, now + 10)
         .await;
+    assert_eq!(status(&call(&client).await), "payment_required");
+    // Reloading the old checkout's success page is no new payment: still paused.
+    let success = stripe.success_redirect(&session).expect("success url");
+    let page = shop.app.http().get(&success).send().await.expect("page");
+    assert_eq!(page.status(), 200);
     assert_eq!(status(&call(&client).await), "payment_required");
 
     stripe.set_subscription(&subscription, "active", false);

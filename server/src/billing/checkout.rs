@@ -340,6 +340,11 @@ impl BillingService {
         } else {
             lifecycle::first_period_end(event_created, offer.interval.as_deref())
         };
+        // A paid purchase fulfilled again (the success page reloaded, a late event) is no new
+        // payment: its subscription's state is its own events' to say, never revived by it.
+        if offer.kind != OfferKind::OneTime && purchase.status == PurchaseStatus::Paid {
+            return Ok(true);
+        }
         if offer.kind != OfferKind::OneTime
             && self
                 .apply_fact(
