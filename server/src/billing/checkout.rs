@@ -340,8 +340,9 @@ impl BillingService {
         } else {
             lifecycle::first_period_end(event_created, offer.interval.as_deref())
         };
-        // A paid purchase fulfilled again (the success page reloaded, a late event) is no new
-        // payment: its subscription's state is its own events' to say, never revived by it.
+        // A paid purchase fulfilled again (a second completion event for the same session) is
+        // no new payment: its subscription's state is its own events' to say, never revived by
+        // it. (The success page fulfils only open purchases.)
         if offer.kind != OfferKind::OneTime && purchase.status == PurchaseStatus::Paid {
             return Ok(true);
         }
