@@ -22,6 +22,7 @@ mod customers;
 mod entitlements;
 mod fast;
 mod gate;
+pub mod lifecycle;
 mod meter;
 mod offers;
 mod pages;

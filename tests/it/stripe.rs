@@ -13,10 +13,12 @@ use tollgate_tests::{Era, McpClient, TestApp};
 
 const TOOL: &str = "wporg_plugin_downloads";
 
-struct Shop {
-    app: TestApp,
-    secret: String,
+pub(crate) struct Shop {
+    pub(crate) app: TestApp,
+    pub(crate) secret: String,
     token: String,
+    client_id: String,
+    refresh_token: String,
 }
 
 fn offer(kind: OfferKind, price: &str) -> NewOffer {
@@ -38,7 +40,7 @@ fn offer(kind: OfferKind, price: &str) -> NewOffer {
 }
 
 /// The demo tenant on the fake Stripe, with `TOOL` priced by one offer, and a signed-in user.
-async fn shop(kind: OfferKind) -> Shop {
+pub(crate) async fn shop(kind: OfferKind) -> Shop {
     let app = TestApp::spawn().await;
     let secret = app.connect_stripe("demo").await;
     let price = "price_stats";
@@ -75,12 +77,24 @@ async fn shop(kind: OfferKind) -> Shop {
         .price_tool(&app.state.tenants, demo.id, tool.id, Some(created.id))
         .await
         .expect("priced");
-    let tokens = OAuthClient::register(&app, "demo").await.sign_in().await;
+    let oauth = OAuthClient::register(&app, "demo").await;
+    let tokens = oauth.sign_in().await;
+    let client_id = oauth.client_id.clone();
     let token = tokens["access_token"].as_str().expect("token").to_owned();
-    Shop { app, secret, token }
+    let refresh_token = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+    Shop {
+        app,
+        secret,
+        token,
+        client_id,
+        refresh_token,
+    }
 }
 
-async fn call(client: &McpClient) -> CallToolResult {
+pub(crate) async fn call(client: &McpClient) -> CallToolResult {
     client
         .call_tool(
             CallToolRequestParams::new(TOOL).with_arguments(
@@ -94,7 +108,7 @@ async fn call(client: &McpClient) -> CallToolResult {
         .expect("tools/call")
 }
 
-fn status(result: &CallToolResult) -> String {
+pub(crate) fn status(result: &CallToolResult) -> String {
     result
         .structured_content
         .as_ref()
@@ -108,20 +122,36 @@ fn status(result: &CallToolResult) -> String {
 }
 
 /// The one checkout session the fake created (the test made exactly one purchase).
-fn only_session(stripe: &FakeStripe) -> Value {
+pub(crate) fn only_session(stripe: &FakeStripe) -> Value {
     let sessions = stripe.checkout_sessions();
     assert_eq!(sessions.len(), 1, "{sessions:?}");
     sessions[0].clone()
 }
 
 impl Shop {
-    async fn client(&self) -> McpClient {
+    pub(crate) async fn client(&self) -> McpClient {
         self.app
             .mcp_client_with_token("demo", Era::Stateless, &self.token)
             .await
     }
 
-    async fn pay_and_notify(&self, session_id: &str) -> Value {
+    /// The same user's client after the clock moved past the access token's hour: the token
+    /// refreshed, as a client does.
+    pub(crate) async fn refreshed_client(&self) -> McpClient {
+        let oauth = OAuthClient {
+            app: &self.app,
+            slug: "demo".into(),
+            client_id: self.client_id.clone(),
+        };
+        let (code, tokens) = oauth.refresh(&self.refresh_token).await;
+        assert_eq!(code, 200, "{tokens}");
+        let token = tokens["access_token"].as_str().expect("token");
+        self.app
+            .mcp_client_with_token("demo", Era::Stateless, token)
+            .await
+    }
+
+    pub(crate) async fn pay_and_notify(&self, session_id: &str) -> Value {
         let session = self.app.stripe.complete_session(session_id, "paid");
         let event = self
             .app

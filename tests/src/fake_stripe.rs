@@ -1,4 +1,4 @@
-//! A fake Stripe: a real HTTP server speaking Stripe's v1 wire format for customers, Checkout, the customer portal, meter events, prices and products, and the balance, and signing webhooks as Stripe does.
+//! A fake Stripe: a real HTTP server speaking Stripe's v1 wire format for customers, Checkout, the customer portal, meter events, prices and products, and the balance; playing the payer (paying, refunds, disputes) and the customer portal; and signing webhooks as Stripe does.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -21,6 +21,7 @@ use tollgate::clock::{Clock, SystemClock};
 
 mod actions;
 mod api;
+mod charges;
 mod checkout;
 mod customers;
 mod errors;
@@ -263,6 +264,9 @@ struct Account {
     portal_sessions: Vec<Value>,
     subscriptions: Vec<Value>,
     meter_events: Vec<Value>,
+    /// Charges (made when a refund or dispute first touches a payment) and disputes.
+    charges: Vec<Value>,
+    disputes: Vec<Value>,
     /// Meter event identifier → when it was recorded.
     identifiers: HashMap<String, i64>,
     /// Idempotency key → the first result under it.

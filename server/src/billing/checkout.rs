@@ -2,10 +2,12 @@
 //! the provider (one caller at a time per user and offer, in every process); a completed
 //! session is fulfilled once (purchase paid, entitlement granted), whoever reports it first.
 
+use super::lifecycle::{self, Fact};
 use super::store::{self, PurchaseKey};
 use super::{
     BillingError, BillingService, CHECKOUT_TTL, CheckoutMode, CheckoutRequest, CheckoutSession,
-    Offer, OfferKind, PaymentProvider, PaymentRequired, PurchaseStatus, PurchaseView, use_lock_key,
+    EntitlementStatus, Offer, OfferKind, PaymentProvider, PaymentRequired, PurchaseStatus,
+    PurchaseView, use_lock_key,
 };
 use crate::crypto;
 use crate::oauth::EndUser;
@@ -296,6 +298,69 @@ impl BillingService {
             (OfferKind::OneTime, _) | (_, None) => format!("checkout:{}", session.id),
             (_, Some(subscription)) => format!("subscription:{subscription}"),
         };
+        let calls = if offer.kind == OfferKind::OneTime {
+            offer.calls
+        } else {
+            None
+        };
+        // A second payment while the user holds an untouched plan of the same offer (two
+        // sessions paid in two tabs, a second subscription) is a double payment: granted (the
+        // money was taken), and flagged in the audit log for the operator to refund.
+        let unused = store::unused_entitlements(
+            txn,
+            tenant.id,
+            purchase.end_user_id,
+            offer.id.0,
+            calls,
+            &source,
+        )
+        .await?;
+        if !unused.is_empty()
+            && store::find_entitlement_by_source(txn, tenant.id, &source)
+                .await?
+                .is_none()
+        {
+            tracing::warn!(tenant.slug = %tenant.slug, purchase = %purchase.id, "double payment: flagged for the operator");
+            store::insert_provider_audit(
+                txn,
+                tenant.id,
+                &purchase.provider,
+                &session.id,
+                "checkout.double_payment",
+                unused.first().map(String::as_str),
+                self.clock.now(),
+            )
+            .await?;
+        }
+        // A subscription's period is bounded from the start: until its own events say more,
+        // one interval (and the past-due grace) from the payment, so a lost renewal event
+        // never means access for ever.
+        let period_end = if offer.kind == OfferKind::OneTime {
+            None
+        } else {
+            lifecycle::first_period_end(event_created, offer.interval.as_deref())
+        };
+        // A paid purchase fulfilled again (a second completion event for the same session) is
+        // no new payment: its subscription's state is its own events' to say, never revived by
+        // it. (The success page fulfils only open purchases.)
+        if offer.kind != OfferKind::OneTime && purchase.status == PurchaseStatus::Paid {
+            return Ok(true);
+        }
+        if offer.kind != OfferKind::OneTime
+            && self
+                .apply_fact(
+                    txn,
+                    tenant,
+                    &source,
+                    Fact::Paid { period_end },
+                    event_created,
+                )
+                .await?
+        {
+            // Its events came first: the payment went through the lifecycle (a `deleted`
+            // already there stays the end).
+            return Ok(true);
+        }
         store::grant(
             txn,
             tenant.id,
@@ -303,19 +368,10 @@ impl BillingService {
                 user: purchase.end_user_id,
                 offer: offer.id.0,
                 source,
-                calls: if offer.kind == OfferKind::OneTime {
-                    offer.calls
-                } else {
-                    None
-                },
-                period_end: None,
-                // The checkout says nothing of a subscription's later states: its own events
-                // (created, updated, deleted) all apply after it.
-                event_created: if offer.kind == OfferKind::OneTime {
-                    event_created
-                } else {
-                    0
-                },
+                calls,
+                period_end,
+                event_created,
+                status: EntitlementStatus::Active,
             },
             self.clock.now(),
         )

@@ -192,7 +192,8 @@ fn offer_named(offers: &[Offer], id: Uuid) -> Option<&Offer> {
 /// A held plan as the dashboard shows it. Its state is the stored status unless an active
 /// one can no longer be used: expired past its period, exhausted without calls left.
 fn plan(offers: &[Offer], held: &Entitlement, now: DateTime<Utc>) -> HeldPlan {
-    let state = if held.status == EntitlementStatus::Revoked {
+    // A suspended plan (unpaid, paused, disputed) shows as revoked: no access now.
+    let state = if held.status != EntitlementStatus::Active {
         PlanState::Revoked
     } else if held.period_end.is_some_and(|end| end <= now) {
         PlanState::Expired

@@ -1,12 +1,13 @@
 //! What a Stripe event does to purchases and entitlements. The delivery is verified and read
 //! into a [`StripeEvent`] by `webhook.rs` (Stripe's wire format lives there); here it is
 //! applied in one transaction with its event id (a duplicate delivery changes nothing) and
-//! its audit entry.
+//! its audit entry; what it does to an entitlement's state is `lifecycle.rs`'s answer.
 
+use super::lifecycle::{self, Access, Applied, Fact};
 use super::store::{self, PurchaseKey};
-use super::webhook::{self, StripeChange, StripeEvent, SubscriptionStatus};
+use super::webhook::{self, StripeChange, StripeEvent};
 use super::{
-    BillingError, BillingService, PurchaseStatus, WebhookError, WebhookOutcome,
+    BillingError, BillingService, EntitlementStatus, PurchaseStatus, WebhookError, WebhookOutcome,
     webhook_secret_context,
 };
 use crate::tenant::Tenant;
@@ -111,60 +112,47 @@ impl BillingService {
                 Ok(true)
             }
             StripeChange::Subscription(subscription) => {
-                let active = !subscription.deleted
-                    && matches!(
-                        subscription.status,
-                        SubscriptionStatus::Active
-                            | SubscriptionStatus::Trialing
-                            | SubscriptionStatus::PastDue
-                    );
+                let fact = Fact::Status {
+                    state: subscription.state,
+                    period_end: subscription.period_end,
+                };
                 let source = format!("subscription:{}", subscription.id);
-                if store::find_entitlement_by_source(txn, tenant.id, &source)
-                    .await?
-                    .is_none()
-                {
-                    // Subscription events may come before the checkout's: find the buyer from
-                    // the purchase the subscription carries in its metadata.
-                    let purchase = match subscription.purchase {
-                        Some(id) => store::find_purchase(txn, tenant.id, id).await?,
-                        None => {
-                            store::find_purchase_by(
-                                txn,
-                                tenant.id,
-                                PurchaseKey::Subscription(&subscription.id),
-                            )
-                            .await?
-                        }
-                    };
-                    let Some(purchase) = purchase else {
-                        return Ok(false);
-                    };
-                    if !active {
-                        return Ok(true);
-                    }
-                    store::grant(
-                        txn,
-                        tenant.id,
-                        &store::Grant {
-                            user: purchase.end_user_id,
-                            offer: purchase.offer_id,
-                            source: source.clone(),
-                            calls: None,
-                            period_end: subscription.period_end,
-                            event_created: created,
-                        },
-                        self.clock.now(),
-                    )
-                    .await?;
+                if self.apply_fact(txn, tenant, &source, fact, created).await? {
                     return Ok(true);
                 }
-                store::update_subscription_entitlement(
+                // Subscription events may come before the checkout's: find the buyer from
+                // the purchase the subscription carries in its metadata, and record the state
+                // now, so that a `deleted` before the checkout's `completed` still wins (the
+                // row is then the tombstone the grant cannot replace).
+                let purchase = match subscription.purchase {
+                    Some(id) => store::find_purchase(txn, tenant.id, id).await?,
+                    None => {
+                        store::find_purchase_by(
+                            txn,
+                            tenant.id,
+                            PurchaseKey::Subscription(&subscription.id),
+                        )
+                        .await?
+                    }
+                };
+                let Some(purchase) = purchase else {
+                    return Ok(false);
+                };
+                let Some(applied) = lifecycle::next(None, fact, created) else {
+                    return Ok(false);
+                };
+                store::grant(
                     txn,
                     tenant.id,
-                    &source,
-                    active,
-                    subscription.period_end,
-                    created,
+                    &store::Grant {
+                        user: purchase.end_user_id,
+                        offer: purchase.offer_id,
+                        source,
+                        calls: None,
+                        period_end: applied.period_end,
+                        event_created: created,
+                        status: status_of(applied.access),
+                    },
                     self.clock.now(),
                 )
                 .await?;
@@ -174,53 +162,124 @@ impl BillingService {
                 subscription,
                 period_end,
             } => {
-                store::update_subscription_entitlement(
-                    txn,
-                    tenant.id,
-                    &format!("subscription:{subscription}"),
-                    true,
-                    *period_end,
-                    created,
-                    self.clock.now(),
-                )
-                .await?;
-                Ok(true)
+                let source = format!("subscription:{subscription}");
+                let fact = Fact::Paid {
+                    period_end: *period_end,
+                };
+                self.apply_fact(txn, tenant, &source, fact, created).await
             }
             StripeChange::InvoicePaymentFailed => {
                 // Access continues until the paid period ends; Stripe's retries and the
-                // subscription's own status events decide what happens next.
+                // subscription's own status events (past_due, unpaid) decide what happens next.
                 Ok(true)
             }
-            StripeChange::PaymentReversed(payment_intent) => {
-                let Some(purchase) = store::find_purchase_by(
-                    txn,
-                    tenant.id,
-                    PurchaseKey::PaymentIntent(payment_intent),
-                )
-                .await?
-                else {
-                    return Ok(false);
-                };
-                let source = match &purchase.subscription_id {
-                    Some(subscription) => format!("subscription:{subscription}"),
-                    None => format!("checkout:{}", purchase.session_id),
-                };
-                store::revoke_entitlement(txn, tenant.id, &source, created, self.clock.now())
-                    .await?;
-                store::set_purchase_status(
-                    txn,
-                    tenant.id,
-                    purchase.id,
-                    PurchaseStatus::Refunded,
-                    true,
-                    self.clock.now(),
-                )
-                .await?;
-                let kind = event.kind.as_str();
-                tracing::warn!(tenant.slug = %tenant.slug, purchase = %purchase.id, kind, "payment reversed: access revoked");
-                Ok(true)
+            StripeChange::Refunded {
+                payment_intent,
+                full,
+            } => {
+                let fact = Fact::Refunded { full: *full };
+                self.apply_payment_fact(txn, tenant, event, payment_intent, fact)
+                    .await
+            }
+            StripeChange::DisputeOpened(payment_intent) => {
+                self.apply_payment_fact(txn, tenant, event, payment_intent, Fact::DisputeOpened)
+                    .await
+            }
+            StripeChange::DisputeClosed {
+                payment_intent,
+                won,
+            } => {
+                let fact = Fact::DisputeClosed { won: *won };
+                self.apply_payment_fact(txn, tenant, event, payment_intent, fact)
+                    .await
             }
             StripeChange::Other => Ok(false),
         }
+    }
+
+    /// Applies `fact` to the entitlement from `source` through the lifecycle; false when
+    /// there is no such entitlement.
+    pub(super) async fn apply_fact(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        tenant: &Tenant,
+        source: &str,
+        fact: Fact,
+        created: i64,
+    ) -> Result<bool, BillingError> {
+        let Some(held) = store::find_entitlement_by_source(txn, tenant.id, source).await? else {
+            return Ok(false);
+        };
+        let current = Applied {
+            access: access_of(held.status),
+            period_end: held.period_end,
+            at: held.last_event_at,
+        };
+        if let Some(to) = lifecycle::next(Some(current), fact, created) {
+            store::set_lifecycle(
+                txn,
+                tenant.id,
+                source,
+                (held.status, held.last_event_at),
+                (status_of(to.access), to.period_end, to.at),
+                self.clock.now(),
+            )
+            .await?;
+        }
+        Ok(true)
+    }
+
+    /// Applies a refund or dispute of a payment to what the payment bought.
+    async fn apply_payment_fact(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        tenant: &Tenant,
+        event: &StripeEvent,
+        payment_intent: &str,
+        fact: Fact,
+    ) -> Result<bool, BillingError> {
+        let Some(purchase) =
+            store::find_purchase_by(txn, tenant.id, PurchaseKey::PaymentIntent(payment_intent))
+                .await?
+        else {
+            return Ok(false);
+        };
+        let source = match &purchase.subscription_id {
+            Some(subscription) => format!("subscription:{subscription}"),
+            None => format!("checkout:{}", purchase.session_id),
+        };
+        self.apply_fact(txn, tenant, &source, fact, event.created)
+            .await?;
+        if fact == (Fact::Refunded { full: true }) {
+            store::set_purchase_status(
+                txn,
+                tenant.id,
+                purchase.id,
+                PurchaseStatus::Refunded,
+                true,
+                self.clock.now(),
+            )
+            .await?;
+        }
+        let kind = event.kind.as_str();
+        tracing::warn!(tenant.slug = %tenant.slug, purchase = %purchase.id, kind, "payment refunded or disputed");
+        Ok(true)
+    }
+}
+
+/// What the lifecycle's access is stored as.
+pub(super) fn status_of(access: Access) -> EntitlementStatus {
+    match access {
+        Access::Granted => EntitlementStatus::Active,
+        Access::Suspended => EntitlementStatus::Suspended,
+        Access::Ended => EntitlementStatus::Revoked,
+    }
+}
+
+fn access_of(status: EntitlementStatus) -> Access {
+    match status {
+        EntitlementStatus::Active => Access::Granted,
+        EntitlementStatus::Suspended => Access::Suspended,
+        EntitlementStatus::Revoked => Access::Ended,
     }
 }

@@ -12,13 +12,18 @@ pub fn message(title: &str, text: &str) -> String {
     )
 }
 
+/// The refund rule, stated on every page that shows a plan before it is paid
+/// (`billing/lifecycle.rs` is where it is applied).
+const REFUND_RULE: &str = "A partial refund keeps your access; a full refund or a lost chargeback ends it, and an open chargeback pauses it.";
+
 fn offer_lines(view: &PurchaseView) -> String {
     match &view.offer {
         Some(offer) => format!(
-            "<p><strong>{}</strong> — {}</p><p><small>{}</small></p>",
+            "<p><strong>{}</strong> — {}</p><p><small>{}</small></p><p><small>{}</small></p>",
             escape(&offer.name),
             escape(&offer.price_text()),
-            escape(&offer.payment_reason)
+            escape(&offer.payment_reason),
+            escape(REFUND_RULE)
         ),
         None => String::new(),
     }

@@ -79,8 +79,12 @@ stored_as_text! {
     EntitlementStatus {
         /// Granted.
         Active => "active",
-        /// Ended: the subscription was cancelled, or the payment refunded or disputed.
+        /// Ended for good (the tombstone): the subscription ended, the payment was refunded in
+        /// full or a dispute lost.
         Revoked => "revoked",
+        /// No access for now: the subscription is unpaid or paused, or the payment disputed;
+        /// a newer granting event restores it.
+        Suspended => "suspended",
     }
 }
 
@@ -131,12 +135,14 @@ pub struct Entitlement {
     pub end_user_id: Uuid,
     /// To what.
     pub offer_id: Uuid,
-    /// Granted or ended.
+    /// Granted, suspended or ended.
     pub status: EntitlementStatus,
     /// Calls left (one-time purchases of N calls); `None` is unlimited.
     pub calls_remaining: Option<i64>,
     /// The end of the paid period (subscriptions).
     pub period_end: Option<DateTime<Utc>>,
+    /// Stripe's `created` of the last event applied to it (`billing::lifecycle` orders by it).
+    pub last_event_at: i64,
 }
 
 /// A meter event waiting in the outbox.
@@ -197,7 +203,11 @@ mod tests {
         for status in [UsageStatus::Reserved, UsageStatus::Committed] {
             assert_eq!(UsageStatus::parse(status.as_str()), Some(status));
         }
-        for status in [EntitlementStatus::Active, EntitlementStatus::Revoked] {
+        for status in [
+            EntitlementStatus::Active,
+            EntitlementStatus::Revoked,
+            EntitlementStatus::Suspended,
+        ] {
             assert_eq!(EntitlementStatus::parse(status.as_str()), Some(status));
         }
         for status in [MeterStatus::Pending, MeterStatus::Sent, MeterStatus::Dead] {

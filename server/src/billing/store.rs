@@ -65,6 +65,7 @@ fn entitlement_from_row(row: &entitlement::Model) -> Result<Entitlement, DbErr> 
         offer_id: row.offer_id,
         calls_remaining: row.calls_remaining,
         period_end: row.period_end,
+        last_event_at: row.last_event_at,
     })
 }
 
@@ -406,6 +407,8 @@ pub struct Grant {
     pub calls: Option<i64>,
     pub period_end: Option<DateTime<Utc>>,
     pub event_created: i64,
+    /// `Active`, or a tombstone (`Revoked`) when the source ended before it was paid for.
+    pub status: EntitlementStatus,
 }
 
 /// Grants once per source: a second grant from the same source changes nothing.
@@ -421,7 +424,7 @@ pub async fn grant(
         end_user_id: Set(g.user),
         offer_id: Set(g.offer),
         source: Set(g.source.clone()),
-        status: Set(EntitlementStatus::Active.as_str().to_owned()),
+        status: Set(g.status.as_str().to_owned()),
         calls_remaining: Set(g.calls),
         period_end: Set(g.period_end),
         last_event_at: Set(g.event_created),
@@ -450,67 +453,63 @@ pub async fn find_entitlement_by_source(
         .transpose()
 }
 
-/// Applies a subscription state, unless a newer event was applied already.
-pub async fn update_subscription_entitlement(
+/// Moves an entitlement from the lifecycle state `from` (as read in this transaction) to
+/// `to`, by compare-and-set on its status and `last_event_at`: when another transaction moved
+/// it in between, nothing is written and `RecordNotUpdated` is returned (the webhook answers
+/// 500 and Stripe delivers the event again, to be applied on the new state).
+pub async fn set_lifecycle(
     db: &impl ConnectionTrait,
     tenant: TenantId,
     source: &str,
-    active: bool,
-    period_end: Option<DateTime<Utc>>,
-    event_created: i64,
+    from: (EntitlementStatus, i64),
+    to: (EntitlementStatus, Option<DateTime<Utc>>, i64),
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let mut update = entitlement::Entity::update_many()
-        .col_expr(
-            entitlement::Column::Status,
-            Expr::value(
-                if active {
-                    EntitlementStatus::Active
-                } else {
-                    EntitlementStatus::Revoked
-                }
-                .as_str(),
-            ),
-        )
-        .col_expr(entitlement::Column::LastEventAt, Expr::value(event_created))
-        .col_expr(entitlement::Column::UpdatedAt, Expr::value(now));
-    if let Some(end) = period_end {
-        update = update.col_expr(entitlement::Column::PeriodEnd, Expr::value(end));
-    }
-    update
-        .filter(entitlement::Column::TenantId.eq(tenant.0))
-        .filter(entitlement::Column::Source.eq(source))
-        .filter(entitlement::Column::LastEventAt.lte(event_created))
-        // A revoked subscription (deleted, refunded) is never brought back by an older state.
-        .filter(
-            Condition::any()
-                .add(entitlement::Column::Status.eq(EntitlementStatus::Active.as_str()))
-                .add(entitlement::Column::LastEventAt.lt(event_created)),
-        )
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-pub async fn revoke_entitlement(
-    db: &impl ConnectionTrait,
-    tenant: TenantId,
-    source: &str,
-    event_created: i64,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    entitlement::Entity::update_many()
-        .col_expr(
-            entitlement::Column::Status,
-            Expr::value(EntitlementStatus::Revoked.as_str()),
-        )
+    let (status, period_end, event_created) = to;
+    let result = entitlement::Entity::update_many()
+        .col_expr(entitlement::Column::Status, Expr::value(status.as_str()))
+        .col_expr(entitlement::Column::PeriodEnd, Expr::value(period_end))
         .col_expr(entitlement::Column::LastEventAt, Expr::value(event_created))
         .col_expr(entitlement::Column::UpdatedAt, Expr::value(now))
         .filter(entitlement::Column::TenantId.eq(tenant.0))
         .filter(entitlement::Column::Source.eq(source))
+        .filter(entitlement::Column::Status.eq(from.0.as_str()))
+        .filter(entitlement::Column::LastEventAt.eq(from.1))
         .exec(db)
         .await?;
-    Ok(())
+    if result.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(DbErr::RecordNotUpdated)
+    }
+}
+
+/// The other active entitlements of `user` for `offer` that are untouched: a subscription, or
+/// a purchase with all its `calls` left. A new payment while one exists is a double payment.
+pub async fn unused_entitlements(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    user: Uuid,
+    offer: Uuid,
+    calls: Option<i64>,
+    except_source: &str,
+) -> Result<Vec<String>, DbErr> {
+    let mut query = entitlement::Entity::find()
+        .filter(entitlement::Column::TenantId.eq(tenant.0))
+        .filter(entitlement::Column::EndUserId.eq(user))
+        .filter(entitlement::Column::OfferId.eq(offer))
+        .filter(entitlement::Column::Status.eq(EntitlementStatus::Active.as_str()))
+        .filter(entitlement::Column::Source.ne(except_source));
+    query = match calls {
+        Some(calls) => query.filter(entitlement::Column::CallsRemaining.eq(calls)),
+        None => query.filter(entitlement::Column::CallsRemaining.is_null()),
+    };
+    Ok(query
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.source)
+        .collect())
 }
 
 /// Records a webhook event id; false when it was recorded before (a duplicate delivery).

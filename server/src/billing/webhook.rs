@@ -5,6 +5,7 @@
 //! [`StripeEvent`] that the entitlement logic matches on.
 
 use super::CheckoutSession;
+use super::lifecycle::State;
 use crate::crypto::{constant_time_eq, hmac_sha256_hex};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -106,8 +107,23 @@ pub enum StripeChange {
     },
     /// `invoice.payment_failed`.
     InvoicePaymentFailed,
-    /// `charge.refunded` or `charge.dispute.created`: the payment intent reversed.
-    PaymentReversed(String),
+    /// `charge.refunded`: the charge's payment intent, and whether all of it was refunded
+    /// (Stripe's `refunded` flag; a partial refund leaves it false).
+    Refunded {
+        /// `pi_…`.
+        payment_intent: String,
+        /// The whole amount was refunded.
+        full: bool,
+    },
+    /// `charge.dispute.created`: the disputed payment intent.
+    DisputeOpened(String),
+    /// `charge.dispute.closed`: the payment intent, and whether the merchant won.
+    DisputeClosed {
+        /// `pi_…`.
+        payment_intent: String,
+        /// The dispute's status is `won`.
+        won: bool,
+    },
     /// Anything else, or one of the above without the fields Tollgate needs.
     Other,
 }
@@ -117,38 +133,13 @@ pub enum StripeChange {
 pub struct SubscriptionChange {
     /// `sub_…`.
     pub id: String,
-    /// Its status.
-    pub status: SubscriptionStatus,
-    /// Whether the event is `customer.subscription.deleted`.
-    pub deleted: bool,
+    /// Its lifecycle state: Stripe's `status`, `cancel_at_period_end`, and whether the event
+    /// is `customer.subscription.deleted`.
+    pub state: State,
     /// The end of the current period.
     pub period_end: Option<DateTime<Utc>>,
     /// The Tollgate purchase its metadata names (`tollgate_purchase`).
     pub purchase: Option<Uuid>,
-}
-
-/// A Stripe subscription's status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SubscriptionStatus {
-    /// `active`.
-    Active,
-    /// `trialing`.
-    Trialing,
-    /// `past_due`: Stripe is retrying the payment.
-    PastDue,
-    /// Any other status (`unpaid`, `canceled`, `incomplete`, `paused`, …) or none.
-    Inactive,
-}
-
-impl SubscriptionStatus {
-    fn parse(raw: &str) -> Self {
-        match raw {
-            "active" => Self::Active,
-            "trialing" => Self::Trialing,
-            "past_due" => Self::PastDue,
-            _ => Self::Inactive,
-        }
-    }
 }
 
 /// Reads a Stripe event; `None` when the body is not one (no JSON, no id or type).
@@ -199,8 +190,11 @@ fn change(kind: &str, object: &Value) -> Option<StripeChange> {
         | "customer.subscription.updated"
         | "customer.subscription.deleted" => StripeChange::Subscription(SubscriptionChange {
             id: text(&object["id"])?,
-            status: SubscriptionStatus::parse(object["status"].as_str().unwrap_or_default()),
-            deleted: kind == "customer.subscription.deleted",
+            state: State::from_stripe(
+                object["status"].as_str().unwrap_or_default(),
+                object["cancel_at_period_end"].as_bool() == Some(true),
+                kind == "customer.subscription.deleted",
+            ),
             // Newer API versions put the period on the subscription's items.
             period_end: timestamp(&object["items"]["data"][0]["current_period_end"])
                 .or_else(|| timestamp(&object["current_period_end"])),
@@ -215,9 +209,15 @@ fn change(kind: &str, object: &Value) -> Option<StripeChange> {
             period_end: timestamp(&object["lines"]["data"][0]["period"]["end"]),
         },
         "invoice.payment_failed" => StripeChange::InvoicePaymentFailed,
-        "charge.refunded" | "charge.dispute.created" => {
-            StripeChange::PaymentReversed(text(&object["payment_intent"])?)
-        }
+        "charge.refunded" => StripeChange::Refunded {
+            payment_intent: id_of(&object["payment_intent"])?,
+            full: object["refunded"].as_bool() == Some(true),
+        },
+        "charge.dispute.created" => StripeChange::DisputeOpened(id_of(&object["payment_intent"])?),
+        "charge.dispute.closed" => StripeChange::DisputeClosed {
+            payment_intent: id_of(&object["payment_intent"])?,
+            won: object["status"].as_str() == Some("won"),
+        },
         _ => StripeChange::Other,
     })
 }
@@ -323,8 +323,11 @@ mod tests {
         else {
             panic!("not a subscription change");
         };
-        assert!(change.deleted);
-        assert_eq!(change.status, SubscriptionStatus::Active);
+        assert_eq!(
+            change.state,
+            State::Ended,
+            "deleted, whatever its status says"
+        );
         assert_eq!(change.period_end.map(|t| t.timestamp()), Some(1000));
         assert!(change.purchase.is_some());
 
@@ -338,6 +341,64 @@ mod tests {
                 period_end: DateTime::<Utc>::from_timestamp(2000, 0),
             }
         );
+    }
+
+    #[test]
+    fn refunds_say_whether_they_are_whole_and_disputes_how_they_closed() {
+        let read = |kind: &str, object: &str| {
+            let body = format!(r#"{{"id":"evt_9","type":"{kind}","data":{{"object":{object}}}}}"#);
+            parse_event(body.as_bytes()).expect("event").change
+        };
+        assert_eq!(
+            read(
+                "charge.refunded",
+                r#"{"payment_intent":"pi_1","refunded":false,"amount_refunded":100}"#
+            ),
+            StripeChange::Refunded {
+                payment_intent: "pi_1".into(),
+                full: false
+            }
+        );
+        assert_eq!(
+            read(
+                "charge.refunded",
+                r#"{"payment_intent":{"id":"pi_1"},"refunded":true}"#
+            ),
+            StripeChange::Refunded {
+                payment_intent: "pi_1".into(),
+                full: true
+            }
+        );
+        assert_eq!(
+            read(
+                "charge.dispute.created",
+                r#"{"payment_intent":"pi_2","status":"needs_response"}"#
+            ),
+            StripeChange::DisputeOpened("pi_2".into())
+        );
+        for (status, won) in [("won", true), ("lost", false), ("warning_closed", false)] {
+            assert_eq!(
+                read(
+                    "charge.dispute.closed",
+                    &format!(r#"{{"payment_intent":"pi_3","status":"{status}"}}"#)
+                ),
+                StripeChange::DisputeClosed {
+                    payment_intent: "pi_3".into(),
+                    won
+                }
+            );
+        }
+        let cancelling = read(
+            "customer.subscription.updated",
+            r#"{"id":"sub_1","status":"active","cancel_at_period_end":true}"#,
+        );
+        assert!(matches!(
+            cancelling,
+            StripeChange::Subscription(SubscriptionChange {
+                state: State::CancellingAtPeriodEnd,
+                ..
+            })
+        ));
     }
 
     #[test]
