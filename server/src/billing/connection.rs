@@ -134,6 +134,7 @@ impl BillingService {
             stripe: None,
             ..current.settings
         };
+        self.stripe_clients.invalidate(&tenant.id);
         Ok(tenants.update_settings(tenant.id, &settings).await?)
     }
 
