@@ -1,7 +1,8 @@
 //! The meter sender and the Stripe client under Stripe's failures, through the real server and
 //! the fake Stripe: refusals set aside after one attempt and shown to the operator, transient
-//! failures retried, events outside Stripe's time window never sent, one client per tenant
-//! key, and one deadline for what a user waits on.
+//! failures retried, events outside Stripe's time window never sent (and listed on the
+//! dashboard's payments page, in a real Chromium), one client per tenant key, and one deadline
+//! for what a user waits on.
 
 use reqwest::StatusCode;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
@@ -10,8 +11,10 @@ use std::time::{Duration, Instant};
 use tollgate::billing::{NewOffer, OfferKind};
 use tollgate::tenant::Tenant;
 use tollgate::wordpress::Operation;
+use tollgate_tests::admin::sign_in_in_browser;
 use tollgate_tests::browser::OAuthClient;
 use tollgate_tests::fake_stripe::Failure;
+use tollgate_tests::webdriver::Chromium;
 use tollgate_tests::{Era, McpClient, TestApp, TestOptions};
 
 const TOOL: &str = "wporg_plugin_downloads";
@@ -369,4 +372,41 @@ async fn a_checkout_whose_stripe_calls_hang_answers_by_the_deadline_and_charges_
     assert_eq!(status(&call(&client).await), "payment_required");
     assert_eq!(shop.app.stripe.checkout_sessions().len(), 1);
     client.cancel().await.expect("closes");
+}
+
+#[tokio::test]
+async fn the_payments_page_lists_usage_stripe_refused() {
+    let shop = metered_shop().await;
+    shop.app.stripe.fail(METER, Some(Failure::Status(400)));
+    let client = shop.client().await;
+    assert_eq!(status(&call(&client).await), "ok");
+    client.cancel().await.expect("closes");
+    shop.app.wait_for_meter_outbox_empty().await;
+
+    let _owner = shop.app.first_operator().await;
+    let browser = Chromium::launch().await.expect("Chromium starts");
+    browser
+        .goto(&format!("{}/admin/sign-in", shop.app.url))
+        .await
+        .expect("the sign-in page");
+    sign_in_in_browser(&browser, "owner@example.com").await;
+    browser
+        .wait_for("[data-test=tenant-card-demo]")
+        .await
+        .expect("signed in");
+    browser
+        .goto(&format!("{}/admin/t/demo/payments", shop.app.url))
+        .await
+        .expect("the payments page");
+    let row = browser
+        .wait_for_text("[data-test=failed-meter-events]", "Simulated failure (400)")
+        .await
+        .expect("the refused usage is listed with Stripe's message");
+    assert!(row.contains("tool_calls"), "{row}");
+    let customer = shop.app.stripe.customers()[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert!(row.contains(&customer), "{row}");
+    let _ = browser.quit().await;
 }
