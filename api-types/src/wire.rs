@@ -480,6 +480,29 @@ pub struct StripePrice {
     pub text: String,
 }
 
+/// A meter event that was set aside and never reached Stripe
+/// (`GET /api/v1/tenants/{slug}/meter-events/failed`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct FailedMeterEvent {
+    /// The identifier it would have had at Stripe (`tg_call_…`).
+    pub identifier: String,
+    /// The meter's event name.
+    pub event_name: String,
+    /// The Stripe customer (`cus_…`).
+    pub customer: String,
+    /// The usage it carried.
+    pub value: i64,
+    /// When the paid call happened (RFC 3339).
+    pub occurred_at: String,
+    /// Why it was set aside: Stripe's message, or the time limit it broke.
+    pub reason: String,
+    /// Attempts made to send it (0: never sent).
+    pub attempts: i32,
+    /// When it was set aside (RFC 3339).
+    pub failed_at: String,
+}
+
 /// `PUT /api/v1/tenants/{slug}/github-app`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

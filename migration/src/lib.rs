@@ -11,6 +11,7 @@ mod m20261127_000006_client_revocation;
 mod m20261201_47_hardening_master_key;
 mod m20261201_47_limits_rate_limit;
 mod m20261201_47_replicas_mcp_session;
+mod m20261201_60_meter_failed_at;
 mod m20261201_83_hardening_audit_append_only;
 mod m20261201_90_softdelete_tenant_deleted_at;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_47_hardening_master_key::Migration),
             Box::new(m20261201_83_hardening_audit_append_only::Migration),
             Box::new(m20261201_90_softdelete_tenant_deleted_at::Migration),
+            Box::new(m20261201_60_meter_failed_at::Migration),
         ]
     }
 }

@@ -127,7 +127,8 @@ impl App {
                 .trim_end_matches('/')
                 .to_owned(),
             config.production,
-        );
+        )
+        .with_provider_deadline(config.provider_deadline);
         let released = billing.release_stale_reservations().await?;
         if released > 0 {
             tracing::warn!(

@@ -44,7 +44,8 @@ pub use provider::{
     ProviderPrice,
 };
 pub use records::{
-    EndUserSummary, EntitlementStatus, MeterStatus, PurchaseStatus, UsageKind, UsageStatus,
+    EndUserSummary, EntitlementStatus, FailedMeterEvent, MeterStatus, PurchaseStatus, UsageKind,
+    UsageStatus,
 };
 pub use sandbox::SandboxPayments;
 pub use stripe::StripePayments;
@@ -167,7 +168,16 @@ pub struct BillingService {
     changes: crate::changes::ChangePublisher,
     /// The usage rows of calls on entitlements that count nothing, written in groups.
     usage_writer: Arc<fast::UsageWriter>,
+    /// One Stripe client per tenant, with the sealed key it was built from
+    /// (`connection.rs`, `provider_for`).
+    stripe_clients: moka::sync::Cache<TenantId, (String, Arc<dyn PaymentProvider>)>,
+    /// How long a user may wait on the provider for a checkout (customer + session); then the
+    /// call answers "payments are unavailable, nothing was charged" (`gate.rs`).
+    provider_deadline: std::time::Duration,
 }
+
+/// The default of [`BillingService::with_provider_deadline`] (`TOLLGATE_PROVIDER_DEADLINE_MS`).
+pub const PROVIDER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The key that serialises the decisions about one user's uses of one offer.
 fn use_lock_key(tenant: TenantId, user: Uuid, offer: Uuid) -> String {
@@ -202,12 +212,22 @@ impl BillingService {
                 .time_to_live(std::time::Duration::from_secs(5))
                 .build(),
             meter_wakeup: Arc::new(Notify::new()),
+            stripe_clients: moka::sync::Cache::builder().max_capacity(10_000).build(),
+            provider_deadline: PROVIDER_DEADLINE,
             purchase_locks: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_idle(std::time::Duration::from_secs(600))
                 .build(),
             meter_rounds: Arc::new(tokio::sync::watch::channel(0).0),
         }
+    }
+
+    /// Sets how long a user may wait on the provider for a checkout (default
+    /// [`PROVIDER_DEADLINE`]).
+    #[must_use]
+    pub fn with_provider_deadline(mut self, deadline: std::time::Duration) -> Self {
+        self.provider_deadline = deadline;
+        self
     }
 
     fn tenant_base(&self, tenant: &Tenant) -> String {

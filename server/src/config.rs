@@ -175,6 +175,10 @@ pub struct Config {
     /// `TOLLGATE_METRICS_TOKEN`: the bearer token `/metrics` requires (without it, `/metrics`
     /// is served only in development mode).
     pub metrics_token: Option<SecretString>,
+    /// `TOLLGATE_PROVIDER_DEADLINE_MS`: how long a user waits on the payment provider for a
+    /// checkout (customer + Checkout Session) before the call answers "payments are
+    /// unavailable, nothing was charged".
+    pub provider_deadline: Duration,
     /// `TOLLGATE_STRIPE_API_URL`: Stripe's API base URL.
     pub stripe_api_url: Url,
     /// `TOLLGATE_CIMD_INSECURE_LOOPBACK`: accept `http://127.0.0.1` client metadata documents
@@ -253,6 +257,12 @@ impl Config {
             "TOLLGATE_WPORG_TIMEOUT_MS",
             10_000,
             1..=120_000,
+        )?);
+        let provider_deadline = Duration::from_millis(parse_number(
+            &get,
+            "TOLLGATE_PROVIDER_DEADLINE_MS",
+            10_000,
+            100..=120_000,
         )?);
         let max_body_bytes =
             parse_number(&get, "TOLLGATE_MAX_BODY_BYTES", 1 << 20, 1024..=(16 << 20))? as usize;
@@ -393,6 +403,7 @@ impl Config {
                 .unwrap_or_else(|| std::path::PathBuf::from("frontend/dist")),
             setup_token: get("TOLLGATE_SETUP_TOKEN").map(SecretString::new),
             cimd_insecure_loopback,
+            provider_deadline,
             stripe_api_url,
             github_app,
             github_url,

@@ -155,6 +155,10 @@ pub fn build(state: AppState) -> Router {
             get(api::stripe_prices),
         )
         .route(
+            "/api/v1/tenants/{slug}/meter-events/failed",
+            get(api::failed_meter_events),
+        )
+        .route(
             "/api/v1/tenants/{slug}/github-app",
             put(api::set_github_app).delete(api::remove_github_app),
         )

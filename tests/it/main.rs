@@ -18,6 +18,7 @@ mod limits;
 mod list_changed;
 mod logs;
 mod mcp;
+mod meter;
 mod oauth;
 mod ops;
 mod our_words;

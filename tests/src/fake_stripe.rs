@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -239,6 +239,8 @@ struct Shared {
     http: reqwest::Client,
     stop: watch::Receiver<()>,
     arrivals: watch::Sender<usize>,
+    /// TCP connections accepted so far (clients that reuse connections open few).
+    connections: Arc<AtomicUsize>,
     account: Mutex<Account>,
 }
 
@@ -267,6 +269,8 @@ struct Account {
     /// Charges (made when a refund or dispute first touches a payment) and disputes.
     charges: Vec<Value>,
     disputes: Vec<Value>,
+    /// Secret keys made by [`FakeStripe::roll_secret_key`], accepted as well as the first.
+    rolled_keys: Vec<String>,
     /// Meter event identifier → when it was recorded.
     identifiers: HashMap<String, i64>,
     /// Idempotency key → the first result under it.
@@ -409,6 +413,7 @@ impl FakeStripe {
                 .expect("an HTTP client for webhooks"),
             stop: stopped_signal.clone(),
             arrivals: watch::Sender::new(0),
+            connections: Arc::default(),
             account: Mutex::new(Account::default()),
         });
         let router = Router::new()
@@ -417,6 +422,7 @@ impl FakeStripe {
         let listener = StoppableListener {
             inner: listener,
             stopped: Arc::clone(&stopped),
+            connections: Arc::clone(&shared.connections),
         };
         let mut signal = stopped_signal;
         tokio::spawn(async move {
@@ -435,6 +441,19 @@ impl FakeStripe {
                 _stop: stop,
             }),
         }
+    }
+
+    /// A new secret key for the same account, as rolling a key in Stripe's dashboard makes;
+    /// the first key keeps working too (Stripe lets the old one expire later).
+    pub fn roll_secret_key(&self) -> String {
+        let key = format!("sk_test_51{}", random_base62(97));
+        self.shared.account().rolled_keys.push(key.clone());
+        key
+    }
+
+    /// How many TCP connections the fake has accepted (API, pages and all).
+    pub fn connections_accepted(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
     }
 
     /// Adds (or replaces) an active price on a product of its own: one-time when
@@ -546,6 +565,7 @@ impl FakeStripe {
 struct StoppableListener {
     inner: TcpListener,
     stopped: Arc<AtomicBool>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl axum::serve::Listener for StoppableListener {
@@ -554,6 +574,7 @@ impl axum::serve::Listener for StoppableListener {
 
     async fn accept(&mut self) -> (Connection, SocketAddr) {
         let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+        self.connections.fetch_add(1, Ordering::SeqCst);
         let stopped = Arc::clone(&self.stopped);
         (Connection { stream, stopped }, addr)
     }

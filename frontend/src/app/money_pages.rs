@@ -9,7 +9,7 @@ use super::ui::{
 use crate::money::{self, COMMON_CURRENCIES};
 use crate::plan::{FIELDS, KINDS, PlanInput};
 use crate::text;
-use crate::wire::{ConnectionTest, Offer, StripeKeys, StripePrice, Tenant};
+use crate::wire::{ConnectionTest, FailedMeterEvent, Offer, StripeKeys, StripePrice, Tenant};
 use leptos::prelude::*;
 
 /// The plan form's values, one signal per field.
@@ -581,6 +581,9 @@ pub fn PaymentsPage() -> impl IntoView {
             <Show when=move || can_edit.get()>
                 <StripeForm/>
             </Show>
+            <Show when=move || stripe.get()>
+                <FailedMeterEvents/>
+            </Show>
             <Show when=move || stripe.get() && can_edit.get()>
                 <StripePrices/>
             </Show>
@@ -686,6 +689,46 @@ fn StripePrices() -> impl IntoView {
                                     </td>
                                     <td class="mono small">{p.id}</td>
                                     <td><CopyButton text=id label="Copy id"/></td>
+                                </tr>
+                            }
+                        },
+                    )
+                },
+            )}
+        </section>
+    }
+}
+
+/// Usage Stripe refused (or would have): set aside by the meter sender, never retried.
+#[component]
+fn FailedMeterEvents() -> impl IntoView {
+    let ctx = use_tenant();
+    let failed = LocalResource::new(move || {
+        let path = ctx.path_tracked("/meter-events/failed");
+        async move { api::get::<Vec<FailedMeterEvent>>(&path).await }
+    });
+    view! {
+        <section class="card">
+            <h2>"Usage Stripe did not take"</h2>
+            <p class="muted">
+                "Metered calls whose usage Stripe refused, or that were too old for Stripe by the "
+                "time it could be sent. They are not retried and were not billed."
+            </p>
+            {loaded(
+                failed,
+                |list: Vec<FailedMeterEvent>| {
+                    data_table(
+                        "failed-meter-events",
+                        "None: every metered call reached Stripe.",
+                        &["When", "Customer", "Usage", "Why"],
+                        list,
+                        |e| {
+                            view! {
+                                <tr>
+                                    <td>{text::short_time(&e.occurred_at)}</td>
+                                    <td class="mono small">{e.customer}</td>
+                                    <td>{format!("{} × {}", e.value, e.event_name)}</td>
+                                    <td>{e.reason}</td>
                                 </tr>
                             }
                         },

@@ -38,7 +38,9 @@ pub use members::{
     accept_invitation, change_role, invite, list_invitations, list_members, remove_member,
     revoke_invitation,
 };
-pub use payments::{connect_stripe, disconnect_stripe, stripe_prices, test_stripe};
+pub use payments::{
+    connect_stripe, disconnect_stripe, failed_meter_events, stripe_prices, test_stripe,
+};
 pub use plans::{create_offer, list_offers, update_offer};
 pub use session::{
     get_session, github_callback, github_start, setup, setup_status, sign_in, sign_in_options,

@@ -20,17 +20,30 @@ pub struct ConnectionCheck {
 
 impl BillingService {
     /// The provider that takes this tenant's payments: Stripe when connected, else the sandbox.
+    ///
+    /// The Stripe client (and its pool of kept-alive connections) is built once per tenant and
+    /// key, and reused by every paid call, the meter sender and the success page. The cache is
+    /// keyed by the tenant and checked against the sealed key: a new key (connecting again, a
+    /// master-key rotation) builds a new client, and the old one goes when its last call ends.
     pub fn provider_for(&self, tenant: &Tenant) -> Result<Arc<dyn PaymentProvider>, BillingError> {
         match &tenant.settings.stripe {
             Some(connection) => {
+                if let Some((sealed, client)) = self.stripe_clients.get(&tenant.id)
+                    && sealed == connection.secret_key_sealed
+                {
+                    return Ok(client);
+                }
                 let key = self.key.open(
                     &connection.secret_key_sealed,
                     &stripe_key_context(tenant.id),
                 )?;
-                Ok(Arc::new(StripePayments::new(
-                    key.expose(),
-                    &self.stripe_api_url,
-                )?))
+                let client: Arc<dyn PaymentProvider> =
+                    Arc::new(StripePayments::new(key.expose(), &self.stripe_api_url)?);
+                self.stripe_clients.insert(
+                    tenant.id,
+                    (connection.secret_key_sealed.clone(), client.clone()),
+                );
+                Ok(client)
             }
             None if self.production => Err(BillingError::Invalid(
                 "this service has not connected its payment provider yet".into(),
@@ -121,6 +134,7 @@ impl BillingService {
             stripe: None,
             ..current.settings
         };
+        self.stripe_clients.invalidate(&tenant.id);
         Ok(tenants.update_settings(tenant.id, &settings).await?)
     }
 

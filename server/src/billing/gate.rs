@@ -23,7 +23,23 @@ impl BillingService {
         if let Some(reservation) = self.try_reserve(tenant, user, offer, tool).await? {
             return Ok(reservation);
         }
-        match self.payment_required(tenant, user, offer).await? {
+        // What the user waits on (the turn under the checkout lock, the customer and the
+        // Checkout Session at the provider) has one deadline. Past it the work in flight is
+        // dropped (its transaction rolls back; a session Stripe made meanwhile is found again
+        // under the same idempotency key next time) and the call answers that payments are
+        // unavailable and nothing was charged: no purchase exists, so no payment can be taken.
+        let checkout = tokio::time::timeout(
+            self.provider_deadline,
+            self.payment_required(tenant, user, offer),
+        )
+        .await
+        .map_err(|_| {
+            BillingError::Provider(super::ProviderError::Unavailable(format!(
+                "no answer within {} ms",
+                self.provider_deadline.as_millis()
+            )))
+        })?;
+        match checkout? {
             Checkout::Ask(required) => Ok(Gate::Pay(required)),
             // The provider had confirmed a payment the webhook had not told us about yet. Should
             // it still grant nothing (say the customer did not match), point at that purchase.

@@ -95,8 +95,9 @@ stored_as_text! {
         Pending => "pending",
         /// Delivered to the provider.
         Sent => "sent",
-        /// Too old for the provider to accept: set aside for an operator.
-        Dead => "dead",
+        /// Refused by the provider (a permanent error), or outside the time window it accepts:
+        /// never sent again, set aside for an operator (`BillingService::failed_meter_events`).
+        Failed => "failed",
     }
 }
 
@@ -166,6 +167,27 @@ pub struct MeterRecord {
     pub attempts: i32,
 }
 
+/// A meter event set aside as `failed`: what the operator sees of it.
+#[derive(Clone, Debug)]
+pub struct FailedMeterEvent {
+    /// The identifier it would have been sent under (`tg_call_…`).
+    pub identifier: String,
+    /// The meter's event name.
+    pub event_name: String,
+    /// The provider's customer id.
+    pub customer: String,
+    /// The value it carried.
+    pub value: i64,
+    /// When the call happened.
+    pub occurred_at: DateTime<Utc>,
+    /// Why it was set aside: the provider's message, or which limit of time it broke.
+    pub reason: String,
+    /// Delivery attempts made (0 when it was never sent).
+    pub attempts: i32,
+    /// When it was set aside.
+    pub failed_at: DateTime<Utc>,
+}
+
 /// An end user as the customers page lists them.
 #[derive(Clone, Debug)]
 pub struct EndUserSummary {
@@ -210,7 +232,7 @@ mod tests {
         ] {
             assert_eq!(EntitlementStatus::parse(status.as_str()), Some(status));
         }
-        for status in [MeterStatus::Pending, MeterStatus::Sent, MeterStatus::Dead] {
+        for status in [MeterStatus::Pending, MeterStatus::Sent, MeterStatus::Failed] {
             assert_eq!(MeterStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(PurchaseStatus::parse("Paid"), None);

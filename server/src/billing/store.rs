@@ -12,8 +12,8 @@ pub use customers::{
     list_purchases_of, usage_per_tool,
 };
 pub use meter::{
-    claim_meter_event, count_pending_meter_events, due_meter_events, insert_meter_event,
-    mark_meter_event, next_meter_attempt,
+    claim_meter_event, count_pending_meter_events, due_meter_events, failed_meter_events,
+    insert_meter_event, mark_meter_event, next_meter_attempt,
 };
 pub use purchases::{
     NewPurchase, PurchaseKey, count_closed_purchases, find_open_purchase, find_purchase,

@@ -1,7 +1,9 @@
 //! Stripe behind the `PaymentProvider` port, with async-stripe: customers, Checkout Sessions,
 //! the billing portal and billing meter events. Every call has a time limit (async-stripe's
 //! async client has none) and is retried once on transient failures with the same idempotency
-//! key, so a lost response never creates a second object.
+//! key, so a lost response never creates a second object; meter events are sent once per
+//! attempt (the meter sender retries them). One `StripePayments` (one client, one connection
+//! pool) serves a tenant for as long as its key stays the same (`BillingService::provider_for`).
 
 use super::OfferKind;
 use super::provider::{
@@ -11,7 +13,6 @@ use super::provider::{
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::time::Duration;
-use stripe::{Client, ClientBuilder, StripeError};
 use stripe_billing::billing_meter_event::CreateBillingMeterEvent;
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_checkout::checkout_session::{
@@ -26,41 +27,40 @@ use stripe_core::customer::CreateCustomer;
 use stripe_shared::{Price, PriceType, RecurringUsageType};
 use stripe_types::{Expandable, List};
 
+mod pooled;
+
+use pooled::{CallError, Pooled};
+
 /// How long one Stripe request may take.
 pub const STRIPE_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Stripe, for one tenant's account.
 pub struct StripePayments {
-    client: Client,
+    client: Pooled,
 }
 
 impl StripePayments {
     /// A client for `secret_key` at `api_base` (Stripe's own, or a fake in tests).
     pub fn new(secret_key: &str, api_base: &str) -> Result<Self, ProviderError> {
-        let client = ClientBuilder::new(secret_key)
-            .url(api_base.trim_end_matches('/'))
-            .build()
+        let client = Pooled::new(secret_key, api_base)
             .map_err(|e| ProviderError::Refused(format!("bad Stripe configuration: {e}")))?;
         Ok(Self { client })
     }
 }
 
-fn classify(error: StripeError) -> ProviderError {
+fn classify(error: CallError) -> ProviderError {
     match error {
-        StripeError::Stripe(body, status) if status == 429 || status >= 500 || status == 409 => {
-            ProviderError::Unavailable(format!("Stripe answered {status}: {}", summary(&body)))
+        CallError::Api { status, message } if status == 429 || status >= 500 || status == 409 => {
+            ProviderError::Unavailable(format!("Stripe answered {status}: {message}"))
         }
-        StripeError::Stripe(body, status) => {
-            ProviderError::Refused(format!("Stripe answered {status}: {}", summary(&body)))
+        CallError::Api { status, message } => {
+            ProviderError::Refused(format!("Stripe answered {status}: {message}"))
         }
-        StripeError::ClientError(e) => ProviderError::Unavailable(e),
-        StripeError::Timeout => ProviderError::Unavailable("timed out".into()),
-        other => ProviderError::Unavailable(other.to_string()),
+        CallError::Transport(e) => ProviderError::Unavailable(e),
+        CallError::Decode(e) => {
+            ProviderError::Unavailable(format!("Stripe's answer could not be read: {e}"))
+        }
     }
-}
-
-fn summary(body: &stripe::ApiErrors) -> String {
-    body.message.clone().unwrap_or_else(|| "no message".into())
 }
 
 fn idempotency(key: &str) -> Result<RequestStrategy, ProviderError> {
@@ -69,11 +69,24 @@ fn idempotency(key: &str) -> Result<RequestStrategy, ProviderError> {
         .map_err(|e| ProviderError::Refused(format!("bad idempotency key: {e}")))
 }
 
+/// Runs `attempt` once, with a time limit: for callers that retry on their own schedule.
+async fn once<T, Fut>(attempt: Fut) -> Result<T, ProviderError>
+where
+    Fut: std::future::Future<Output = Result<T, CallError>>,
+{
+    match tokio::time::timeout(STRIPE_TIMEOUT, attempt).await {
+        Ok(result) => result.map_err(classify),
+        Err(_) => Err(ProviderError::Unavailable(
+            "Stripe did not answer in time".into(),
+        )),
+    }
+}
+
 /// Runs `attempt` with a time limit, and once more on a transient failure.
 async fn with_retry<T, F, Fut>(mut attempt: F) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, StripeError>>,
+    Fut: std::future::Future<Output = Result<T, CallError>>,
 {
     let mut last = ProviderError::Unavailable("not attempted".into());
     for round in 0..2 {
@@ -284,13 +297,15 @@ impl PaymentProvider for StripePayments {
                 .timestamp(event.timestamp);
             // Stripe dedupes on `identifier`; the idempotency key makes a replayed request
             // return the first answer instead of a duplicate-identifier error.
+            // One attempt: the meter sender retries transient failures itself, with backoff
+            // and jitter, and sets refusals aside.
             let strategy = idempotency(&format!("tg-meter-{}", event.identifier))?;
-            let sent = with_retry(|| {
+            let sent = once(
                 request
                     .customize()
-                    .request_strategy(strategy.clone())
-                    .send(&self.client)
-            })
+                    .request_strategy(strategy)
+                    .send(&self.client),
+            )
             .await;
             match sent {
                 Ok(_) => Ok(()),

@@ -15,13 +15,15 @@ pub struct Model {
     pub value: i64,
     /// Unix seconds of the call.
     pub timestamp: i64,
-    /// `pending`, `sent` or `dead` (older than the provider accepts).
+    /// `pending`, `sent` or `failed` (refused by the provider, or outside its time window).
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
+    /// When it was set aside as `failed`.
+    pub failed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -206,7 +206,7 @@ pub(super) fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), R
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, key)| key.trim())
         .unwrap_or_default();
-    if key == shared.secret_key {
+    if key == shared.secret_key || shared.account().rolled_keys.iter().any(|k| k == key) {
         return Ok(());
     }
     let message = if key.is_empty() {

@@ -1,4 +1,5 @@
-//! A tenant's Stripe connection: connecting, disconnecting, testing it, and its prices.
+//! A tenant's Stripe connection: connecting, disconnecting, testing it, its prices, and the
+//! meter events Stripe refused (or would have).
 
 use super::{Body, Result, TenantMember, audit, min, public_url};
 use crate::admin::tenant_view;
@@ -83,6 +84,32 @@ pub async fn stripe_prices(
             .await?
             .into_iter()
             .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// `GET /api/v1/tenants/{slug}/meter-events/failed`: usage that never reached Stripe, with
+/// why, the latest 100 first.
+pub async fn failed_meter_events(
+    State(state): State<AppState>,
+    TenantMember { tenant, .. }: TenantMember<min::Viewer>,
+) -> Result<Json<Vec<wire::FailedMeterEvent>>> {
+    Ok(Json(
+        state
+            .billing
+            .failed_meter_events(tenant.id)
+            .await?
+            .into_iter()
+            .map(|event| wire::FailedMeterEvent {
+                identifier: event.identifier,
+                event_name: event.event_name,
+                customer: event.customer,
+                value: event.value,
+                occurred_at: event.occurred_at.to_rfc3339(),
+                reason: event.reason,
+                attempts: event.attempts,
+                failed_at: event.failed_at.to_rfc3339(),
+            })
             .collect(),
     ))
 }

@@ -1,7 +1,7 @@
 //! Queries of the meter outbox: events queued in a paid call's transaction, claimed with a
 //! lease by one sender at a time, and marked sent (or set aside) once delivered.
 
-use super::super::records::{MeterRecord, MeterStatus};
+use super::super::records::{FailedMeterEvent, MeterRecord, MeterStatus};
 use crate::entity::meter_outbox;
 use crate::tenant::TenantId;
 use chrono::{DateTime, Utc};
@@ -35,6 +35,7 @@ pub async fn insert_meter_event(
         last_error: Set(None),
         created_at: Set(now),
         sent_at: Set(None),
+        failed_at: Set(None),
     }
     .insert(db)
     .await?;
@@ -127,6 +128,10 @@ pub async fn mark_meter_event(
             meter_outbox::Column::SentAt,
             Expr::value((status == MeterStatus::Sent).then_some(now)),
         )
+        .col_expr(
+            meter_outbox::Column::FailedAt,
+            Expr::value((status == MeterStatus::Failed).then_some(now)),
+        )
         .filter(meter_outbox::Column::Id.eq(id))
         // Only a pending event changes: a sender that outlived its process (or lost a race)
         // never turns a sent event back into a pending one.
@@ -141,4 +146,33 @@ pub async fn count_pending_meter_events(db: &impl ConnectionTrait) -> Result<u64
         .filter(meter_outbox::Column::Status.eq(MeterStatus::Pending.as_str()))
         .count(db)
         .await
+}
+
+/// A tenant's meter events set aside as `failed`, the latest first.
+pub async fn failed_meter_events(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    limit: u64,
+) -> Result<Vec<FailedMeterEvent>, DbErr> {
+    Ok(meter_outbox::Entity::find()
+        .filter(meter_outbox::Column::TenantId.eq(tenant.0))
+        .filter(meter_outbox::Column::Status.eq(MeterStatus::Failed.as_str()))
+        .order_by_desc(meter_outbox::Column::FailedAt)
+        .order_by_desc(meter_outbox::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| FailedMeterEvent {
+            occurred_at: DateTime::<Utc>::from_timestamp(row.timestamp, 0)
+                .unwrap_or(row.created_at),
+            failed_at: row.failed_at.unwrap_or(row.next_attempt_at),
+            identifier: row.identifier,
+            event_name: row.event_name,
+            customer: row.provider_customer_id,
+            value: row.value,
+            reason: row.last_error.unwrap_or_default(),
+            attempts: row.attempts,
+        })
+        .collect())
 }
