@@ -108,12 +108,20 @@ impl Replays {
         if tool.is_empty() || super::billing_tools::is_billing_tool(tool) {
             return None;
         }
+        // The diagnostics pack's tools send progress and log notifications and ask for input:
+        // their answers depend on more than the key holds, so they always go through rmcp.
+        if snapshot
+            .tool(tool)
+            .is_some_and(|t| t.operation.pack() == crate::catalog::Pack::Diagnostics)
+        {
+            return None;
+        }
         let mut call: Call = serde_json::from_slice(body).ok()?;
         if call.jsonrpc != "2.0" || call.method != "tools/call" || !string_or_integer(&call.id) {
             return None;
         }
-        // Clients (rmcp's among them) send a new progress token with every request; Tollgate
-        // sends no progress, so the answer does not depend on it. A token of another type
+        // Clients (rmcp's among them) send a new progress token with every request; the tools
+        // replayed (the WordPress.org pack) send no progress, so the answer does not depend on it. A token of another type
         // stays in the key: rmcp, not this, says what it makes of it.
         if let Some(meta) = call.params.get_mut("_meta").and_then(Value::as_object_mut)
             && meta.get("progressToken").is_some_and(string_or_integer)
