@@ -41,6 +41,10 @@ pub enum AdminError {
     /// No such route under `/api/v1`.
     #[error("no such API route; see /api/v1/openapi.json")]
     NoRoute,
+    /// The request cannot be carried out in the current state; the message says why and what
+    /// to do first.
+    #[error("{0}")]
+    Conflict(String),
     /// Operators' accounts.
     #[error(transparent)]
     Account(#[from] AccountError),
@@ -75,6 +79,7 @@ impl AdminError {
             Self::Invalid { field, .. } => (S::BAD_REQUEST, "invalid", *field),
             Self::Csrf => (S::FORBIDDEN, "csrf", None),
             Self::NotFound | Self::NoRoute => (S::NOT_FOUND, "not_found", None),
+            Self::Conflict(_) => (S::CONFLICT, "conflict", None),
             Self::Account(e) => match e {
                 AccountError::Invalid { field, .. } => (S::BAD_REQUEST, "invalid", Some(*field)),
                 AccountError::WrongCredentials => (S::BAD_REQUEST, "invalid", None),

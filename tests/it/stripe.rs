@@ -728,3 +728,60 @@ async fn stripe_failures_give_a_clear_error_in_bounded_time_and_duplicate_nothin
     );
     client.cancel().await.expect("closes");
 }
+
+#[tokio::test]
+async fn a_tenant_with_live_stripe_subscriptions_is_not_deleted_until_they_end() {
+    let shop = shop(OfferKind::Subscription).await;
+    let owner = shop.app.first_operator().await;
+    let client = shop.client().await;
+    assert_eq!(status(&call(&client).await), "payment_required");
+    let session = only_session(&shop.app.stripe);
+    let paid = shop
+        .pay_and_notify(session["id"].as_str().expect("id"))
+        .await;
+    let subscription_id = paid["subscription"]
+        .as_str()
+        .expect("subscription")
+        .to_owned();
+    assert_eq!(status(&call(&client).await), "ok");
+
+    // Deleting now would leave the customer charging at Stripe: refused, nothing changes.
+    let confirm = || Some(json!({"confirm": "demo"}));
+    let refused = owner.delete("/api/v1/tenants/demo", confirm()).await;
+    assert_eq!(refused.status, 409, "{:?}", refused.body);
+    let message = refused.body["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("1 customer subscription at Stripe is still live")
+            && message.contains("Cancel it in Stripe first"),
+        "{message}"
+    );
+    assert_eq!(
+        owner.get("/api/v1/tenants/demo").await.status,
+        200,
+        "the tenant is still there"
+    );
+    assert_eq!(status(&call(&client).await), "ok", "and still served");
+
+    // Stripe ends the subscription (the operator cancelled it there): the deletion goes through.
+    shop.app
+        .stripe
+        .set_subscription(&subscription_id, "canceled", false);
+    let deleted = shop.app.stripe.event_at(
+        "customer.subscription.deleted",
+        shop.app.stripe.subscription(&subscription_id).expect("sub"),
+        shop.app.clock_now() + 60,
+    );
+    let url = shop.app.webhook_url("demo");
+    assert_eq!(
+        shop.app
+            .stripe
+            .deliver(&url, &deleted, &shop.secret)
+            .await
+            .status(),
+        200
+    );
+    let gone = owner.delete("/api/v1/tenants/demo", confirm()).await;
+    assert_eq!(gone.status, 204, "{:?}", gone.body);
+}

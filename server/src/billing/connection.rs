@@ -19,6 +19,13 @@ pub struct ConnectionCheck {
 }
 
 impl BillingService {
+    /// How many live Stripe subscriptions the tenant's end users hold (not ended; the
+    /// sandbox's do not count). Deleting a tenant with any would leave them charging at
+    /// Stripe while Tollgate no longer serves what they pay for, so the admin API refuses it.
+    pub async fn live_subscriptions(&self, tenant: TenantId) -> Result<u64, BillingError> {
+        Ok(super::store::live_provider_subscriptions(&self.db, tenant).await?)
+    }
+
     /// The provider that takes this tenant's payments: Stripe when connected, else the sandbox.
     ///
     /// The Stripe client (and its pool of kept-alive connections) is built once per tenant and

@@ -484,6 +484,22 @@ pub async fn set_lifecycle(
     }
 }
 
+/// How many of the tenant's entitlements come from a Stripe subscription that may still be
+/// charging its customer: granted by a `subscription:<id>` that is not the sandbox's
+/// (`sbx_sub_…`) and not ended. Suspended ones count: Stripe may resume them.
+pub async fn live_provider_subscriptions(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> Result<u64, DbErr> {
+    entitlement::Entity::find()
+        .filter(entitlement::Column::TenantId.eq(tenant.0))
+        .filter(entitlement::Column::Source.starts_with("subscription:"))
+        .filter(entitlement::Column::Source.not_like("subscription:sbx_sub_%"))
+        .filter(entitlement::Column::Status.ne(EntitlementStatus::Revoked.as_str()))
+        .count(db)
+        .await
+}
+
 /// The other active entitlements of `user` for `offer` that are untouched: a subscription, or
 /// a purchase with all its `calls` left. A new payment while one exists is a double payment.
 pub async fn unused_entitlements(

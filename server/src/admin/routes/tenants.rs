@@ -112,6 +112,20 @@ pub async fn delete_tenant(
             format!("type the tenant's slug ({}) to confirm", tenant.slug),
         ));
     }
+    // Subscriptions at Stripe outlive the tenant: they would go on charging for tools no
+    // longer served. The operator cancels them first (Stripe's dashboard, or each customer's
+    // portal); then the deletion goes through.
+    let live = state.billing.live_subscriptions(tenant.id).await?;
+    if live > 0 {
+        return Err(AdminError::Conflict(format!(
+            "{live} customer subscription{} at Stripe {} still live: deleting the tenant would \
+             leave {} charging. Cancel {} in Stripe first, then delete the tenant.",
+            if live == 1 { "" } else { "s" },
+            if live == 1 { "is" } else { "are" },
+            if live == 1 { "it" } else { "them" },
+            if live == 1 { "it" } else { "them" },
+        )));
+    }
     state.tenants.delete_tenant(tenant.id).await?;
     audit(
         &state,
