@@ -5,80 +5,18 @@
 //! for what a user waits on.
 
 use reqwest::StatusCode;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use serde_json::json;
+use rmcp::model::CallToolResult;
 use std::time::{Duration, Instant};
-use tollgate::billing::{NewOffer, OfferKind};
+use tollgate::billing::OfferKind;
 use tollgate::tenant::Tenant;
-use tollgate::wordpress::Operation;
 use tollgate_tests::admin::sign_in_in_browser;
-use tollgate_tests::browser::OAuthClient;
 use tollgate_tests::fake_stripe::Failure;
 use tollgate_tests::webdriver::Chromium;
-use tollgate_tests::{Era, McpClient, TestApp, TestOptions};
+use tollgate_tests::{TestApp, TestOptions};
 
-const TOOL: &str = "wporg_plugin_downloads";
+use crate::stripe::{Shop, call, shop_with, status};
+
 const METER: &str = "POST /v1/billing/meter_events";
-
-struct Shop {
-    app: TestApp,
-    secret: String,
-    token: String,
-}
-
-/// The demo tenant on the fake Stripe, with `TOOL` priced by one offer of `kind`, and a
-/// signed-in end user.
-async fn shop_with(kind: OfferKind, options: TestOptions) -> Shop {
-    let app = TestApp::spawn_with(options).await;
-    let secret = app.connect_stripe("demo").await;
-    let price = "price_stats";
-    app.stripe.add_price(
-        price,
-        500,
-        "usd",
-        (kind != OfferKind::OneTime).then_some("month"),
-        kind == OfferKind::Metered,
-    );
-    let demo = demo(&app).await;
-    let offer = NewOffer {
-        name: "Stats".into(),
-        kind,
-        price_id: price.into(),
-        amount: 500,
-        currency: "usd".into(),
-        interval: (kind != OfferKind::OneTime).then(|| "month".into()),
-        calls: (kind == OfferKind::OneTime).then_some(2),
-        meter_event: (kind == OfferKind::Metered).then(|| "tool_calls".into()),
-        meter_value: None,
-        free_quota: None,
-        spend_cap: None,
-        payment_reason: Some("Download stats are paid".into()),
-        success_url: None,
-    };
-    let created = app
-        .state
-        .billing
-        .create_offer(demo.id, offer)
-        .await
-        .expect("offer");
-    let tool = app
-        .state
-        .tenants
-        .list_tools(demo.id)
-        .await
-        .expect("tools")
-        .into_iter()
-        .find(|t| t.operation == Operation::PluginDownloads)
-        .expect("tool");
-    app.state
-        .billing
-        .price_tool(&app.state.tenants, demo.id, tool.id, Some(created.id))
-        .await
-        .expect("priced");
-    let tokens = OAuthClient::register(&app, "demo").await.sign_in().await;
-    let token = tokens["access_token"].as_str().expect("token").to_owned();
-    Shop { app, secret, token }
-}
 
 async fn demo(app: &TestApp) -> Tenant {
     app.state
@@ -111,12 +49,6 @@ async fn metered_shop() -> Shop {
 }
 
 impl Shop {
-    async fn client(&self) -> McpClient {
-        self.app
-            .mcp_client_with_token("demo", Era::Stateless, &self.token)
-            .await
-    }
-
     /// Lets the sender run one whole round from now (after the clock moved, say).
     async fn one_sender_round(&self) {
         let mut rounds = self.app.state.billing.meter_rounds();
@@ -127,33 +59,6 @@ impl Shop {
             .expect("a round within 60 s")
             .expect("the sender runs");
     }
-}
-
-async fn call(client: &McpClient) -> CallToolResult {
-    client
-        .call_tool(
-            CallToolRequestParams::new(TOOL).with_arguments(
-                json!({"slug": "akismet"})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-            ),
-        )
-        .await
-        .expect("tools/call")
-}
-
-fn status(result: &CallToolResult) -> String {
-    result
-        .structured_content
-        .as_ref()
-        .and_then(|s| s["status"].as_str())
-        .unwrap_or(if result.is_error == Some(true) {
-            "error"
-        } else {
-            "ok"
-        })
-        .to_owned()
 }
 
 fn text(result: &CallToolResult) -> String {

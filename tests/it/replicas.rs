@@ -3,6 +3,7 @@
 //! (`TOLLGATE_TEST_DATABASE=postgres://…`): SQLite is one process by design, so on SQLite they
 //! say so and return.
 
+use crate::stripe::{call, status};
 use futures::future::join_all;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use sea_orm::{ConnectionTrait, Database, Statement};
@@ -11,7 +12,7 @@ use tollgate::billing::{NewOffer, OfferKind};
 use tollgate::wordpress::Operation;
 use tollgate_tests::browser::{Browser, OAuthClient};
 use tollgate_tests::cluster::Cluster;
-use tollgate_tests::{Era, McpClient, TestApp, TestOptions};
+use tollgate_tests::{Era, TestApp, TestOptions};
 
 const TOOL: &str = "wporg_plugin_downloads";
 
@@ -62,53 +63,12 @@ async fn price(app: &TestApp, offer: NewOffer) {
 }
 
 fn offer(kind: OfferKind) -> NewOffer {
-    NewOffer {
-        name: "Stats".into(),
-        kind,
-        price_id: "price_stats".into(),
-        amount: 500,
-        currency: "usd".into(),
-        interval: (kind != OfferKind::OneTime).then(|| "month".into()),
-        calls: (kind == OfferKind::OneTime).then_some(2),
-        meter_event: (kind == OfferKind::Metered).then(|| "tool_calls".into()),
-        meter_value: None,
-        free_quota: None,
-        spend_cap: None,
-        payment_reason: Some("Download stats are paid".into()),
-        success_url: None,
-    }
+    crate::stripe::offer(kind, "price_stats")
 }
 
 async fn sign_in(app: &TestApp) -> String {
     let tokens = OAuthClient::register(app, "demo").await.sign_in().await;
     tokens["access_token"].as_str().expect("token").to_owned()
-}
-
-async fn call(client: &McpClient) -> CallToolResult {
-    client
-        .call_tool(
-            CallToolRequestParams::new(TOOL).with_arguments(
-                json!({"slug": "akismet"})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-            ),
-        )
-        .await
-        .expect("tools/call")
-}
-
-fn status(result: &CallToolResult) -> String {
-    result
-        .structured_content
-        .as_ref()
-        .and_then(|s| s["status"].as_str())
-        .unwrap_or(if result.is_error == Some(true) {
-            "error"
-        } else {
-            "ok"
-        })
-        .to_owned()
 }
 
 fn count(results: &[CallToolResult], wanted: &str) -> usize {

@@ -9,7 +9,7 @@ use tollgate::billing::{NewOffer, OfferKind};
 use tollgate::wordpress::Operation;
 use tollgate_tests::browser::OAuthClient;
 use tollgate_tests::fake_stripe::{Failure, FakeStripe};
-use tollgate_tests::{Era, McpClient, TestApp};
+use tollgate_tests::{Era, McpClient, TestApp, TestOptions};
 
 const TOOL: &str = "wporg_plugin_downloads";
 
@@ -21,7 +21,7 @@ pub(crate) struct Shop {
     refresh_token: String,
 }
 
-fn offer(kind: OfferKind, price: &str) -> NewOffer {
+pub(crate) fn offer(kind: OfferKind, price: &str) -> NewOffer {
     NewOffer {
         name: "Stats".into(),
         kind,
@@ -41,7 +41,12 @@ fn offer(kind: OfferKind, price: &str) -> NewOffer {
 
 /// The demo tenant on the fake Stripe, with `TOOL` priced by one offer, and a signed-in user.
 pub(crate) async fn shop(kind: OfferKind) -> Shop {
-    let app = TestApp::spawn().await;
+    shop_with(kind, TestOptions::default()).await
+}
+
+/// [`shop`] on an app started with `options`.
+pub(crate) async fn shop_with(kind: OfferKind, options: TestOptions) -> Shop {
+    let app = TestApp::spawn_with(options).await;
     let secret = app.connect_stripe("demo").await;
     let price = "price_stats";
     app.stripe.add_price(
