@@ -20,7 +20,7 @@ pub(super) async fn handle(
     let idempotency_key = headers
         .get("idempotency-key")
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    let failure = {
+    let (failure, mut released) = {
         let mut account = shared.account();
         account.log.push(Logged {
             route: route.clone(),
@@ -28,7 +28,11 @@ pub(super) async fn handle(
             idempotency_key: idempotency_key.clone(),
             headers: headers.clone(),
         });
-        take_failure(&mut account.failures, &route)
+        // Subscribed under the lock `release_held` takes too, so no release is missed.
+        (
+            take_failure(&mut account.failures, &route),
+            shared.release.subscribe(),
+        )
     };
     shared.arrivals.send_modify(|count| *count += 1);
     let request = Request {
@@ -47,6 +51,13 @@ pub(super) async fn handle(
         Some(Failure::CommitThenFail(status)) => {
             let _lost = serve(&shared, &request);
             respond(&request, injected(status), &request_id())
+        }
+        Some(Failure::Hold) => {
+            let mut stop = shared.stop.clone();
+            tokio::select! {
+                _ = released.changed() => serve(&shared, &request),
+                _ = stop.changed() => respond(&request, injected(503), &request_id()),
+            }
         }
         Some(Failure::Hang) => {
             let mut stop = shared.stop.clone();
@@ -259,6 +270,11 @@ pub(super) fn endpoint(
         ("GET", ["prices", id]) => retrieve(&form, account.price(id), "price", id),
         ("GET", ["products", id]) => retrieve(&form, account.product(id), "product", id),
         ("GET", ["balance"]) => balance(&form),
+        ("GET", ["events"]) => list_events(account, &form),
+        ("GET", ["events", id]) => {
+            let event = account.events.iter().find(|e| e["id"] == *id);
+            retrieve(&form, event, "event", id)
+        }
         ("GET", ["subscriptions", id]) => {
             let subscription = account.subscriptions.iter().find(|s| s["id"] == *id);
             retrieve(&form, subscription, "subscription", id)
