@@ -635,7 +635,7 @@ fn StripeForm() -> impl IntoView {
                 "Keys are stored encrypted and never shown again. A restricted key ("
                 <code>"rk_…"</code>
                 ") needs write access to Checkout Sessions, Customers, Billing Portal and Meter Events, "
-                "and read access to Prices."
+                "and read access to Prices, Events and Subscriptions (for reconciliation)."
             </p>
             <form data-test="stripe-form" on:submit=submit novalidate class="grid-2">
                 <Field label="Secret key" name="secret_key" value=secret_key kind="password"
