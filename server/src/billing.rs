@@ -184,6 +184,8 @@ pub struct BillingService {
     provider_deadline: std::time::Duration,
     /// This process's name in reconciliation reports (`reconcile.rs`).
     replica: Arc<str>,
+    /// Rounds of the reconciliation job finished in this process.
+    reconcile_rounds: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// The default of [`BillingService::with_provider_deadline`] (`TOLLGATE_PROVIDER_DEADLINE_MS`).
@@ -225,6 +227,7 @@ impl BillingService {
             stripe_clients: moka::sync::Cache::builder().max_capacity(10_000).build(),
             provider_deadline: PROVIDER_DEADLINE,
             replica: reconcile::replica_name(),
+            reconcile_rounds: Arc::new(tokio::sync::watch::channel(0).0),
             purchase_locks: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_idle(std::time::Duration::from_secs(600))

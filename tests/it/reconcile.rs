@@ -434,3 +434,82 @@ async fn a_run_that_dies_after_applying_events_is_redone_without_applying_anythi
         .count();
     assert_eq!(updates, 1, "the lost event was applied once: {audit}");
 }
+
+#[tokio::test]
+async fn the_background_job_reconciles_by_itself_every_interval() {
+    let app = TestApp::spawn_with(tollgate_tests::TestOptions {
+        extra: vec![("TOLLGATE_RECONCILE_SECONDS".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let secret = app.connect_stripe("demo").await;
+    app.stripe
+        .send_webhooks_to(&app.webhook_url("demo"), &secret);
+    app.stripe
+        .add_price("price_monthly", 900, "usd", Some("month"), false);
+    let demo = app
+        .state
+        .tenants
+        .get_tenant_by_slug("demo")
+        .await
+        .expect("demo");
+    let offer = app
+        .state
+        .billing
+        .create_offer(
+            demo.id,
+            super::stripe::offer(OfferKind::Subscription, "price_monthly"),
+        )
+        .await
+        .expect("offer");
+    let tool = app
+        .state
+        .tenants
+        .list_tools(demo.id)
+        .await
+        .expect("tools")
+        .into_iter()
+        .find(|t| t.operation == Operation::PluginDownloads)
+        .expect("tool");
+    app.state
+        .billing
+        .price_tool(&app.state.tenants, demo.id, tool.id, Some(offer.id))
+        .await
+        .expect("priced");
+    let owner = app.first_operator().await;
+    let alice = Buyer::new(&app, 2001, "alice", MONTHLY, true).await;
+    app.stripe.set_webhooks_delivered(false);
+    app.clock.advance(chrono::Duration::seconds(10));
+    app.stripe
+        .cancel_subscription(&alice.subscription(&app))
+        .await;
+
+    // Waits for rounds of the job (one a second) until one has seen the cancellation.
+    let mut rounds = app.state.billing.reconcile_rounds();
+    let corrected = async {
+        loop {
+            rounds.changed().await.expect("the job runs");
+            let last = owner.get(LAST).await.body;
+            if last["corrections"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+            {
+                return last;
+            }
+        }
+    };
+    let last = tokio::time::timeout(std::time::Duration::from_secs(30), corrected)
+        .await
+        .expect("reconciled within 30 s");
+    assert_eq!(last["trigger"], "schedule", "{last}");
+    assert_eq!(
+        corrections(&last),
+        BTreeSet::from([correction(
+            "alice",
+            "active",
+            "revoked",
+            "customer.subscription.deleted"
+        )]),
+    );
+    assert_eq!(alice.use_tool().await, "payment_required");
+}

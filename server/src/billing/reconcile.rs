@@ -468,8 +468,15 @@ impl BillingService {
                     () = shutdown.cancelled() => return,
                     () = billing.reconcile_all(&tenants, interval) => {}
                 }
+                billing.reconcile_rounds.send_modify(|rounds| *rounds += 1);
             }
         })
+    }
+
+    /// Counts the background job's finished rounds in this process (for tests and operators
+    /// waiting on one).
+    pub fn reconcile_rounds(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reconcile_rounds.subscribe()
     }
 
     /// One round of the background job over every tenant connected to Stripe.
