@@ -664,3 +664,61 @@ async fn webhooks_carry_the_exact_text_they_sign() {
     let now = stripe.event("customer.subscription.updated", json!({}));
     assert!((now["created"].as_i64().expect("a time") - timestamp).abs() < 60);
 }
+
+#[tokio::test]
+async fn events_are_recorded_undelivered_while_webhooks_are_off_and_listed_newest_first() {
+    let stripe = FakeStripe::start().await;
+    stripe.set_webhooks_delivered(false);
+    let now = stripe.shared.now();
+    let mut made = Vec::new();
+    for (kind, id) in [
+        ("customer.subscription.updated", "sub_1"),
+        ("payout.paid", "po_1"),
+        ("charge.refunded", "ch_1"),
+        ("customer.subscription.deleted", "sub_1"),
+    ] {
+        made.push(stripe.publish(kind, json!({"id": id})).await);
+    }
+    assert_eq!(
+        stripe.recorded_events(),
+        made,
+        "recorded, with no endpoint reached"
+    );
+    let ids = |answer: &Answer| -> Vec<String> {
+        answer.json()["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .map(|event| event["id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let id = |i: usize| made[i]["id"].as_str().unwrap_or_default().to_owned();
+    let from = now.to_string();
+    let types = [
+        ("types[]", "customer.subscription.updated"),
+        ("types[]", "customer.subscription.deleted"),
+        ("types[]", "charge.refunded"),
+        ("created[gte]", from.as_str()),
+        ("limit", "2"),
+    ];
+    let first = get(&stripe, "/v1/events", &types).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(ids(&first), [id(3), id(2)], "newest first, of those types");
+    assert_eq!(first.json()["has_more"], true);
+    let mut next = types.to_vec();
+    let after = id(2);
+    next.push(("starting_after", after.as_str()));
+    let second = get(&stripe, "/v1/events", &next).await;
+    assert_eq!(ids(&second), [id(0)]);
+    assert_eq!(second.json()["has_more"], false);
+    let later = (now + 1).to_string();
+    let none = get(&stripe, "/v1/events", &[("created[gte]", later.as_str())]).await;
+    assert_eq!(
+        ids(&none),
+        Vec::<String>::new(),
+        "created[gte] bounds the list"
+    );
+    let wrong = get(&stripe, "/v1/events", &[("limit", "101")]).await;
+    assert_eq!(wrong.status, 400);
+    assert_eq!(wrong.error().2, "limit");
+}
