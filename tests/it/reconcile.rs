@@ -513,3 +513,49 @@ async fn the_background_job_reconciles_by_itself_every_interval() {
     );
     assert_eq!(alice.use_tool().await, "payment_required");
 }
+
+#[tokio::test]
+async fn a_reconciliation_that_cannot_run_says_why_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let owner = app.first_operator().await;
+    let sandbox = owner.post(RECONCILE, json!({})).await;
+    assert_eq!(sandbox.status, 400, "{:?}", sandbox.body);
+    assert!(
+        sandbox.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not connected to Stripe"),
+        "{:?}",
+        sandbox.body
+    );
+    app.connect_stripe("demo").await;
+    let viewer = app
+        .invited_operator(&owner, "demo", "viewer@example.com", "viewer")
+        .await;
+    let refused = viewer.post(RECONCILE, json!({})).await;
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    assert_eq!(
+        viewer.get(LAST).await.body,
+        Value::Null,
+        "a viewer reads it"
+    );
+
+    // Stripe failing: a clear error, no report, no claim left behind.
+    app.stripe
+        .fail("GET /v1/events", Some(Failure::Status(500)));
+    let failed = owner.post(RECONCILE, json!({})).await;
+    assert_eq!(failed.status, 502, "{:?}", failed.body);
+    assert!(
+        failed.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unavailable"),
+        "{:?}",
+        failed.body
+    );
+    assert_eq!(owner.get(LAST).await.body, Value::Null);
+    app.stripe.fail("GET /v1/events", None);
+    let ran = reconcile(&owner).await;
+    assert_eq!(ran["events_read"], 0);
+    assert_eq!(viewer.get(LAST).await.body, ran);
+}
