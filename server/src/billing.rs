@@ -12,13 +12,14 @@
 //! (reserve / commit / release of a paid call), `checkout.rs` (purchases and fulfilment),
 //! `entitlements.rs` (what a Stripe event does, once `webhook.rs` has verified it and read
 //! Stripe's JSON into a typed event), `sandbox.rs` (the test checkout), `account.rs` (the end
-//! user's account page and its signed link), `meter.rs` (the meter sender) and `customers.rs`
-//! (the dashboard's customers). `records.rs` has the records and statuses the store returns.
+//! user's account page and its signed link), `meter.rs` (the meter sender), `customers.rs`
+//! (the dashboard's customers) and `duplicates.rs` (double payments and their refunds). `records.rs` has the records and statuses the store returns.
 
 mod account;
 mod checkout;
 mod connection;
 mod customers;
+mod duplicates;
 mod entitlements;
 mod fast;
 mod gate;
@@ -37,11 +38,12 @@ pub mod webhook;
 pub use connection::ConnectionCheck;
 pub(crate) use connection::{stripe_key_context, webhook_secret_context};
 pub use customers::{CustomerRecord, HeldPlan, Payment, PlanState, ToolUsage};
+pub use duplicates::DoublePayment;
 pub use fast::{Admission, Pass};
 pub use offers::{NewOffer, Offer, OfferId, OfferKind, offer_of};
 pub use provider::{
     CheckoutMode, CheckoutRequest, CheckoutSession, MeterEvent, PaymentProvider, ProviderError,
-    ProviderPrice,
+    ProviderPrice, ProviderSubscription,
 };
 pub use records::{
     EndUserSummary, EntitlementStatus, FailedMeterEvent, MeterStatus, PurchaseStatus, UsageKind,

@@ -37,6 +37,7 @@ mod subscriptions;
 mod tests;
 
 use api::*;
+use charges::*;
 use checkout::*;
 use customers::*;
 use errors::*;
@@ -269,6 +270,8 @@ struct Account {
     /// Charges (made when a refund or dispute first touches a payment) and disputes.
     charges: Vec<Value>,
     disputes: Vec<Value>,
+    /// Refunds made through the API (`POST /v1/refunds`).
+    refunds: Vec<Value>,
     /// Secret keys made by [`FakeStripe::roll_secret_key`], accepted as well as the first.
     rolled_keys: Vec<String>,
     /// Meter event identifier → when it was recorded.

@@ -104,6 +104,7 @@ const OPERATIONS: &[Operation] = &[
     op("delete", "/api/v1/tenants/{slug}/payments/stripe", "disconnect_stripe", "Go back to the sandbox", Member("admin"), None, 200, Some(of::<wire::Tenant>)),
     op("post", "/api/v1/tenants/{slug}/payments/stripe/test", "test_stripe", "Check the Stripe key works", Member("admin"), None, 200, Some(of::<wire::ConnectionTest>)),
     op("get", "/api/v1/tenants/{slug}/payments/stripe/prices", "stripe_prices", "Prices in the tenant's Stripe account", Member("admin"), None, 200, Some(list_of::<wire::StripePrice>)),
+    op("get", "/api/v1/tenants/{slug}/payments/duplicates", "double_payments", "Double payments (a second paid checkout for a plan the user already held untouched), newest first, and whether each was refunded", Member("viewer"), None, 200, Some(list_of::<wire::DoublePayment>)),
     op("get", "/api/v1/tenants/{slug}/meter-events/failed", "failed_meter_events", "Usage Stripe refused (or would have): set aside, never retried, the latest 100", Member("viewer"), None, 200, Some(list_of::<wire::FailedMeterEvent>)),
     op("get", "/api/v1/tenants/{slug}/sign-in", "sign_in_setup", "The sign-in end users get now, and the GitHub callback URL to register", Member("viewer"), None, 200, Some(of::<wire::SignInSetup>)),
     op("put", "/api/v1/tenants/{slug}/github-app", "set_github_app", "Use the tenant's own GitHub app for end users", Member("admin"), Some(of::<wire::GitHubAppKeys>), 200, Some(of::<wire::Tenant>)),

@@ -39,6 +39,14 @@ impl BillingService {
             tracing::warn!(tenant.slug = %tenant.slug, event = id, "live-mode event at a test-mode tenant: ignored");
             return Ok(WebhookOutcome::Ignored);
         }
+        // A subscription's period is read from Stripe before the transaction opens (never a
+        // network call while holding the write lock).
+        let read_period_end = match &event.change {
+            StripeChange::CheckoutCompleted(session) => {
+                self.subscription_period_end(tenant, session).await
+            }
+            _ => None,
+        };
         let txn = crate::db::begin_write(&self.db)
             .await
             .map_err(BillingError::from)?;
@@ -47,9 +55,15 @@ impl BillingService {
             .map_err(BillingError::from)?
         {
             txn.rollback().await.map_err(BillingError::from)?;
+            // A refund of a double payment that failed on an earlier delivery is tried again.
+            if let StripeChange::CheckoutCompleted(session) = &event.change {
+                self.refund_if_duplicate(tenant, &session.id).await?;
+            }
             return Ok(WebhookOutcome::Duplicate);
         }
-        let applied = self.apply_event(&txn, tenant, &event).await?;
+        let applied = self
+            .apply_event(&txn, tenant, &event, read_period_end)
+            .await?;
         if applied {
             // Payments, refunds, disputes and subscription changes are part of the record,
             // written once with the event id that makes them idempotent.
@@ -67,6 +81,11 @@ impl BillingService {
         }
         txn.commit().await.map_err(BillingError::from)?;
         tracing::info!(tenant.slug = %tenant.slug, event.id = id, event.kind = kind, applied, "stripe webhook");
+        // After the commit: a double payment this completion flagged is refunded when the
+        // tenant asks for it (a passing failure answers 500, and the redelivery retries).
+        if let StripeChange::CheckoutCompleted(session) = &event.change {
+            self.refund_if_duplicate(tenant, &session.id).await?;
+        }
         Ok(if applied {
             WebhookOutcome::Applied
         } else {
@@ -81,11 +100,13 @@ impl BillingService {
         txn: &impl sea_orm::ConnectionTrait,
         tenant: &Tenant,
         event: &StripeEvent,
+        read_period_end: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<bool, BillingError> {
         let created = event.created;
         match &event.change {
             StripeChange::CheckoutCompleted(session) => {
-                self.fulfil_in(txn, tenant, session, created).await
+                self.fulfil_in(txn, tenant, session, created, read_period_end)
+                    .await
             }
             StripeChange::CheckoutFailed(session) | StripeChange::CheckoutExpired(session) => {
                 let Some(purchase) =
@@ -138,7 +159,8 @@ impl BillingService {
                 let Some(purchase) = purchase else {
                     return Ok(false);
                 };
-                let Some(applied) = lifecycle::next(None, fact, created) else {
+                let grace = grace_of(txn, tenant, purchase.offer_id).await?;
+                let Some(applied) = lifecycle::next(None, fact, created, grace) else {
                     return Ok(false);
                 };
                 store::grant(
@@ -215,7 +237,8 @@ impl BillingService {
             period_end: held.period_end,
             at: held.last_event_at,
         };
-        if let Some(to) = lifecycle::next(Some(current), fact, created) {
+        let grace = grace_of(txn, tenant, held.offer_id).await?;
+        if let Some(to) = lifecycle::next(Some(current), fact, created, grace) {
             store::set_lifecycle(
                 txn,
                 tenant.id,
@@ -265,6 +288,17 @@ impl BillingService {
         tracing::warn!(tenant.slug = %tenant.slug, purchase = %purchase.id, kind, "payment refunded or disputed");
         Ok(true)
     }
+}
+
+/// The past-due grace of the plan `offer` (the default when the plan is gone).
+async fn grace_of(
+    txn: &impl sea_orm::ConnectionTrait,
+    tenant: &Tenant,
+    offer: uuid::Uuid,
+) -> Result<chrono::Duration, BillingError> {
+    Ok(store::find_offer(txn, tenant.id, offer)
+        .await?
+        .map_or(lifecycle::PAST_DUE_GRACE, |offer| offer.past_due_grace()))
 }
 
 /// What the lifecycle's access is stored as.
