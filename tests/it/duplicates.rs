@@ -6,6 +6,7 @@ use super::stripe::{Shop, call, only_session, shop, status};
 use futures::future::join_all;
 use serde_json::{Value, json};
 use tollgate::billing::OfferKind;
+use tollgate_tests::admin::Operator;
 use tollgate_tests::fake_stripe::Failure;
 
 fn id(object: &Value) -> String {
@@ -36,8 +37,7 @@ async fn paid_twice(shop: &Shop) -> Value {
     shop.app.stripe.complete_session(&second, "paid")
 }
 
-async fn duplicates(shop: &Shop) -> Vec<Value> {
-    let operator = shop.app.first_operator().await;
+async fn duplicates(operator: &Operator) -> Vec<Value> {
     let answer = operator
         .get("/api/v1/tenants/demo/payments/duplicates")
         .await;
@@ -45,8 +45,7 @@ async fn duplicates(shop: &Shop) -> Vec<Value> {
     answer.body.as_array().cloned().expect("a list")
 }
 
-async fn audit_count(shop: &Shop, action: &str) -> usize {
-    let operator = shop.app.first_operator().await;
+async fn audit_count(operator: &Operator, action: &str) -> usize {
     operator
         .get("/api/v1/tenants/demo/audit")
         .await
@@ -64,7 +63,7 @@ async fn a_double_payment_is_listed_for_the_operator_and_not_refunded_by_default
     let operator = shop.app.first_operator().await;
     let tenant = operator.get("/api/v1/tenants/demo").await.body;
     assert_eq!(tenant["refund_duplicate_payments"], false, "{tenant}");
-    assert!(duplicates(&shop).await.is_empty());
+    assert!(duplicates(&operator).await.is_empty());
 
     let second = paid_twice(&shop).await;
     let event = shop
@@ -75,7 +74,7 @@ async fn a_double_payment_is_listed_for_the_operator_and_not_refunded_by_default
     let delivered = shop.app.stripe.deliver(&url, &event, &shop.secret).await;
     assert_eq!(delivered.status(), 200);
 
-    let listed = duplicates(&shop).await;
+    let listed = duplicates(&operator).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["session_id"], second["id"]);
     assert_eq!(listed[0]["offer"], "Stats");
@@ -114,7 +113,7 @@ async fn with_automatic_refunds_a_double_payment_is_refunded_once_however_it_is_
     let failed = stripe.deliver(&url, &event, &shop.secret).await;
     assert_eq!(failed.status(), 500);
     assert!(stripe.refunds().is_empty());
-    assert_eq!(duplicates(&shop).await[0]["refunded"], false);
+    assert_eq!(duplicates(&operator).await[0]["refunded"], false);
 
     // The redeliveries, several at once and one more afterwards: one refund.
     let concurrent = join_all((0..4).map(|_| stripe.deliver(&url, &event, &shop.secret))).await;
@@ -137,16 +136,16 @@ async fn with_automatic_refunds_a_double_payment_is_refunded_once_however_it_is_
         "{keys:?}"
     );
 
-    let listed = duplicates(&shop).await;
+    let listed = duplicates(&operator).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["refunded"], true);
     assert!(listed[0]["refunded_at"].is_string());
     assert_eq!(
-        audit_count(&shop, "stripe.checkout.duplicate_refunded").await,
+        audit_count(&operator, "stripe.checkout.duplicate_refunded").await,
         1
     );
     assert_eq!(
-        audit_count(&shop, "stripe.checkout.double_payment").await,
+        audit_count(&operator, "stripe.checkout.double_payment").await,
         1
     );
 
