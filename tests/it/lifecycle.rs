@@ -252,7 +252,7 @@ async fn a_second_paid_session_for_one_purchase_is_flagged_for_the_operator() {
 }
 
 /// The demo tenant's only plan as the operator writes it back (`PUT`), with `change` applied.
-fn plan_with(offer: &Value, change: Value) -> Value {
+fn plan_with(offer: &Value, change: &Value) -> Value {
     let mut plan = offer.clone();
     let fields = plan.as_object_mut().expect("object");
     for key in ["id", "price_text", "tools"] {
@@ -287,7 +287,10 @@ async fn a_plan_without_past_due_grace_ends_access_when_a_renewal_fails_and_one_
 
     // Out of range: a clear error, and nothing changes.
     let refused = operator
-        .put(&path, plan_with(&offer, json!({"past_due_grace_days": 31})))
+        .put(
+            &path,
+            plan_with(&offer, &json!({"past_due_grace_days": 31})),
+        )
         .await;
     assert_eq!(refused.status, 400, "{:?}", refused.body);
     assert!(
@@ -299,7 +302,7 @@ async fn a_plan_without_past_due_grace_ends_access_when_a_renewal_fails_and_one_
         refused.body
     );
     let none = operator
-        .put(&path, plan_with(&offer, json!({"past_due_grace_days": 0})))
+        .put(&path, plan_with(&offer, &json!({"past_due_grace_days": 0})))
         .await;
     assert_eq!(none.status, 200, "{:?}", none.body);
     assert_eq!(none.body["past_due_grace_days"], 0);
@@ -341,7 +344,7 @@ async fn a_plan_without_past_due_grace_ends_access_when_a_renewal_fails_and_one_
 
     // Three days of grace: the next report of the same state keeps access.
     let three = operator
-        .put(&path, plan_with(&offer, json!({"past_due_grace_days": 3})))
+        .put(&path, plan_with(&offer, &json!({"past_due_grace_days": 3})))
         .await;
     assert_eq!(three.status, 200, "{:?}", three.body);
     shop.send("customer.subscription.updated", past_due, now + 20)
