@@ -1,13 +1,15 @@
 //! Double payments (a second paid checkout for a plan the user already holds untouched):
 //! listed for the operator, and refunded at Stripe exactly once when the tenant asks for it,
-//! however often and however concurrently the completion is delivered.
+//! however often and however concurrently the completion is delivered; and the dashboard's
+//! side of it (the payments page's list and switch, the delete dialog's subscriptions rule).
 
 use super::stripe::{Shop, call, only_session, shop, status};
 use futures::future::join_all;
 use serde_json::{Value, json};
 use tollgate::billing::OfferKind;
-use tollgate_tests::admin::Operator;
+use tollgate_tests::admin::{Operator, sign_in_in_browser};
 use tollgate_tests::fake_stripe::Failure;
+use tollgate_tests::webdriver::Chromium;
 
 fn id(object: &Value) -> String {
     object["id"].as_str().expect("id").to_owned()
@@ -153,4 +155,100 @@ async fn with_automatic_refunds_a_double_payment_is_refunded_once_however_it_is_
     let client = shop.refreshed_client().await;
     assert_eq!(status(&call(&client).await), "ok");
     client.cancel().await.expect("closes");
+}
+
+/// A Chromium signed in as the owner, on `page` (a path under `/admin`).
+async fn dashboard_at(shop: &Shop, page: &str) -> Chromium {
+    let browser = Chromium::launch().await.expect("Chromium starts");
+    browser.set_window_size(1280, 900).await.expect("resize");
+    browser
+        .goto(&format!("{}/admin{page}", shop.app.url))
+        .await
+        .expect("the dashboard");
+    sign_in_in_browser(&browser, "owner@example.com").await;
+    browser
+}
+
+#[tokio::test]
+async fn the_dashboard_lists_double_payments_switches_their_refund_and_explains_deletion() {
+    let shop = shop(OfferKind::OneTime).await;
+    let operator = shop.app.first_operator().await;
+    let second = paid_twice(&shop).await;
+    let event = shop
+        .app
+        .stripe
+        .event("checkout.session.completed", second.clone());
+    let url = shop.app.webhook_url("demo");
+    let delivered = shop.app.stripe.deliver(&url, &event, &shop.secret).await;
+    assert_eq!(delivered.status(), 200);
+
+    // The payments page lists the double payment, not refunded.
+    let browser = dashboard_at(&shop, "/t/demo/payments").await;
+    let table = browser
+        .wait_for_text("[data-test=double-payments]", &id(&second))
+        .await
+        .expect("the double payment is listed");
+    assert!(
+        table.contains("Stats") && table.contains("$5.00"),
+        "{table}"
+    );
+    assert!(table.contains("No"), "not refunded: {table}");
+
+    // The switch turns automatic refunds on, for the server too.
+    browser
+        .click("[data-test=refund-duplicates]")
+        .await
+        .expect("switch on");
+    browser
+        .wait_until_script(
+            "the switch on and saved",
+            "const s = document.querySelector('[data-test=refund-duplicates]'); \
+             return s.checked && s.getAttribute('aria-busy') === 'false';",
+        )
+        .await
+        .expect("switched on");
+    let tenant = operator.get("/api/v1/tenants/demo").await.body;
+    assert_eq!(tenant["refund_duplicate_payments"], true, "{tenant}");
+
+    // A subscription plan's form asks for its past-due grace, with the rule as its hint.
+    browser
+        .goto(&format!("{}/admin/t/demo/plans", shop.app.url))
+        .await
+        .expect("plans");
+    browser
+        .click("[data-test=plan-new]")
+        .await
+        .expect("new plan");
+    browser
+        .click("#plan-kind option[value=subscription]")
+        .await
+        .expect("a subscription");
+    let form = browser
+        .wait_for_text("[data-test=plan-form]", "Past-due grace (days)")
+        .await
+        .expect("the grace field");
+    assert!(
+        form.contains("0-30 days, empty means 3. 0 ends access at once."),
+        "{form}"
+    );
+
+    // The delete dialog says what happens to live subscriptions, and offers to cancel them.
+    browser
+        .goto(&format!("{}/admin/t/demo/settings", shop.app.url))
+        .await
+        .expect("settings");
+    browser
+        .click("[data-test=delete-tenant]")
+        .await
+        .expect("delete…");
+    let said = browser
+        .wait_for_text("[data-test=delete-subscriptions]", "not deleted")
+        .await
+        .expect("the subscriptions rule");
+    assert!(said.contains("cancels each of them at Stripe"), "{said}");
+    browser
+        .wait_for("[data-test=delete-cancel-subscriptions]")
+        .await
+        .expect("the choice to cancel them");
+    let _ = browser.quit().await;
 }

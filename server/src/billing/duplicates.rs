@@ -72,17 +72,14 @@ impl BillingService {
         tenant: &Tenant,
         session: &str,
     ) -> Result<(), BillingError> {
-        if !tenant.settings.refund_duplicate_payments
-            || !store::list_double_payments(&self.db, tenant.id)
-                .await?
-                .iter()
-                .any(|f| f.session_id == session && f.refunded_at.is_none())
-        {
+        if !tenant.settings.refund_duplicate_payments {
             return Ok(());
         }
-        let Some(purchase) =
-            store::find_purchase_by(&self.db, tenant.id, store::PurchaseKey::Session(session))
-                .await?
+        let Some(store::FlaggedPayment {
+            purchase: Some(purchase),
+            refunded_at: None,
+            ..
+        }) = store::find_double_payment(&self.db, tenant.id, session).await?
         else {
             return Ok(());
         };

@@ -12,7 +12,9 @@ pub use customers::{
     count_billed_usage_per_user, find_end_user, list_end_users, list_entitlements,
     list_purchases_of, usage_per_tool,
 };
-pub use duplicates::{list_double_payments, record_duplicate_refund};
+pub use duplicates::{
+    FlaggedPayment, find_double_payment, list_double_payments, record_duplicate_refund,
+};
 pub use meter::{
     claim_meter_event, count_pending_meter_events, due_meter_events, failed_meter_events,
     insert_meter_event, mark_meter_event, next_meter_attempt,

@@ -52,6 +52,29 @@ pub async fn list_double_payments(
     Ok(out)
 }
 
+/// The double payment of `session`, if it was flagged as one.
+pub async fn find_double_payment(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    session: &str,
+) -> Result<Option<FlaggedPayment>, DbErr> {
+    let Some(row) = audit_log::Entity::find()
+        .filter(audit_log::Column::TenantId.eq(tenant.0))
+        .filter(audit_log::Column::Action.ends_with(FLAGGED))
+        .filter(audit_log::Column::Target.eq(session))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(FlaggedPayment {
+        purchase: find_purchase_by(db, tenant, PurchaseKey::Session(session)).await?,
+        refunded_at: duplicate_refunded(db, tenant, session).await?,
+        session_id: row.target,
+        flagged_at: row.created_at,
+    }))
+}
+
 /// When the double payment of `session` was refunded by Tollgate, if it was.
 async fn duplicate_refunded(
     db: &impl ConnectionTrait,
