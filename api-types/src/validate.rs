@@ -40,6 +40,23 @@ pub fn tool_name(raw: &str) -> Result<(), String> {
     }
 }
 
+/// How long a plan's `past_due` subscriptions keep access, when the plan does not say.
+pub const DEFAULT_PAST_DUE_GRACE_DAYS: i32 = 3;
+
+/// The longest past-due grace a plan may give (Stripe's own retries end within weeks).
+pub const MAX_PAST_DUE_GRACE_DAYS: i32 = 30;
+
+/// A plan's past-due grace: whole days, 0 (access ends when a payment fails) to 30.
+pub fn past_due_grace_days(days: i64) -> Result<(), String> {
+    if (0..=i64::from(MAX_PAST_DUE_GRACE_DAYS)).contains(&days) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the past-due grace must be 0-{MAX_PAST_DUE_GRACE_DAYS} days (got {days})"
+        ))
+    }
+}
+
 /// A display text (name, title, description): 1 to `max` characters once trimmed.
 pub fn text(field: &str, raw: &str, max: usize) -> Result<(), String> {
     let value = raw.trim();

@@ -168,6 +168,9 @@ pub struct TenantPatch {
     /// Whether the billing helper tools are offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_tools: Option<bool>,
+    /// Whether double payments are refunded at Stripe automatically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_duplicate_payments: Option<bool>,
 }
 
 /// `DELETE /api/v1/tenants/{slug}`.
@@ -176,6 +179,10 @@ pub struct TenantPatch {
 pub struct DeleteTenant {
     /// Must repeat the slug.
     pub confirm: String,
+    /// Cancel the end users' live Stripe subscriptions first (at once, without refund);
+    /// without it a tenant with live subscriptions is not deleted (409).
+    #[serde(default)]
+    pub cancel_subscriptions: bool,
 }
 
 /// How a tenant takes payments.
@@ -216,6 +223,9 @@ pub struct Tenant {
     pub anonymous_free_tools: bool,
     /// Whether the billing helper tools are offered.
     pub billing_tools: bool,
+    /// Whether double payments are refunded at Stripe automatically.
+    #[serde(default)]
+    pub refund_duplicate_payments: bool,
     /// Payments.
     pub payments: Payments,
     /// The tenant's GitHub app, or `None` for the platform's.
@@ -423,6 +433,10 @@ pub struct NewOffer {
     /// Where the browser goes after paying.
     #[serde(default)]
     pub success_url: Option<String>,
+    /// Days a `past_due` subscription keeps access while Stripe retries the payment (0-30,
+    /// default 3; subscriptions and metered plans).
+    #[serde(default)]
+    pub past_due_grace_days: Option<i64>,
 }
 
 /// A plan.
@@ -501,6 +515,26 @@ pub struct FailedMeterEvent {
     pub attempts: i32,
     /// When it was set aside (RFC 3339).
     pub failed_at: String,
+}
+
+/// A double payment: a second paid checkout for a plan the user already held untouched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct DoublePayment {
+    /// The second paid Checkout Session.
+    pub session_id: String,
+    /// Its purchase.
+    pub purchase_id: Option<String>,
+    /// The plan's name.
+    pub offer: String,
+    /// The plan's price.
+    pub amount_text: String,
+    /// When the second payment was fulfilled and flagged (RFC 3339).
+    pub paid_at: String,
+    /// Whether it was refunded (by Tollgate, or in full at Stripe).
+    pub refunded: bool,
+    /// When Tollgate refunded it automatically (RFC 3339), if it did.
+    pub refunded_at: Option<String>,
 }
 
 /// `PUT /api/v1/tenants/{slug}/github-app`.

@@ -46,6 +46,7 @@
 
 mod api;
 mod auth;
+mod duplicates;
 mod home;
 mod insights;
 mod money_pages;

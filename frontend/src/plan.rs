@@ -35,6 +35,8 @@ pub struct PlanInput {
     pub payment_reason: String,
     /// Where the browser goes after paying (optional).
     pub success_url: String,
+    /// Days a past-due subscription keeps access (subscription, metered; empty = 3).
+    pub past_due_grace_days: String,
 }
 
 /// The kinds, with labels.
@@ -45,7 +47,7 @@ pub const KINDS: [(&str, &str); 3] = [
 ];
 
 /// Every field in the order the form shows them.
-pub const FIELDS: [&str; 13] = [
+pub const FIELDS: [&str; 14] = [
     "name",
     "kind",
     "calls",
@@ -57,6 +59,7 @@ pub const FIELDS: [&str; 13] = [
     "currency",
     "free_quota",
     "spend_cap",
+    "past_due_grace_days",
     "payment_reason",
     "success_url",
 ];
@@ -96,6 +99,7 @@ impl PlanInput {
             spend_cap: count(offer.spend_cap),
             payment_reason: offer.payment_reason.clone().unwrap_or_default(),
             success_url: offer.success_url.clone().unwrap_or_default(),
+            past_due_grace_days: count(offer.past_due_grace_days),
         }
     }
 
@@ -103,7 +107,9 @@ impl PlanInput {
     pub fn shows(&self, field: &str) -> bool {
         match field {
             "calls" => self.kind == "one_time",
-            "interval" => self.kind == "subscription" || self.kind == "metered",
+            "interval" | "past_due_grace_days" => {
+                self.kind == "subscription" || self.kind == "metered"
+            }
             "meter_event" | "meter_value" | "spend_cap" => self.kind == "metered",
             _ => true,
         }
@@ -141,6 +147,7 @@ impl PlanInput {
             "payment_reason" => validate::text("payment reason", &self.payment_reason, 500),
             "success_url" if self.success_url.trim().is_empty() => Ok(()),
             "success_url" => text::http_url(&self.success_url),
+            "past_due_grace_days" => grace_days(&self.past_due_grace_days).map(drop),
             _ => Ok(()),
         };
         result.err()
@@ -192,8 +199,27 @@ impl PlanInput {
             spend_cap: count("spend_cap", &self.spend_cap, 1, 1_000_000_000)?,
             payment_reason: optional_text(&self.payment_reason),
             success_url: optional_text(&self.success_url),
+            past_due_grace_days: if self.shows("past_due_grace_days") {
+                grace_days(&self.past_due_grace_days).map_err(|m| bad("past_due_grace_days", m))?
+            } else {
+                None
+            },
         })
     }
+}
+
+/// The past-due grace as typed: empty is the default (none sent), else whole days within
+/// `validate::past_due_grace_days`'s range.
+fn grace_days(raw: &str) -> Result<Option<i64>, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let days: i64 = raw
+        .parse()
+        .map_err(|_| "the past-due grace is a whole number of days".to_string())?;
+    validate::past_due_grace_days(days)?;
+    Ok(Some(days))
 }
 
 /// A Stripe billing meter's event name: 1-100 characters of letters, digits, `_`, `-`, `.`.
@@ -278,5 +304,23 @@ mod tests {
         input.success_url = String::new();
         input.name = " ".into();
         assert_eq!(input.first_error().map(|e| e.0), Some("name"));
+    }
+
+    #[test]
+    fn subscriptions_say_their_past_due_grace() {
+        let mut input = one_time();
+        input.past_due_grace_days = "40".into(); // ignored for one-time plans
+        assert_eq!(input.to_offer().map(|o| o.past_due_grace_days), Ok(None));
+        input.kind = "subscription".into();
+        assert_eq!(
+            input.first_error().map(|e| e.0),
+            Some("past_due_grace_days")
+        );
+        input.past_due_grace_days = "0".into();
+        let offer = input.to_offer().expect("valid");
+        assert_eq!(offer.past_due_grace_days, Some(0));
+        assert_eq!(PlanInput::from_offer(&offer).past_due_grace_days, "0");
+        input.past_due_grace_days = String::new();
+        assert_eq!(input.to_offer().map(|o| o.past_due_grace_days), Ok(None));
     }
 }

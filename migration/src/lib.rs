@@ -15,6 +15,7 @@ mod m20261201_60_meter_failed_at;
 mod m20261201_83_hardening_audit_append_only;
 mod m20261201_90_softdelete_tenant_deleted_at;
 mod m20261202_10_reconciliation;
+mod m20261202_30_offer_past_due_grace;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_90_softdelete_tenant_deleted_at::Migration),
             Box::new(m20261201_60_meter_failed_at::Migration),
             Box::new(m20261202_10_reconciliation::Migration),
+            Box::new(m20261202_30_offer_past_due_grace::Migration),
         ]
     }
 }

@@ -197,6 +197,7 @@ pub fn tenant_view(tenant: &Tenant, role: Role, public_url: &str) -> wire::Tenan
         webhook_url: format!("{base}/t/{}/webhooks/stripe", tenant.slug),
         anonymous_free_tools: tenant.settings.anonymous_free_tools,
         billing_tools: tenant.settings.billing_tools,
+        refund_duplicate_payments: tenant.settings.refund_duplicate_payments,
         payments: wire::Payments {
             mode: if tenant.settings.stripe.is_some() {
                 "stripe"
@@ -271,6 +272,7 @@ pub fn offer_view(offer: &Offer, tools: Vec<String>) -> wire::Offer {
             spend_cap: offer.spend_cap,
             payment_reason: Some(offer.payment_reason.clone()),
             success_url: offer.success_url.clone(),
+            past_due_grace_days: Some(i64::from(offer.past_due_grace_days)),
         },
         price_text: offer.price_text(),
         tools,
@@ -297,6 +299,7 @@ pub fn new_offer(wire: wire::NewOffer) -> Result<crate::billing::NewOffer, Admin
         spend_cap: wire.spend_cap,
         payment_reason: wire.payment_reason,
         success_url: wire.success_url,
+        past_due_grace_days: wire.past_due_grace_days,
     })
 }
 

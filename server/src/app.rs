@@ -355,6 +355,7 @@ async fn seed_demo_pricing(
                 spend_cap: None,
                 payment_reason: Some("Download history is a paid feature of this demo".into()),
                 success_url: None,
+                past_due_grace_days: None,
             },
         )
         .await?;

@@ -13,13 +13,15 @@
 //! `entitlements.rs` (what a Stripe event does, once `webhook.rs` has verified it and read
 //! Stripe's JSON into a typed event), `sandbox.rs` (the test checkout), `account.rs` (the end
 //! user's account page and its signed link), `meter.rs` (the meter sender), `reconcile.rs`
-//! (reconciliation with Stripe: lost webhooks read back, subscriptions read again) and
-//! `customers.rs` (the dashboard's customers). `records.rs` has the records and statuses the store returns.
+//! (reconciliation with Stripe: lost webhooks read back, subscriptions read again),
+//! `customers.rs` (the dashboard's customers) and `duplicates.rs` (double payments and their
+//! refunds). `records.rs` has the records and statuses the store returns.
 
 mod account;
 mod checkout;
 mod connection;
 mod customers;
+mod duplicates;
 mod entitlements;
 mod fast;
 mod gate;
@@ -39,11 +41,12 @@ pub mod webhook;
 pub use connection::ConnectionCheck;
 pub(crate) use connection::{stripe_key_context, webhook_secret_context};
 pub use customers::{CustomerRecord, HeldPlan, Payment, PlanState, ToolUsage};
+pub use duplicates::DoublePayment;
 pub use fast::{Admission, Pass};
 pub use offers::{NewOffer, Offer, OfferId, OfferKind, offer_of};
 pub use provider::{
     CheckoutMode, CheckoutRequest, CheckoutSession, EventPage, MeterEvent, PaymentProvider,
-    ProviderError, ProviderPrice,
+    ProviderError, ProviderPrice, ProviderSubscription,
 };
 pub use reconcile::{
     CONFIRMATION_AGE, CURSOR_OVERLAP, Correction, RECONCILE_LEASE, ReconciliationReport, Trigger,

@@ -155,6 +155,10 @@ pub fn build(state: AppState) -> Router {
             get(api::stripe_prices),
         )
         .route(
+            "/api/v1/tenants/{slug}/payments/duplicates",
+            get(api::double_payments),
+        )
+        .route(
             "/api/v1/tenants/{slug}/meter-events/failed",
             get(api::failed_meter_events),
         )

@@ -100,6 +100,9 @@ pub struct TenantSettings {
     /// Whether `billing_status`, `billing_portal` and `list_plans` are offered when the tenant
     /// has paid tools.
     pub billing_tools: bool,
+    /// Whether a double payment (a second paid checkout for a plan the user already holds
+    /// untouched) is refunded at the provider automatically; off, it is only flagged.
+    pub refund_duplicate_payments: bool,
 }
 
 impl Default for TenantSettings {
@@ -109,6 +112,7 @@ impl Default for TenantSettings {
             github_app: None,
             stripe: None,
             billing_tools: true,
+            refund_duplicate_payments: false,
         }
     }
 }

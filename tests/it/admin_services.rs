@@ -99,6 +99,7 @@ fn one_time_offer(name: &str, amount: i64, calls: i64) -> NewOffer {
         spend_cap: None,
         payment_reason: None,
         success_url: None,
+        past_due_grace_days: None,
     }
 }
 

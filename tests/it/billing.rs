@@ -458,6 +458,7 @@ fn sandbox_offer(kind: tollgate::billing::OfferKind) -> tollgate::billing::NewOf
         spend_cap: Some(2),
         payment_reason: None,
         success_url: None,
+        past_due_grace_days: None,
     }
 }
 

@@ -1,11 +1,13 @@
 //! The entitlement lifecycle through the real server and the fake Stripe (`billing/lifecycle.rs`
 //! is the state machine; its property test is a unit test there): subscription events in any
-//! order, resumed and past-due subscriptions, refunds, disputes and double payments.
+//! order, resumed and past-due subscriptions (with each plan's grace), the period read from
+//! Stripe at grant time, refunds, disputes and double payments.
 
 use super::stripe::{Shop, call, only_session, shop, status};
 use serde_json::{Value, json};
 use tollgate::billing::OfferKind;
 use tollgate_tests::admin::Operator;
+use tollgate_tests::fake_stripe::Failure;
 
 impl Shop {
     /// Delivers an event about `object`, created at `created`, and expects a 200.
@@ -246,5 +248,153 @@ async fn a_second_paid_session_for_one_purchase_is_flagged_for_the_operator() {
         .collect();
     assert_eq!(flagged.len(), 1, "{audit:?}");
     assert_eq!(flagged[0]["target"], second.as_str());
+    client.cancel().await.expect("closes");
+}
+
+/// The demo tenant's only plan as the operator writes it back (`PUT`), with `change` applied.
+fn plan_with(offer: &Value, change: &Value) -> Value {
+    let mut plan = offer.clone();
+    let fields = plan.as_object_mut().expect("object");
+    for key in ["id", "price_text", "tools"] {
+        fields.remove(key);
+    }
+    for (key, value) in change.as_object().expect("object") {
+        fields.insert(key.clone(), value.clone());
+    }
+    plan
+}
+
+/// The end of the first plan the demo tenant's first customer holds, as the operator sees it.
+async fn held_period_end(operator: &Operator) -> i64 {
+    let customers = operator.get("/api/v1/tenants/demo/customers").await.body;
+    let end = customers[0]["plans"][0]["period_end"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a period end: {customers}"));
+    chrono::DateTime::parse_from_rfc3339(end)
+        .expect("RFC 3339")
+        .timestamp()
+}
+
+#[tokio::test]
+async fn a_plan_without_past_due_grace_ends_access_when_a_renewal_fails_and_one_with_three_days_keeps_it()
+ {
+    let shop = shop(OfferKind::Subscription).await;
+    let operator = shop.app.first_operator().await;
+    let offers = operator.get("/api/v1/tenants/demo/offers").await.body;
+    let offer = offers[0].clone();
+    assert_eq!(offer["past_due_grace_days"], 3, "the default: {offer}");
+    let path = format!("/api/v1/tenants/demo/offers/{}", id(&offer));
+
+    // Out of range: a clear error, and nothing changes.
+    let refused = operator
+        .put(
+            &path,
+            plan_with(&offer, &json!({"past_due_grace_days": 31})),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("0-30 days"),
+        "{:?}",
+        refused.body
+    );
+    let none = operator
+        .put(&path, plan_with(&offer, &json!({"past_due_grace_days": 0})))
+        .await;
+    assert_eq!(none.status, 200, "{:?}", none.body);
+    assert_eq!(none.body["past_due_grace_days"], 0);
+
+    let client = shop.client().await;
+    call(&client).await;
+    let session = id(&only_session(&shop.app.stripe));
+    let paid = shop.pay_and_notify(&session).await;
+    let subscription = paid["subscription"].as_str().expect("sub").to_owned();
+    assert_eq!(status(&call(&client).await), "ok");
+    let now = shop.app.clock_now();
+    let stripe = &shop.app.stripe;
+
+    // No grace: the failed renewal ends access at once, as the plan's payment page says.
+    stripe.set_subscription(&subscription, "past_due", false);
+    let past_due = stripe.subscription(&subscription).expect("sub");
+    shop.send("customer.subscription.updated", past_due.clone(), now + 10)
+        .await;
+    let stopped = call(&client).await;
+    assert_eq!(status(&stopped), "payment_required");
+    let pay_url = stopped.structured_content.as_ref().expect("structured")["checkout_url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let page = shop
+        .app
+        .http()
+        .get(&pay_url)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("If a renewal payment fails, access stops until it is paid."),
+        "{page}"
+    );
+
+    // Three days of grace: the next report of the same state keeps access.
+    let three = operator
+        .put(&path, plan_with(&offer, &json!({"past_due_grace_days": 3})))
+        .await;
+    assert_eq!(three.status, 200, "{:?}", three.body);
+    shop.send("customer.subscription.updated", past_due, now + 20)
+        .await;
+    assert_eq!(status(&call(&client).await), "ok");
+    client.cancel().await.expect("closes");
+}
+
+#[tokio::test]
+async fn a_subscription_granted_at_checkout_runs_until_the_period_end_stripe_reports() {
+    let shop = shop(OfferKind::Subscription).await;
+    let operator = shop.app.first_operator().await;
+    let client = shop.client().await;
+    call(&client).await;
+    let session = id(&only_session(&shop.app.stripe));
+    let paid = shop.app.stripe.complete_session(&session, "paid");
+    let subscription = paid["subscription"].as_str().expect("sub").to_owned();
+    let reported = shop.app.stripe.subscription(&subscription).expect("sub")["items"]["data"][0]
+        ["current_period_end"]
+        .as_i64()
+        .expect("the item's period end");
+    shop.send("checkout.session.completed", paid, shop.app.clock_now())
+        .await;
+    assert_eq!(
+        shop.app
+            .stripe
+            .requests(&format!("GET /v1/subscriptions/{subscription}")),
+        1,
+        "the subscription was read once"
+    );
+    assert_eq!(held_period_end(&operator).await, reported);
+    assert_eq!(status(&call(&client).await), "ok");
+    client.cancel().await.expect("closes");
+}
+
+#[tokio::test]
+async fn a_subscription_stripe_cannot_read_at_checkout_keeps_the_interval_bound() {
+    let shop = shop(OfferKind::Subscription).await;
+    let operator = shop.app.first_operator().await;
+    let client = shop.client().await;
+    call(&client).await;
+    let session = id(&only_session(&shop.app.stripe));
+    let paid = shop.app.stripe.complete_session(&session, "paid");
+    shop.app
+        .stripe
+        .fail("GET /v1/subscriptions", Some(Failure::Status(500)));
+    let now = shop.app.clock_now();
+    shop.send("checkout.session.completed", paid, now).await;
+    // One month's interval (31 days) and the plan's 3 days of grace from the payment.
+    assert_eq!(held_period_end(&operator).await, now + 34 * 86_400);
+    assert_eq!(status(&call(&client).await), "ok");
     client.cancel().await.expect("closes");
 }

@@ -121,6 +121,7 @@ async fn no_secret_reaches_the_logs_even_at_debug_level() {
                 spend_cap: None,
                 payment_reason: None,
                 success_url: None,
+                past_due_grace_days: None,
             },
         )
         .await

@@ -70,6 +70,7 @@ async fn store() -> (TestApp, Operator) {
                     spend_cap: None,
                     payment_reason: Some("Paid data".into()),
                     success_url: None,
+                    past_due_grace_days: None,
                 },
             )
             .await

@@ -36,6 +36,7 @@ pub(crate) fn offer(kind: OfferKind, price: &str) -> NewOffer {
         spend_cap: None,
         payment_reason: Some("Download stats are paid".into()),
         success_url: None,
+        past_due_grace_days: None,
     }
 }
 
@@ -789,4 +790,74 @@ async fn a_tenant_with_live_stripe_subscriptions_is_not_deleted_until_they_end()
     );
     let gone = owner.delete("/api/v1/tenants/demo", confirm()).await;
     assert_eq!(gone.status, 204, "{:?}", gone.body);
+}
+
+#[tokio::test]
+async fn deleting_a_tenant_can_cancel_its_live_stripe_subscriptions_first() {
+    let shop = shop(OfferKind::Subscription).await;
+    let owner = shop.app.first_operator().await;
+    let client = shop.client().await;
+    assert_eq!(status(&call(&client).await), "payment_required");
+    let session = only_session(&shop.app.stripe);
+    let paid = shop
+        .pay_and_notify(session["id"].as_str().expect("id"))
+        .await;
+    let subscription_id = paid["subscription"]
+        .as_str()
+        .expect("subscription")
+        .to_owned();
+    assert_eq!(status(&call(&client).await), "ok");
+    let cancel = || Some(json!({"confirm": "demo", "cancel_subscriptions": true}));
+    let tenant_id = shop
+        .app
+        .state
+        .tenants
+        .get_tenant_by_slug("demo")
+        .await
+        .expect("demo")
+        .id;
+
+    // Stripe cannot cancel it now: nothing is deleted, the subscription is still live.
+    let stripe = &shop.app.stripe;
+    stripe.fail("DELETE /v1/subscriptions", Some(Failure::Status(503)));
+    let failed = owner.delete("/api/v1/tenants/demo", cancel()).await;
+    assert_eq!(failed.status, 502, "{:?}", failed.body);
+    assert_eq!(owner.get("/api/v1/tenants/demo").await.status, 200);
+    assert_eq!(
+        stripe.subscription(&subscription_id).expect("sub")["status"],
+        "active"
+    );
+    assert_eq!(status(&call(&client).await), "ok", "still served");
+
+    // Stripe answers again: cancelled there first, then the tenant is deleted.
+    stripe.fail("DELETE /v1/subscriptions", None);
+    let deleted = owner.delete("/api/v1/tenants/demo", cancel()).await;
+    assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+    assert_eq!(
+        stripe.subscription(&subscription_id).expect("sub")["status"],
+        "canceled"
+    );
+    let keys = stripe.idempotency_keys(&format!("DELETE /v1/subscriptions/{subscription_id}"));
+    assert!(
+        !keys.is_empty()
+            && keys
+                .iter()
+                .all(|k| *k == format!("tg-cancel-{subscription_id}")),
+        "{keys:?}"
+    );
+    assert_eq!(owner.get("/api/v1/tenants/demo").await.status, 404);
+    // The record outlives the tenant: the cancellation is in its audit log.
+    let entries = shop
+        .app
+        .state
+        .accounts
+        .audit_log(tenant_id, 100)
+        .await
+        .expect("audit");
+    let cancelled: Vec<_> = entries
+        .iter()
+        .filter(|e| e.action == "stripe.subscription.cancelled_for_deletion")
+        .collect();
+    assert_eq!(cancelled.len(), 1, "{entries:?}");
+    assert_eq!(cancelled[0].target, subscription_id);
 }

@@ -121,6 +121,7 @@ fn vendor_crates_appear_only_in_their_adapters() {
                 "stripe_checkout",
                 "stripe_billing",
                 "stripe_client_core",
+                "miniserde",
             ],
             &[
                 "server/src/billing/stripe.rs",

@@ -38,6 +38,7 @@ mod subscriptions;
 mod tests;
 
 use api::*;
+use charges::*;
 use checkout::*;
 use customers::*;
 use errors::*;
@@ -293,6 +294,8 @@ struct Account {
     webhook_endpoint: Option<(String, String)>,
     /// Delivery is switched off: events are still recorded, as when the endpoint is down.
     webhooks_off: bool,
+    /// Refunds made through the API (`POST /v1/refunds`).
+    refunds: Vec<Value>,
     /// Secret keys made by [`FakeStripe::roll_secret_key`], accepted as well as the first.
     rolled_keys: Vec<String>,
     /// Meter event identifier → when it was recorded.

@@ -1,6 +1,7 @@
 //! Plans (offers), the plan form shared with the tool editor, and the payments page.
 
 use super::api::{self, Method};
+use super::duplicates::DoublePayments;
 use super::reconciliation::Reconciliation;
 use super::tenant::use_tenant;
 use super::ui::{
@@ -29,6 +30,7 @@ pub struct PlanDraft {
     spend_cap: RwSignal<String>,
     payment_reason: RwSignal<String>,
     success_url: RwSignal<String>,
+    past_due_grace_days: RwSignal<String>,
     /// The sandbox price id last suggested (replaced while the operator has not edited it).
     suggested_price: RwSignal<String>,
 }
@@ -68,6 +70,7 @@ impl PlanDraft {
             spend_cap: RwSignal::new(input.spend_cap),
             payment_reason: RwSignal::new(input.payment_reason),
             success_url: RwSignal::new(input.success_url),
+            past_due_grace_days: RwSignal::new(input.past_due_grace_days),
             suggested_price: RwSignal::new(String::new()),
         }
     }
@@ -86,6 +89,7 @@ impl PlanDraft {
             "free_quota" => self.free_quota,
             "spend_cap" => self.spend_cap,
             "payment_reason" => self.payment_reason,
+            "past_due_grace_days" => self.past_due_grace_days,
             _ => self.success_url,
         }
     }
@@ -106,6 +110,7 @@ impl PlanDraft {
             spend_cap: self.spend_cap.get(),
             payment_reason: self.payment_reason.get(),
             success_url: self.success_url.get(),
+            past_due_grace_days: self.past_due_grace_days.get(),
         }
     }
 
@@ -305,6 +310,9 @@ pub fn PlanFields(
                     "Each user's free calls per month before payment is asked.")}
                 {field("Spend cap (calls per month)", "spend_cap", Some("number"), "",
                     "Most billed calls per user a month. Empty means no cap.")}
+                {field("Past-due grace (days)", "past_due_grace_days", Some("number"), "3",
+                    "When a renewal payment fails, how long the subscriber keeps access while \
+                     Stripe retries: 0-30 days, empty means 3. 0 ends access at once.")}
                 {field("Payment reason", "payment_reason", None, "",
                     "Optional: why payment is asked, shown to users.")}
                 {field("Success URL", "success_url", Some("url"), "https://…",
@@ -585,6 +593,7 @@ pub fn PaymentsPage() -> impl IntoView {
             <Show when=move || stripe.get()>
                 <FailedMeterEvents/>
                 <Reconciliation/>
+                <DoublePayments/>
             </Show>
             <Show when=move || stripe.get() && can_edit.get()>
                 <StripePrices/>

@@ -440,6 +440,7 @@ fn DeleteDialog(on_close: Callback<()>) -> impl IntoView {
     let tenants = use_tenant_list().0;
     let navigate = navigator();
     let confirm = RwSignal::new(String::new());
+    let cancel_subscriptions = RwSignal::new(false);
     let busy = Busy::new();
     let invalid = Signal::derive(move || confirm.get() != ctx.slug.get());
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -449,6 +450,7 @@ fn DeleteDialog(on_close: Callback<()>) -> impl IntoView {
         }
         let body = DeleteTenant {
             confirm: confirm.get_untracked(),
+            cancel_subscriptions: cancel_subscriptions.get_untracked(),
         };
         let path = ctx.path("");
         let navigate = navigate.clone();
@@ -483,7 +485,23 @@ fn DeleteDialog(on_close: Callback<()>) -> impl IntoView {
                         }
                     })
             }}
+            <p data-test="delete-subscriptions">
+                "Customers' Stripe subscriptions outlive the tenant and would go on charging. "
+                "Unless you tick the box below, a tenant with live subscriptions is not deleted: "
+                "you are told how many, and cancel them in Stripe first. Ticked, Tollgate cancels "
+                "each of them at Stripe now (no refund, no further charge), then deletes the tenant."
+            </p>
             <form on:submit=submit novalidate>
+                <label class="switch-row">
+                    <input
+                        type="checkbox"
+                        name="cancel_subscriptions"
+                        data-test="delete-cancel-subscriptions"
+                        prop:checked=move || cancel_subscriptions.get()
+                        on:change=move |ev| cancel_subscriptions.set(event_target_checked(&ev))
+                    />
+                    <span>"Cancel live Stripe subscriptions first"</span>
+                </label>
                 <div class="field">
                     <label for="delete-confirm">"Tenant slug"</label>
                     <input

@@ -104,6 +104,7 @@ const OPERATIONS: &[Operation] = &[
     op("delete", "/api/v1/tenants/{slug}/payments/stripe", "disconnect_stripe", "Go back to the sandbox", Member("admin"), None, 200, Some(of::<wire::Tenant>)),
     op("post", "/api/v1/tenants/{slug}/payments/stripe/test", "test_stripe", "Check the Stripe key works", Member("admin"), None, 200, Some(of::<wire::ConnectionTest>)),
     op("get", "/api/v1/tenants/{slug}/payments/stripe/prices", "stripe_prices", "Prices in the tenant's Stripe account", Member("admin"), None, 200, Some(list_of::<wire::StripePrice>)),
+    op("get", "/api/v1/tenants/{slug}/payments/duplicates", "double_payments", "Double payments (a second paid checkout for a plan the user already held untouched), newest first, and whether each was refunded", Member("viewer"), None, 200, Some(list_of::<wire::DoublePayment>)),
     op("get", "/api/v1/tenants/{slug}/meter-events/failed", "failed_meter_events", "Usage Stripe refused (or would have): set aside, never retried, the latest 100", Member("viewer"), None, 200, Some(list_of::<wire::FailedMeterEvent>)),
     op("post", "/api/v1/tenants/{slug}/billing/reconcile", "reconcile_billing", "Reconcile with Stripe now: lost webhooks' events applied, stale subscriptions read again; 409 while another replica runs one", Member("admin"), None, 200, Some(of::<wire::ReconciliationReport>)),
     op("get", "/api/v1/tenants/{slug}/billing/reconciliation", "last_reconciliation", "The last reconciliation's report (null before the first)", Member("viewer"), None, 200, Some(of::<Option<wire::ReconciliationReport>>)),

@@ -242,18 +242,60 @@ impl BillingService {
         session: &CheckoutSession,
         event_created: i64,
     ) -> Result<(), BillingError> {
+        let read = self.subscription_period_end(tenant, session).await;
         let txn = crate::db::begin_write(&self.db).await?;
-        self.fulfil_in(&txn, tenant, session, event_created).await?;
+        self.fulfil_in(&txn, tenant, session, event_created, read)
+            .await?;
         txn.commit().await?;
+        self.refund_if_duplicate(tenant, &session.id).await?;
         Ok(())
     }
 
+    /// The end of the current period of the subscription a paid session started, read from
+    /// the provider (within the provider deadline) before the grant's transaction opens.
+    /// `None` for a payment, an unpaid session, or when the read fails: the grant then keeps
+    /// its bound (one interval and the grace), and the log says so.
+    pub(super) async fn subscription_period_end(
+        &self,
+        tenant: &Tenant,
+        session: &CheckoutSession,
+    ) -> Option<DateTime<Utc>> {
+        let subscription = session
+            .subscription
+            .as_deref()
+            .filter(|_| session.is_paid())?;
+        let provider = self.provider_for(tenant).ok()?;
+        let read = tokio::time::timeout(
+            self.provider_deadline,
+            provider.retrieve_subscription(subscription),
+        )
+        .await;
+        let failure = match read {
+            Ok(Ok(read)) if read.period_end.is_some() => return read.period_end,
+            Ok(Ok(_)) => "it names no period end".to_owned(),
+            // The sandbox keeps no subscriptions to read: its bound is the rule.
+            Ok(Err(super::ProviderError::Unsupported)) => return None,
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer within {} ms", self.provider_deadline.as_millis()),
+        };
+        tracing::warn!(
+            tenant.slug = %tenant.slug,
+            subscription,
+            error = %failure,
+            "subscription not read at grant: access bounded to one interval and the plan's past-due grace until its events say more"
+        );
+        None
+    }
+
+    /// Fulfils `session` in `txn`; `read_period_end` is the subscription's period end as the
+    /// provider reported it just before (see [`Self::subscription_period_end`]).
     pub(super) async fn fulfil_in(
         &self,
         txn: &impl sea_orm::ConnectionTrait,
         tenant: &Tenant,
         session: &CheckoutSession,
         event_created: i64,
+        read_period_end: Option<DateTime<Utc>>,
     ) -> Result<bool, BillingError> {
         let Some(purchase) =
             store::find_purchase_by(txn, tenant.id, PurchaseKey::Session(&session.id)).await?
@@ -332,13 +374,20 @@ impl BillingService {
             )
             .await?;
         }
-        // A subscription's period is bounded from the start: until its own events say more,
-        // one interval (and the past-due grace) from the payment, so a lost renewal event
-        // never means access for ever.
+        // A subscription's period is the one Stripe reports for it, read just before; when
+        // that read failed, it is bounded from the start: one interval (and the plan's
+        // past-due grace) from the payment, so a lost renewal event never means access for
+        // ever.
         let period_end = if offer.kind == OfferKind::OneTime {
             None
         } else {
-            lifecycle::first_period_end(event_created, offer.interval.as_deref())
+            read_period_end.or_else(|| {
+                lifecycle::first_period_end(
+                    event_created,
+                    offer.interval.as_deref(),
+                    offer.past_due_grace(),
+                )
+            })
         };
         // A paid purchase fulfilled again (a second completion event for the same session) is
         // no new payment: its subscription's state is its own events' to say, never revived by

@@ -26,6 +26,48 @@ impl BillingService {
         Ok(super::store::live_provider_subscriptions(&self.db, tenant).await?)
     }
 
+    /// Cancels at Stripe, now, every live subscription of the tenant's end users (before the
+    /// tenant is deleted), each with an idempotency key of its own so a retry cancels nothing
+    /// twice (one that already ended counts as cancelled). Each cancellation is recorded in
+    /// the audit log (`stripe.subscription.cancelled_for_deletion`, target the subscription)
+    /// and its entitlement ended. The first failure stops here: what was cancelled stays
+    /// cancelled and recorded, and the tenant is not deleted. Answers how many were cancelled.
+    pub async fn cancel_live_subscriptions(&self, tenant: &Tenant) -> Result<u64, BillingError> {
+        let live = super::store::list_live_provider_subscriptions(&self.db, tenant.id).await?;
+        if live.is_empty() {
+            return Ok(0);
+        }
+        let provider = self.provider_for(tenant)?;
+        let mut cancelled = 0;
+        for subscription in live {
+            let key = format!("tg-cancel-{subscription}");
+            tokio::time::timeout(
+                self.provider_deadline,
+                provider.cancel_subscription(&subscription, &key),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(ProviderError::Unavailable(format!(
+                    "no answer within {} ms",
+                    self.provider_deadline.as_millis()
+                )))
+            })?;
+            let txn = crate::db::begin_write(&self.db).await?;
+            super::store::end_subscription_for_deletion(
+                &txn,
+                tenant.id,
+                provider.name(),
+                &subscription,
+                self.clock.now(),
+            )
+            .await?;
+            txn.commit().await?;
+            tracing::info!(tenant.slug = %tenant.slug, subscription, "subscription cancelled before the tenant's deletion");
+            cancelled += 1;
+        }
+        Ok(cancelled)
+    }
+
     /// The provider that takes this tenant's payments: Stripe when connected, else the sandbox.
     ///
     /// The Stripe client (and its pool of kept-alive connections) is built once per tenant and

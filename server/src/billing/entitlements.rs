@@ -65,9 +65,21 @@ impl BillingService {
         event: &StripeEvent,
     ) -> Result<(WebhookOutcome, Vec<Changed>), BillingError> {
         let (id, kind) = (event.id.as_str(), event.kind.as_str());
+        // A subscription's period is read from Stripe before the transaction opens (never a
+        // network call while holding the write lock).
+        let read_period_end = match &event.change {
+            StripeChange::CheckoutCompleted(session) => {
+                self.subscription_period_end(tenant, session).await
+            }
+            _ => None,
+        };
         let txn = crate::db::begin_write(&self.db).await?;
         if !store::record_event(&txn, tenant.id, id, kind, self.clock.now()).await? {
             txn.rollback().await?;
+            // A refund of a double payment that failed on an earlier delivery is tried again.
+            if let StripeChange::CheckoutCompleted(session) = &event.change {
+                self.refund_if_duplicate(tenant, &session.id).await?;
+            }
             return Ok((WebhookOutcome::Duplicate, Vec::new()));
         }
         let sources = self.sources_of(&txn, tenant, event).await?;
@@ -75,7 +87,9 @@ impl BillingService {
         for source in &sources {
             before.push(store::find_entitlement_by_source(&txn, tenant.id, source).await?);
         }
-        let applied = self.apply_event(&txn, tenant, event).await?;
+        let applied = self
+            .apply_event(&txn, tenant, event, read_period_end)
+            .await?;
         let mut changed = Vec::new();
         if applied {
             // Payments, refunds, disputes and subscription changes are part of the record,
@@ -117,6 +131,11 @@ impl BillingService {
             }
         }
         txn.commit().await?;
+        // After the commit: a double payment this completion flagged is refunded when the
+        // tenant asks for it (a passing failure answers 500, and the redelivery retries).
+        if let StripeChange::CheckoutCompleted(session) = &event.change {
+            self.refund_if_duplicate(tenant, &session.id).await?;
+        }
         Ok((
             if applied {
                 WebhookOutcome::Applied
@@ -174,11 +193,13 @@ impl BillingService {
         txn: &impl sea_orm::ConnectionTrait,
         tenant: &Tenant,
         event: &StripeEvent,
+        read_period_end: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<bool, BillingError> {
         let created = event.created;
         match &event.change {
             StripeChange::CheckoutCompleted(session) => {
-                self.fulfil_in(txn, tenant, session, created).await
+                self.fulfil_in(txn, tenant, session, created, read_period_end)
+                    .await
             }
             StripeChange::CheckoutFailed(session) | StripeChange::CheckoutExpired(session) => {
                 let Some(purchase) =
@@ -231,7 +252,8 @@ impl BillingService {
                 let Some(purchase) = purchase else {
                     return Ok(false);
                 };
-                let Some(applied) = lifecycle::next(None, fact, created) else {
+                let grace = grace_of(txn, tenant, purchase.offer_id).await?;
+                let Some(applied) = lifecycle::next(None, fact, created, grace) else {
                     return Ok(false);
                 };
                 store::grant(
@@ -308,7 +330,8 @@ impl BillingService {
             period_end: held.period_end,
             at: held.last_event_at,
         };
-        if let Some(to) = lifecycle::next(Some(current), fact, created) {
+        let grace = grace_of(txn, tenant, held.offer_id).await?;
+        if let Some(to) = lifecycle::next(Some(current), fact, created, grace) {
             store::set_lifecycle(
                 txn,
                 tenant.id,
@@ -358,6 +381,17 @@ impl BillingService {
         tracing::warn!(tenant.slug = %tenant.slug, purchase = %purchase.id, kind, "payment refunded or disputed");
         Ok(true)
     }
+}
+
+/// The past-due grace of the plan `offer` (the default when the plan is gone).
+pub(super) async fn grace_of(
+    txn: &impl sea_orm::ConnectionTrait,
+    tenant: &Tenant,
+    offer: uuid::Uuid,
+) -> Result<chrono::Duration, BillingError> {
+    Ok(store::find_offer(txn, tenant.id, offer)
+        .await?
+        .map_or(lifecycle::PAST_DUE_GRACE, |offer| offer.past_due_grace()))
 }
 
 /// What the lifecycle's access is stored as.

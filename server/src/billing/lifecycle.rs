@@ -16,14 +16,15 @@
 use chrono::{DateTime, Duration, Utc};
 
 /// How long a `past_due` subscription keeps access after the event that reported it, while
-/// Stripe retries the payment. A constant for every plan for now (a per-offer field would
-/// need a migration and a dashboard field; this is the documented default).
+/// Stripe retries the payment, when its plan does not say otherwise (each plan sets its own,
+/// 0-30 days: `Offer::past_due_grace`).
 pub const PAST_DUE_GRACE: Duration = Duration::days(3);
 
 /// The end of a subscription's access granted by its checkout, before any of its own events
-/// said when its period ends: one `interval` (`day`, `week`, `month`, `year`) and the
-/// past-due grace after the payment's event. `None` for an unknown interval.
-pub fn first_period_end(at: i64, interval: Option<&str>) -> Option<DateTime<Utc>> {
+/// (or a read of the subscription) said when its period ends: one `interval` (`day`, `week`,
+/// `month`, `year`) and the plan's past-due `grace` after the payment's event. `None` for an
+/// unknown interval.
+pub fn first_period_end(at: i64, interval: Option<&str>, grace: Duration) -> Option<DateTime<Utc>> {
     let days = match interval? {
         "day" => 1,
         "week" => 7,
@@ -31,7 +32,7 @@ pub fn first_period_end(at: i64, interval: Option<&str>) -> Option<DateTime<Utc>
         "year" => 366,
         _ => return None,
     };
-    DateTime::<Utc>::from_timestamp(at, 0).map(|paid| paid + Duration::days(days) + PAST_DUE_GRACE)
+    DateTime::<Utc>::from_timestamp(at, 0).map(|paid| paid + Duration::days(days) + grace)
 }
 
 /// What an entitlement gives now.
@@ -85,7 +86,7 @@ pub enum State {
     Trialing,
     /// `active` with `cancel_at_period_end`: access until the period ends.
     CancellingAtPeriodEnd,
-    /// `past_due`: access for [`PAST_DUE_GRACE`] while Stripe retries.
+    /// `past_due`: access for the plan's grace while Stripe retries (none with a grace of 0).
     PastDue,
     /// `unpaid`: retries exhausted, the subscription kept.
     Unpaid,
@@ -137,8 +138,8 @@ impl Applied {
 }
 
 /// What `fact`, from an event created at `at`, makes of `current` (none: no entitlement
-/// yet). `None` when it changes nothing.
-pub fn next(current: Option<Applied>, fact: Fact, at: i64) -> Option<Applied> {
+/// yet), under a plan whose past-due grace is `grace`. `None` when it changes nothing.
+pub fn next(current: Option<Applied>, fact: Fact, at: i64, grace: Duration) -> Option<Applied> {
     let kept_end = current.and_then(|c| c.period_end);
     let proposed = match fact {
         Fact::Status { state, period_end } => {
@@ -149,9 +150,15 @@ pub fn next(current: Option<Applied>, fact: Fact, at: i64) -> Option<Applied> {
                     period_end,
                     at,
                 },
+                // A plan without grace suspends at once; a later payment restores it.
+                State::PastDue if grace <= Duration::zero() => Applied {
+                    access: Access::Suspended,
+                    period_end,
+                    at,
+                },
                 State::PastDue => {
-                    let grace = DateTime::<Utc>::from_timestamp(at, 0)
-                        .map(|reported| reported + PAST_DUE_GRACE);
+                    let grace =
+                        DateTime::<Utc>::from_timestamp(at, 0).map(|reported| reported + grace);
                     Applied {
                         access: Access::Granted,
                         period_end: match (period_end, grace) {
@@ -227,7 +234,7 @@ mod tests {
 
     fn run(history: &[(Fact, i64)]) -> Option<Applied> {
         history.iter().fold(None, |current, &(fact, at)| {
-            next(current, fact, at).or(current)
+            next(current, fact, at, PAST_DUE_GRACE).or(current)
         })
     }
 
@@ -326,7 +333,10 @@ mod tests {
         assert_eq!(ended.map(|a| a.access), Some(Access::Ended));
         // An older update arriving late, and a newer one: neither revives the deleted one.
         for at in [2, 9] {
-            assert_eq!(next(ended, status(State::Active, 900), at), None);
+            assert_eq!(
+                next(ended, status(State::Active, 900), at, PAST_DUE_GRACE),
+                None
+            );
         }
         // Deleted before the checkout's grant: the grant changes nothing.
         let deleted_first = run(&[
@@ -362,6 +372,35 @@ mod tests {
         let late = run(&[(status(State::PastDue, now + 30 * 86_400), now)]).expect("state");
         assert_eq!(late.access, Access::Granted);
         assert_eq!(late.period_end, t(now + 3 * 86_400));
+    }
+
+    #[test]
+    fn the_past_due_grace_is_the_plans() {
+        let now = 1_000_000;
+        let end = now + 30 * 86_400;
+        let active = next(None, status(State::Active, end), now - 10, Duration::zero());
+        let week = next(active, status(State::PastDue, end), now, Duration::days(7));
+        assert_eq!(
+            week.map(|a| (a.access, a.period_end)),
+            Some((Access::Granted, t(now + 7 * 86_400)))
+        );
+        // No grace: suspended at once, and a payment afterwards restores the period.
+        let none = next(active, status(State::PastDue, end), now, Duration::zero());
+        assert_eq!(none.map(|a| a.access), Some(Access::Suspended));
+        let paid = next(
+            none,
+            Fact::Paid { period_end: None },
+            now + 5,
+            Duration::zero(),
+        );
+        assert_eq!(
+            paid.map(|a| (a.access, a.period_end)),
+            Some((Access::Granted, t(end)))
+        );
+        assert_eq!(
+            first_period_end(now, Some("month"), Duration::zero()),
+            t(now + 31 * 86_400)
+        );
     }
 
     #[test]

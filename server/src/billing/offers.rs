@@ -73,9 +73,17 @@ pub struct Offer {
     pub payment_reason: String,
     /// Where the browser goes after paying (default: Tollgate's success page).
     pub success_url: Option<String>,
+    /// Days a `past_due` subscription keeps access while Stripe retries (0-30; 3 unless the
+    /// operator says).
+    pub past_due_grace_days: i32,
 }
 
 impl Offer {
+    /// How long this plan's `past_due` subscriptions keep access.
+    pub fn past_due_grace(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.past_due_grace_days))
+    }
+
     /// The price as people read it: `$5.00`, `€9.00 per month`, `¥500 per call`.
     pub fn price_text(&self) -> String {
         let amount = api_types::money::display(self.amount, &self.currency);
@@ -127,6 +135,8 @@ pub struct NewOffer {
     pub payment_reason: Option<String>,
     /// Success URL.
     pub success_url: Option<String>,
+    /// Past-due grace in days (default 3).
+    pub past_due_grace_days: Option<i64>,
 }
 
 impl BillingService {
@@ -294,6 +304,10 @@ fn validated_offer(id: OfferId, new: NewOffer, production: bool) -> Result<Offer
     {
         return Err(BillingError::Invalid("call counts must be positive".into()));
     }
+    let grace = new
+        .past_due_grace_days
+        .unwrap_or(i64::from(api_types::validate::DEFAULT_PAST_DUE_GRACE_DAYS));
+    api_types::validate::past_due_grace_days(grace).map_err(BillingError::Invalid)?;
     if new.kind == OfferKind::Metered
         && new
             .meter_event
@@ -329,6 +343,8 @@ fn validated_offer(id: OfferId, new: NewOffer, production: bool) -> Result<Offer
             .filter(|r| !r.trim().is_empty())
             .unwrap_or_else(|| format!("Payment is required to use {name}")),
         success_url: new.success_url,
+        past_due_grace_days: i32::try_from(grace)
+            .unwrap_or(api_types::validate::DEFAULT_PAST_DUE_GRACE_DAYS),
     })
 }
 

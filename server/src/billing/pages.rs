@@ -16,14 +16,32 @@ pub fn message(title: &str, text: &str) -> String {
 /// (`billing/lifecycle.rs` is where it is applied).
 const REFUND_RULE: &str = "A partial refund keeps your access; a full refund or a lost chargeback ends it, and an open chargeback pauses it.";
 
+/// The past-due rule of a subscription plan: how long access lasts once a renewal payment
+/// failed (the plan's own grace; `lifecycle.rs` applies it).
+fn past_due_rule(offer: &super::Offer) -> String {
+    match offer.past_due_grace_days {
+        0 => " If a renewal payment fails, access stops until it is paid.".to_owned(),
+        1 => " If a renewal payment fails, access continues for 1 day while it is retried."
+            .to_owned(),
+        days => format!(
+            " If a renewal payment fails, access continues for {days} days while it is retried."
+        ),
+    }
+}
+
 fn offer_lines(view: &PurchaseView) -> String {
     match &view.offer {
         Some(offer) => format!(
-            "<p><strong>{}</strong> — {}</p><p><small>{}</small></p><p><small>{}</small></p>",
+            "<p><strong>{}</strong> — {}</p><p><small>{}</small></p><p><small>{}{}</small></p>",
             escape(&offer.name),
             escape(&offer.price_text()),
             escape(&offer.payment_reason),
-            escape(REFUND_RULE)
+            escape(REFUND_RULE),
+            if offer.kind == super::OfferKind::OneTime {
+                String::new()
+            } else {
+                escape(&past_due_rule(offer))
+            }
         ),
         None => String::new(),
     }

@@ -136,6 +136,20 @@ pub struct EventPage {
     pub last_id: Option<String>,
 }
 
+/// A subscription as the provider reports it now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderSubscription {
+    /// `sub_…`.
+    pub id: String,
+    /// Stripe's status (`active`, `past_due`, `canceled`, …).
+    pub status: String,
+    /// Whether it ends when the current period does.
+    pub cancel_at_period_end: bool,
+    /// The end of the current period (Stripe gives it per subscription item since API version
+    /// 2025-03-31; the earliest item's, or the subscription's own in older versions).
+    pub period_end: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// A payment provider.
 pub trait PaymentProvider: Send + Sync {
     /// `stripe` or `sandbox`.
@@ -194,10 +208,38 @@ pub trait PaymentProvider: Send + Sync {
     }
 
     /// A subscription's state as the provider holds it now.
-    fn retrieve_subscription<'a>(
+    fn subscription_state<'a>(
         &'a self,
         _id: &'a str,
     ) -> BoxFuture<'a, Result<SubscriptionChange, ProviderError>> {
+        Box::pin(async { Err(ProviderError::Unsupported) })
+    }
+
+    /// Reads a subscription as it is now.
+    fn retrieve_subscription<'a>(
+        &'a self,
+        _id: &'a str,
+    ) -> BoxFuture<'a, Result<ProviderSubscription, ProviderError>> {
+        Box::pin(async { Err(ProviderError::Unsupported) })
+    }
+
+    /// Cancels a subscription now (no refund, no proration). One that already ended counts as
+    /// cancelled.
+    fn cancel_subscription<'a>(
+        &'a self,
+        _id: &'a str,
+        _idempotency_key: &'a str,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async { Err(ProviderError::Unsupported) })
+    }
+
+    /// Refunds the whole of a payment; the same `idempotency_key` never refunds twice.
+    /// Answers the refund's id.
+    fn refund_payment<'a>(
+        &'a self,
+        _payment_intent: &'a str,
+        _idempotency_key: &'a str,
+    ) -> BoxFuture<'a, Result<String, ProviderError>> {
         Box::pin(async { Err(ProviderError::Unsupported) })
     }
 }

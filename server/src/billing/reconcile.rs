@@ -331,7 +331,7 @@ impl BillingService {
                 continue;
             };
             let read =
-                tokio::time::timeout(self.provider_deadline, provider.retrieve_subscription(id))
+                tokio::time::timeout(self.provider_deadline, provider.subscription_state(id))
                     .await
                     .unwrap_or_else(|_| {
                         Err(ProviderError::Unavailable(
@@ -385,7 +385,8 @@ impl BillingService {
             period_end: held.period_end,
             at: held.last_event_at,
         };
-        let next = lifecycle::next(Some(current), fact, now.timestamp())
+        let grace = super::entitlements::grace_of(&txn, tenant, held.offer_id).await?;
+        let next = lifecycle::next(Some(current), fact, now.timestamp(), grace)
             .filter(|to| (to.access, to.period_end) != (current.access, current.period_end));
         let mut changed = None;
         if let Some(to) = next {

@@ -120,6 +120,8 @@ pub struct Purchase {
     pub status: PurchaseStatus,
     /// The subscription, once paid (subscriptions).
     pub subscription_id: Option<String>,
+    /// The payment intent, once paid (one-time payments).
+    pub payment_intent: Option<String>,
     /// When the checkout expires.
     pub expires_at: DateTime<Utc>,
     /// When it was created.

@@ -181,7 +181,7 @@ impl BillingService {
             return Ok(true);
         }
         if self
-            .fulfil_in(&txn, tenant, &session, now.timestamp())
+            .fulfil_in(&txn, tenant, &session, now.timestamp(), None)
             .await?
         {
             store::insert_provider_audit(

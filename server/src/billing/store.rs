@@ -1,9 +1,10 @@
 //! Queries of billing. Every function for tenant data takes the tenant first and filters by it,
 //! and returns billing's own records (`records.rs`), never database rows. The meter outbox's
 //! queries are in `store/meter.rs`, the purchases' in `store/purchases.rs`, the customers page's
-//! in `store/customers.rs`.
+//! in `store/customers.rs`, the double payments' in `store/duplicates.rs`.
 
 mod customers;
+mod duplicates;
 mod meter;
 mod purchases;
 mod reconcile;
@@ -11,6 +12,9 @@ mod reconcile;
 pub use customers::{
     count_billed_usage_per_user, find_end_user, list_end_users, list_entitlements,
     list_purchases_of, usage_per_tool,
+};
+pub use duplicates::{
+    FlaggedPayment, find_double_payment, list_double_payments, record_duplicate_refund,
 };
 pub use meter::{
     claim_meter_event, count_pending_meter_events, due_meter_events, failed_meter_events,
@@ -90,6 +94,7 @@ fn offer_from_row(row: offer::Model) -> Option<Offer> {
         spend_cap: row.spend_cap,
         payment_reason: row.payment_reason,
         success_url: row.success_url,
+        past_due_grace_days: row.past_due_grace_days,
     })
 }
 
@@ -115,6 +120,7 @@ pub async fn insert_offer(
         spend_cap: Set(o.spend_cap),
         payment_reason: Set(o.payment_reason.clone()),
         success_url: Set(o.success_url.clone()),
+        past_due_grace_days: Set(o.past_due_grace_days),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -153,6 +159,10 @@ pub async fn update_offer(
         .col_expr(
             offer::Column::SuccessUrl,
             Expr::value(o.success_url.clone()),
+        )
+        .col_expr(
+            offer::Column::PastDueGraceDays,
+            Expr::value(o.past_due_grace_days),
         )
         .col_expr(offer::Column::UpdatedAt, Expr::value(now))
         .filter(offer::Column::TenantId.eq(tenant.0))
@@ -504,6 +514,55 @@ pub async fn live_provider_subscriptions(
         .filter(entitlement::Column::Status.ne(EntitlementStatus::Revoked.as_str()))
         .count(db)
         .await
+}
+
+/// The provider subscription ids behind the entitlements [`live_provider_subscriptions`]
+/// counts.
+pub async fn list_live_provider_subscriptions(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+) -> Result<Vec<String>, DbErr> {
+    Ok(entitlement::Entity::find()
+        .filter(entitlement::Column::TenantId.eq(tenant.0))
+        .filter(entitlement::Column::Source.starts_with("subscription:"))
+        .filter(entitlement::Column::Source.not_like("subscription:sbx_sub_%"))
+        .filter(entitlement::Column::Status.ne(EntitlementStatus::Revoked.as_str()))
+        .order_by_asc(entitlement::Column::Source)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|row| row.source.strip_prefix("subscription:").map(str::to_owned))
+        .collect())
+}
+
+/// Ends the entitlement of a subscription cancelled at the provider before its tenant's
+/// deletion, and records the cancellation in the audit log, in the caller's transaction.
+pub async fn end_subscription_for_deletion(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    provider: &str,
+    subscription: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    entitlement::Entity::update_many()
+        .col_expr(
+            entitlement::Column::Status,
+            Expr::value(EntitlementStatus::Revoked.as_str()),
+        )
+        .filter(entitlement::Column::TenantId.eq(tenant.0))
+        .filter(entitlement::Column::Source.eq(format!("subscription:{subscription}")))
+        .exec(db)
+        .await?;
+    insert_provider_audit(
+        db,
+        tenant,
+        provider,
+        subscription,
+        "subscription.cancelled_for_deletion",
+        Some(subscription),
+        now,
+    )
+    .await
 }
 
 /// The other active entitlements of `user` for `offer` that are untouched: a subscription, or

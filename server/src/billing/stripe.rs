@@ -8,10 +8,11 @@
 use super::OfferKind;
 use super::provider::{
     CheckoutMode, CheckoutRequest, CheckoutSession, EventPage, MeterEvent, PaymentProvider,
-    ProviderError, ProviderPrice,
+    ProviderError, ProviderPrice, ProviderSubscription,
 };
 use super::webhook::{self, SubscriptionChange};
 use futures::future::BoxFuture;
+use miniserde::json::{Number, Value as JsonValue};
 use std::collections::HashMap;
 use std::time::Duration;
 use stripe_billing::billing_meter_event::CreateBillingMeterEvent;
@@ -178,6 +179,62 @@ fn price_view(price: &Price) -> Option<ProviderPrice> {
         kind,
         interval,
         text,
+    })
+}
+
+/// The form of `POST /v1/refunds` for a whole payment.
+#[derive(serde::Serialize)]
+struct CreateRefund<'a> {
+    payment_intent: &'a str,
+    reason: &'static str,
+}
+
+/// A field of a JSON object read by miniserde (subscriptions and refunds are read as values:
+/// Tollgate needs a few of their fields, not async-stripe's whole billing area).
+fn field<'a>(value: &'a JsonValue, name: &str) -> Option<&'a JsonValue> {
+    match value {
+        JsonValue::Object(object) => object.get(name),
+        _ => None,
+    }
+}
+
+fn text(value: Option<&JsonValue>) -> Option<String> {
+    match value {
+        Some(JsonValue::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn integer(value: Option<&JsonValue>) -> Option<i64> {
+    match value {
+        Some(JsonValue::Number(Number::I64(n))) => Some(*n),
+        Some(JsonValue::Number(Number::U64(n))) => i64::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
+/// A subscription read from Stripe's JSON. Since API version 2025-03-31 the current period
+/// is per item (`items.data[].current_period_end`); older versions put it on the subscription.
+/// The earliest end is the one access follows.
+fn subscription_from(value: &JsonValue) -> Option<ProviderSubscription> {
+    let items = match field(field(value, "items")?, "data") {
+        Some(JsonValue::Array(items)) => items.iter().collect::<Vec<_>>(),
+        _ => Vec::new(),
+    };
+    let period_end = items
+        .iter()
+        .filter_map(|item| integer(field(item, "current_period_end")))
+        .min()
+        .or_else(|| integer(field(value, "current_period_end")))
+        .and_then(|at| chrono::DateTime::from_timestamp(at, 0));
+    Some(ProviderSubscription {
+        id: text(field(value, "id"))?,
+        status: text(field(value, "status"))?,
+        cancel_at_period_end: matches!(
+            field(value, "cancel_at_period_end"),
+            Some(JsonValue::Bool(true))
+        ),
+        period_end,
     })
 }
 
@@ -381,7 +438,7 @@ impl PaymentProvider for StripePayments {
         })
     }
 
-    fn retrieve_subscription<'a>(
+    fn subscription_state<'a>(
         &'a self,
         id: &'a str,
     ) -> BoxFuture<'a, Result<SubscriptionChange, ProviderError>> {
@@ -395,6 +452,77 @@ impl PaymentProvider for StripePayments {
             let object = with_retry(|| self.client.get_json(&path, &[])).await?;
             webhook::read_subscription(&object, false).ok_or_else(|| {
                 ProviderError::Unavailable("Stripe's subscription could not be read".into())
+            })
+        })
+    }
+
+    fn retrieve_subscription<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<ProviderSubscription, ProviderError>> {
+        Box::pin(async move {
+            let value = with_retry(|| {
+                RequestBuilder::new(StripeMethod::Get, format!("/subscriptions/{id}"))
+                    .customize::<JsonValue>()
+                    .send(&self.client)
+            })
+            .await?;
+            subscription_from(&value).ok_or_else(|| {
+                ProviderError::Unavailable("Stripe's subscription could not be read".into())
+            })
+        })
+    }
+
+    fn cancel_subscription<'a>(
+        &'a self,
+        id: &'a str,
+        idempotency_key: &'a str,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            let strategy = idempotency(idempotency_key)?;
+            let cancelled = with_retry(|| {
+                RequestBuilder::new(StripeMethod::Delete, format!("/subscriptions/{id}"))
+                    .customize::<JsonValue>()
+                    .request_strategy(strategy.clone())
+                    .send(&self.client)
+            })
+            .await;
+            match cancelled {
+                Ok(_) => Ok(()),
+                // Already ended (by the customer, or an earlier attempt whose answer was lost):
+                // what was asked is true.
+                Err(ProviderError::Refused(message))
+                    if message.contains("canceled subscription")
+                        || message.contains("No such subscription") =>
+                {
+                    Ok(())
+                }
+                Err(error) => Err(error),
+            }
+        })
+    }
+
+    fn refund_payment<'a>(
+        &'a self,
+        payment_intent: &'a str,
+        idempotency_key: &'a str,
+    ) -> BoxFuture<'a, Result<String, ProviderError>> {
+        Box::pin(async move {
+            let strategy = idempotency(idempotency_key)?;
+            let form = CreateRefund {
+                payment_intent,
+                reason: "duplicate",
+            };
+            let refund = with_retry(|| {
+                RequestBuilder::new(StripeMethod::Post, "/refunds")
+                    .form(&form)
+                    .customize::<JsonValue>()
+                    .request_strategy(strategy.clone())
+                    .send(&self.client)
+            })
+            .await?;
+            text(field(&refund, "id")).ok_or_else(|| {
+                ProviderError::Unavailable("Stripe's refund could not be read".into())
             })
         })
     }

@@ -30,6 +30,8 @@ pub struct Model {
     pub spend_cap: Option<i64>,
     pub payment_reason: String,
     pub success_url: Option<String>,
+    /// Days a `past_due` subscription keeps access while Stripe retries (0–30).
+    pub past_due_grace_days: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

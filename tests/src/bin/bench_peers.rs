@@ -72,6 +72,7 @@ async fn entitled_user(app: &TestApp) -> anyhow::Result<String> {
                 spend_cap: None,
                 payment_reason: None,
                 success_url: None,
+                past_due_grace_days: None,
             },
         )
         .await?;

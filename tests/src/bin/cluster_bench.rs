@@ -63,6 +63,7 @@ async fn paying_users(app: &TestApp, users: usize) -> anyhow::Result<Vec<String>
                 spend_cap: None,
                 payment_reason: None,
                 success_url: None,
+                past_due_grace_days: None,
             },
         )
         .await?;

@@ -279,6 +279,8 @@ pub(super) fn endpoint(
             let subscription = account.subscriptions.iter().find(|s| s["id"] == *id);
             retrieve(&form, subscription, "subscription", id)
         }
+        ("DELETE", ["subscriptions", id]) => cancel_subscription(account, &form, id, now),
+        ("POST", ["refunds"]) => create_refund(account, &form, now),
         _ => invalid_request(
             StatusCode::NOT_FOUND,
             None,

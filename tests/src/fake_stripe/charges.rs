@@ -74,6 +74,91 @@ impl FakeStripe {
     }
 }
 
+/// `POST /v1/refunds`: refunds `amount` (the rest by default) of a one-time payment, named by
+/// its `payment_intent`; the charge records it, and a charge refunded in full already is
+/// refused, as Stripe does.
+pub(super) fn create_refund(account: &mut Account, form: &Form<'_>, now: i64) -> Reply {
+    if let Some(refusal) =
+        form.reject_unknown(&["payment_intent", "amount", "reason", "metadata", "expand"])
+    {
+        return refusal;
+    }
+    let Some(payment_intent) = form.get("payment_intent").map(str::to_owned) else {
+        return missing("payment_intent");
+    };
+    let amount = match form.integer("amount") {
+        Ok(amount) => amount,
+        Err(refusal) => return refusal,
+    };
+    let reason = form.get("reason").map(str::to_owned);
+    if reason
+        .as_deref()
+        .is_some_and(|r| !matches!(r, "duplicate" | "fraudulent" | "requested_by_customer"))
+    {
+        return bad_param(
+            "reason",
+            "Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer",
+        );
+    }
+    let session = account
+        .sessions
+        .iter()
+        .find(|s| s.object["payment_intent"] == payment_intent.as_str())
+        .map(|s| (s.object["id"].clone(), s.object["payment_status"].clone()));
+    let Some((Value::String(session_id), status)) = session else {
+        return no_such(
+            StatusCode::NOT_FOUND,
+            "payment_intent",
+            &payment_intent,
+            "payment_intent",
+        );
+    };
+    if status != "paid" {
+        return bad_param(
+            "payment_intent",
+            "This PaymentIntent does not have a successful charge to refund.",
+        );
+    }
+    let index = charge_index(account, &session_id, now);
+    let charge = &mut account.charges[index];
+    let total = charge["amount"].as_i64().unwrap_or_default();
+    let before = charge["amount_refunded"].as_i64().unwrap_or_default();
+    if before >= total {
+        return invalid_request(
+            StatusCode::BAD_REQUEST,
+            Some("charge_already_refunded"),
+            None,
+            &format!(
+                "Charge {} has already been refunded.",
+                charge["id"].as_str().unwrap_or_default()
+            ),
+        );
+    }
+    let amount = amount.unwrap_or(total - before);
+    if amount < 1 || before + amount > total {
+        return bad_param(
+            "amount",
+            "Refund amount is greater than the unrefunded amount on the charge.",
+        );
+    }
+    charge["amount_refunded"] = json!(before + amount);
+    charge["refunded"] = json!(before + amount == total);
+    let refund = json!({
+        "id": format!("re_3{}", random_base62(23)),
+        "object": "refund",
+        "amount": amount,
+        "charge": charge["id"],
+        "created": now,
+        "currency": charge["currency"],
+        "metadata": form.map("metadata"),
+        "payment_intent": payment_intent,
+        "reason": reason,
+        "status": "succeeded",
+    });
+    account.refunds.push(refund.clone());
+    Reply::ok(&refund)
+}
+
 /// The charge of a completed session's payment, made on first use.
 fn charge_index(account: &mut Account, session_id: &str, now: i64) -> usize {
     let session = &account

@@ -86,6 +86,11 @@ impl FakeStripe {
         self.shared.account().portal_sessions.clone()
     }
 
+    /// The refunds made through the API (`POST /v1/refunds`), oldest first.
+    pub fn refunds(&self) -> Vec<Value> {
+        self.shared.account().refunds.clone()
+    }
+
     /// The subscriptions created so far (by completed Checkout Sessions), as they are now.
     pub fn subscriptions(&self) -> Vec<Value> {
         self.shared.account().subscriptions.clone()

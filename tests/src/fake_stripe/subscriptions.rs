@@ -139,6 +139,38 @@ pub(super) fn subscription_object(
     merged(head, tail)
 }
 
+/// `DELETE /v1/subscriptions/{id}`: cancels now (no proration, no refund) and answers the
+/// subscription; one already canceled is refused, as Stripe does.
+pub(super) fn cancel_subscription(
+    account: &mut Account,
+    form: &Form<'_>,
+    id: &str,
+    now: i64,
+) -> Reply {
+    if let Some(refusal) = form.reject_unknown(&["expand", "invoice_now", "prorate"]) {
+        return refusal;
+    }
+    let Some(subscription) = account.subscriptions.iter_mut().find(|s| s["id"] == id) else {
+        return no_such(StatusCode::NOT_FOUND, "subscription", id, "id");
+    };
+    if subscription["status"] == "canceled" {
+        return invalid_request(
+            StatusCode::BAD_REQUEST,
+            None,
+            None,
+            &format!(
+                "A canceled subscription can only update its cancellation_details and metadata. \
+                 ({id})"
+            ),
+        );
+    }
+    subscription["status"] = json!("canceled");
+    subscription["canceled_at"] = json!(now);
+    subscription["ended_at"] = json!(now);
+    subscription["cancellation_details"]["reason"] = json!("cancellation_requested");
+    Reply::ok(subscription)
+}
+
 /// `head` with the fields of `tail` (objects too big for one `json!`).
 pub(super) fn merged(mut head: Value, tail: Value) -> Value {
     if let (Some(head), Value::Object(tail)) = (head.as_object_mut(), tail) {

@@ -185,3 +185,28 @@ fn report_view(report: ReconciliationReport) -> wire::ReconciliationReport {
         problems: report.problems,
     }
 }
+
+/// `GET /api/v1/tenants/{slug}/payments/duplicates`: double payments (a second paid checkout
+/// for a plan the user already held untouched), newest first, refunded or not.
+pub async fn double_payments(
+    State(state): State<AppState>,
+    TenantMember { tenant, .. }: TenantMember<min::Viewer>,
+) -> Result<Json<Vec<wire::DoublePayment>>> {
+    Ok(Json(
+        state
+            .billing
+            .double_payments(tenant.id)
+            .await?
+            .into_iter()
+            .map(|payment| wire::DoublePayment {
+                session_id: payment.session_id,
+                purchase_id: payment.purchase_id.map(|id| id.to_string()),
+                offer: payment.offer,
+                amount_text: payment.amount_text,
+                paid_at: payment.paid_at.to_rfc3339(),
+                refunded: payment.refunded,
+                refunded_at: payment.refunded_at.map(|at| at.to_rfc3339()),
+            })
+            .collect(),
+    ))
+}

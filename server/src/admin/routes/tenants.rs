@@ -78,12 +78,18 @@ pub async fn update_tenant(
     if let Some(name) = &body.name {
         tenant = state.tenants.rename_tenant(tenant.id, name).await?;
     }
-    if body.anonymous_free_tools.is_some() || body.billing_tools.is_some() {
+    if body.anonymous_free_tools.is_some()
+        || body.billing_tools.is_some()
+        || body.refund_duplicate_payments.is_some()
+    {
         let settings = TenantSettings {
             anonymous_free_tools: body
                 .anonymous_free_tools
                 .unwrap_or(tenant.settings.anonymous_free_tools),
             billing_tools: body.billing_tools.unwrap_or(tenant.settings.billing_tools),
+            refund_duplicate_payments: body
+                .refund_duplicate_payments
+                .unwrap_or(tenant.settings.refund_duplicate_payments),
             ..tenant.settings.clone()
         };
         tenant = state.tenants.update_settings(tenant.id, &settings).await?;
@@ -113,15 +119,32 @@ pub async fn delete_tenant(
         ));
     }
     // Subscriptions at Stripe outlive the tenant: they would go on charging for tools no
-    // longer served. The operator cancels them first (Stripe's dashboard, or each customer's
-    // portal); then the deletion goes through.
+    // longer served. Either the operator asks Tollgate to cancel them first
+    // (`cancel_subscriptions`), or cancels them elsewhere (Stripe's dashboard, each
+    // customer's portal) and deletes again.
+    if body.cancel_subscriptions {
+        let cancelled = state.billing.cancel_live_subscriptions(&tenant).await?;
+        if cancelled > 0 {
+            audit(
+                &state,
+                &auth,
+                Some(&tenant),
+                "tenant.cancel_subscriptions",
+                tenant.slug.as_str(),
+                serde_json::json!({"cancelled": cancelled}),
+            )
+            .await?;
+        }
+    }
     let live = state.billing.live_subscriptions(tenant.id).await?;
     if live > 0 {
         return Err(AdminError::Conflict(format!(
             "{live} customer subscription{} at Stripe {} still live: deleting the tenant would \
-             leave {} charging. Cancel {} in Stripe first, then delete the tenant.",
+             leave {} charging. Cancel {} in Stripe first, or delete with \
+             cancel_subscriptions to have Tollgate cancel {} now.",
             if live == 1 { "" } else { "s" },
             if live == 1 { "is" } else { "are" },
+            if live == 1 { "it" } else { "them" },
             if live == 1 { "it" } else { "them" },
             if live == 1 { "it" } else { "them" },
         )));

@@ -21,6 +21,7 @@ pub(super) fn purchase_from_row(row: purchase::Model) -> Result<Purchase, DbErr>
         session_id: row.session_id,
         checkout_url: row.checkout_url,
         subscription_id: row.subscription_id,
+        payment_intent: row.payment_intent,
         expires_at: row.expires_at,
         created_at: row.created_at,
     })
