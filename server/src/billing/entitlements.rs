@@ -67,8 +67,11 @@ impl BillingService {
         let (id, kind) = (event.id.as_str(), event.kind.as_str());
         // A subscription's period is read from Stripe before the transaction opens (never a
         // network call while holding the write lock).
+        // An event applied before (a redelivery, or one reconciliation reads back) needs none.
         let read_period_end = match &event.change {
-            StripeChange::CheckoutCompleted(session) => {
+            StripeChange::CheckoutCompleted(session)
+                if !store::event_recorded(&self.db, tenant.id, id).await? =>
+            {
                 self.subscription_period_end(tenant, session).await
             }
             _ => None,

@@ -618,6 +618,21 @@ pub async fn record_event(
     .await
 }
 
+/// Whether the event `id` was applied already (a read outside any transaction: a hint that
+/// spares a provider call, never the guard; `record_event` is).
+pub async fn event_recorded(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: &str,
+) -> Result<bool, DbErr> {
+    Ok(provider_event::Entity::find()
+        .filter(provider_event::Column::TenantId.eq(tenant.0))
+        .filter(provider_event::Column::EventId.eq(id))
+        .count(db)
+        .await?
+        > 0)
+}
+
 /// Records in the audit log, in the caller's transaction, a payment-provider event that changed
 /// money or access (a payment, a refund, a dispute, a subscription change): the actor is the
 /// provider (`stripe`, or `sandbox` for a test payment), the action `{provider}.{kind}`, the
