@@ -13,6 +13,7 @@ mod dashboard_navigation;
 mod dashboard_weight;
 mod housekeeping;
 mod keys;
+mod ledger;
 mod lifecycle;
 mod limits;
 mod list_changed;
