@@ -52,12 +52,17 @@ pub(super) async fn handle(
             Fault::ServerError => respond(&request, injected(500), &request_id()),
             Fault::RateLimited => respond(&request, injected(429), &request_id()),
             Fault::Timeout => {
-                // The client gives up first; the work is done when the hold ends.
+                // The client gives up first (and its connection with it); the work is done
+                // when the hold ends all the same, in a task of its own.
                 let mut stop = shared.stop.clone();
-                tokio::select! {
-                    _ = stop.changed() => respond(&request, injected(503), &request_id()),
-                    () = tokio::time::sleep(hold) => serve(&shared, &request),
-                }
+                let held = tokio::spawn(async move {
+                    tokio::select! {
+                        _ = stop.changed() => respond(&request, injected(503), &request_id()),
+                        () = tokio::time::sleep(hold) => serve(&shared, &request),
+                    }
+                });
+                held.await
+                    .unwrap_or_else(|_| StatusCode::SERVICE_UNAVAILABLE.into_response())
             }
             Fault::Dropped => {
                 let done = serve(&shared, &request);

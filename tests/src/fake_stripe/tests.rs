@@ -665,7 +665,7 @@ async fn webhooks_carry_the_exact_text_they_sign() {
     assert!((now["created"].as_i64().expect("a time") - timestamp).abs() < 60);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_faults_keep_stripes_semantics_and_the_same_seed_draws_the_same_faults() {
     let stripe = FakeStripe::start().await;
     let customer = customer(&stripe).await;
@@ -673,9 +673,10 @@ async fn random_faults_keep_stripes_semantics_and_the_same_seed_draws_the_same_f
         seed: 42,
         rate: 1.0,
         webhook_drop_rate: 0.5,
-        timeout: Duration::from_secs(2),
+        timeout: Duration::from_secs(4),
     };
     stripe.set_faults(Some(plan.clone()));
+    let http = client();
     let form = |identifier: &str| {
         vec![
             ("event_name".to_owned(), "tool_calls".to_owned()),
@@ -684,13 +685,12 @@ async fn random_faults_keep_stripes_semantics_and_the_same_seed_draws_the_same_f
             ("identifier".to_owned(), identifier.to_owned()),
         ]
     };
-    // Every request fails, by one of four kinds; a client waits 1 s for its answer.
+    // Every request fails, by one of four kinds; a client waits 2 s for its answer.
     let sends = (0..40).map(|n| {
-        client()
-            .post(format!("{}/v1/billing/meter_events", stripe.url))
+        http.post(format!("{}/v1/billing/meter_events", stripe.url))
             .bearer_auth(&stripe.secret_key)
             .header("idempotency-key", format!("k{n}"))
-            .timeout(Duration::from_secs(1))
+            .timeout(Duration::from_secs(2))
             .form(&form(&format!("f{n}")))
             .send()
     });
@@ -704,7 +704,7 @@ async fn random_faults_keep_stripes_semantics_and_the_same_seed_draws_the_same_f
         })
         .collect();
     let counts = stripe.fault_counts();
-    assert_eq!(counts.requests, 40);
+    assert_eq!(counts.requests, 40, "{kinds:?} {counts:?}");
     let of = |kind: u16| kinds.iter().filter(|k| **k == kind).count();
     assert_eq!(of(500), counts.server_errors);
     assert_eq!(of(429), counts.rate_limited);
