@@ -799,3 +799,55 @@ mod double_option {
         Option::<T>::deserialize(deserializer).map(Some)
     }
 }
+
+/// One entitlement a reconciliation changed to match Stripe.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ReconciliationCorrection {
+    /// The end user's id.
+    pub end_user_id: String,
+    /// Their login.
+    pub end_user: String,
+    /// The plan's name.
+    pub offer: String,
+    /// What granted it: `checkout:<session>` or `subscription:<id>`.
+    pub source: String,
+    /// `active`, `suspended` or `revoked` before (null: there was no entitlement).
+    pub before: Option<String>,
+    /// `active`, `suspended` or `revoked` now.
+    pub after: String,
+    /// The end of access before (RFC 3339), when it had one.
+    pub access_until_before: Option<String>,
+    /// The end of access now (RFC 3339), when it has one.
+    pub access_until: Option<String>,
+    /// What showed the difference: a Stripe event type whose webhook was lost, or
+    /// `subscription` for a subscription read again from Stripe.
+    pub cause: String,
+    /// The Stripe event's id, when an event showed it.
+    pub event: Option<String>,
+}
+
+/// What one reconciliation with Stripe did (`POST …/billing/reconcile`,
+/// `GET …/billing/reconciliation`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ReconciliationReport {
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// When it finished (RFC 3339).
+    pub finished_at: String,
+    /// The replica that ran it.
+    pub replica: String,
+    /// `schedule` (the background job) or `operator`.
+    pub trigger: String,
+    /// Events of the handled types read from Stripe.
+    pub events_read: u64,
+    /// Of those, events Tollgate had not seen (their webhooks were lost), now applied.
+    pub events_applied: u64,
+    /// Subscriptions read again from Stripe.
+    pub subscriptions_checked: u64,
+    /// Entitlements changed to match Stripe.
+    pub corrections: Vec<ReconciliationCorrection>,
+    /// What could not be checked, with Stripe's message.
+    pub problems: Vec<String>,
+}

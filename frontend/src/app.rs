@@ -50,6 +50,7 @@ mod home;
 mod insights;
 mod money_pages;
 mod people;
+mod reconciliation;
 mod shell;
 mod tenant;
 mod tools;

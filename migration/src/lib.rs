@@ -14,6 +14,7 @@ mod m20261201_47_replicas_mcp_session;
 mod m20261201_60_meter_failed_at;
 mod m20261201_83_hardening_audit_append_only;
 mod m20261201_90_softdelete_tenant_deleted_at;
+mod m20261202_10_reconciliation;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_83_hardening_audit_append_only::Migration),
             Box::new(m20261201_90_softdelete_tenant_deleted_at::Migration),
             Box::new(m20261201_60_meter_failed_at::Migration),
+            Box::new(m20261202_10_reconciliation::Migration),
         ]
     }
 }

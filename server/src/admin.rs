@@ -117,6 +117,7 @@ impl AdminError {
                 BillingError::Invalid(_) => (S::BAD_REQUEST, "invalid", None),
                 BillingError::OfferNotFound => (S::NOT_FOUND, "not_found", None),
                 BillingError::Provider(_) => (S::BAD_GATEWAY, "provider", None),
+                BillingError::Busy(_) => (S::CONFLICT, "conflict", None),
                 BillingError::Tenant(
                     TenantError::TenantNotFound
                     | TenantError::TenantGone

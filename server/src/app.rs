@@ -265,6 +265,13 @@ impl App {
             .state
             .housekeeping
             .spawn(self.state.config.purge_interval, self.shutdown.clone());
+        let reconciler = self.state.config.reconcile_interval.map(|interval| {
+            self.state.billing.spawn_reconciler(
+                self.state.tenants.clone(),
+                interval,
+                self.shutdown.clone(),
+            )
+        });
         let changes = crate::changes::spawn_listener(
             &self.state.config.database_url,
             CacheSink(self.state.clone()),
@@ -292,6 +299,9 @@ impl App {
         let _ = meter.await;
         let _ = statistics.await;
         let _ = purge.await;
+        if let Some(reconciler) = reconciler {
+            let _ = reconciler.await;
+        }
         let _ = changes.await;
         // Every request has finished: the last calls' usage rows and counters are saved now.
         self.state.billing.flush_usage().await;

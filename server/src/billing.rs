@@ -12,8 +12,9 @@
 //! (reserve / commit / release of a paid call), `checkout.rs` (purchases and fulfilment),
 //! `entitlements.rs` (what a Stripe event does, once `webhook.rs` has verified it and read
 //! Stripe's JSON into a typed event), `sandbox.rs` (the test checkout), `account.rs` (the end
-//! user's account page and its signed link), `meter.rs` (the meter sender) and `customers.rs`
-//! (the dashboard's customers). `records.rs` has the records and statuses the store returns.
+//! user's account page and its signed link), `meter.rs` (the meter sender), `reconcile.rs`
+//! (reconciliation with Stripe: lost webhooks read back, subscriptions read again) and
+//! `customers.rs` (the dashboard's customers). `records.rs` has the records and statuses the store returns.
 
 mod account;
 mod checkout;
@@ -27,6 +28,7 @@ mod meter;
 mod offers;
 mod pages;
 mod provider;
+mod reconcile;
 mod records;
 pub(crate) mod routes;
 mod sandbox;
@@ -40,8 +42,11 @@ pub use customers::{CustomerRecord, HeldPlan, Payment, PlanState, ToolUsage};
 pub use fast::{Admission, Pass};
 pub use offers::{NewOffer, Offer, OfferId, OfferKind, offer_of};
 pub use provider::{
-    CheckoutMode, CheckoutRequest, CheckoutSession, MeterEvent, PaymentProvider, ProviderError,
-    ProviderPrice,
+    CheckoutMode, CheckoutRequest, CheckoutSession, EventPage, MeterEvent, PaymentProvider,
+    ProviderError, ProviderPrice,
+};
+pub use reconcile::{
+    CONFIRMATION_AGE, CURSOR_OVERLAP, Correction, RECONCILE_LEASE, ReconciliationReport, Trigger,
 };
 pub use records::{
     EndUserSummary, EntitlementStatus, FailedMeterEvent, MeterStatus, PurchaseStatus, UsageKind,
@@ -84,6 +89,9 @@ pub enum BillingError {
     /// The tenant store failed.
     #[error("{0}")]
     Tenant(#[from] crate::tenant::TenantError),
+    /// The work is being done by another replica right now (a reconciliation's claim).
+    #[error("{0}")]
+    Busy(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
@@ -174,6 +182,8 @@ pub struct BillingService {
     /// How long a user may wait on the provider for a checkout (customer + session); then the
     /// call answers "payments are unavailable, nothing was charged" (`gate.rs`).
     provider_deadline: std::time::Duration,
+    /// This process's name in reconciliation reports (`reconcile.rs`).
+    replica: Arc<str>,
 }
 
 /// The default of [`BillingService::with_provider_deadline`] (`TOLLGATE_PROVIDER_DEADLINE_MS`).
@@ -214,6 +224,7 @@ impl BillingService {
             meter_wakeup: Arc::new(Notify::new()),
             stripe_clients: moka::sync::Cache::builder().max_capacity(10_000).build(),
             provider_deadline: PROVIDER_DEADLINE,
+            replica: reconcile::replica_name(),
             purchase_locks: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_idle(std::time::Duration::from_secs(600))

@@ -199,6 +199,9 @@ pub struct Config {
     pub limits: crate::limit::LimitSettings,
     /// `TOLLGATE_PURGE_INTERVAL_SECS`: how often expired rows are deleted.
     pub purge_interval: Duration,
+    /// `TOLLGATE_RECONCILE_SECONDS`: how often each tenant connected to Stripe is reconciled
+    /// with it (default 300; `0`: never by itself, only when an operator asks).
+    pub reconcile_interval: Option<Duration>,
 }
 
 const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -393,11 +396,17 @@ impl Config {
             600,
             1..=86_400,
         )?);
+        let reconcile_interval =
+            match parse_number(&get, "TOLLGATE_RECONCILE_SECONDS", 300, 0..=604_800)? {
+                0 => None,
+                seconds => Some(Duration::from_secs(seconds)),
+            };
 
         Ok(Self {
             trusted_proxies,
             limits,
             purge_interval,
+            reconcile_interval,
             admin_assets: get("TOLLGATE_ADMIN_ASSETS")
                 .map(std::path::PathBuf::from)
                 .unwrap_or_else(|| std::path::PathBuf::from("frontend/dist")),
@@ -516,6 +525,7 @@ mod tests {
             ("TOLLGATE_TRUSTED_PROXIES", "10.0.0.0/8, load-balancer"),
             ("TOLLGATE_LIMIT_MCP_USER", "600"),
             ("TOLLGATE_PURGE_INTERVAL_SECS", "0"),
+            ("TOLLGATE_RECONCILE_SECONDS", "soon"),
         ] {
             let err = config(&[(name, value)]).expect_err("must be refused");
             assert_eq!(err.variable, name);

@@ -21,6 +21,7 @@ pub mod operator;
 pub mod operator_session;
 pub mod provider_event;
 pub mod purchase;
+pub mod reconciliation;
 pub mod setup_claim;
 pub mod tenant;
 pub mod tool;

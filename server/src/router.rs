@@ -159,6 +159,14 @@ pub fn build(state: AppState) -> Router {
             get(api::failed_meter_events),
         )
         .route(
+            "/api/v1/tenants/{slug}/billing/reconcile",
+            post(api::reconcile_billing),
+        )
+        .route(
+            "/api/v1/tenants/{slug}/billing/reconciliation",
+            get(api::last_reconciliation),
+        )
+        .route(
             "/api/v1/tenants/{slug}/github-app",
             put(api::set_github_app).delete(api::remove_github_app),
         )

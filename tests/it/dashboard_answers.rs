@@ -219,6 +219,31 @@ async fn a_stripe_key_stripe_refuses_is_not_connected_and_changes_nothing() {
             .expect("connected");
         let tenant = owner.get("/api/v1/tenants/demo").await;
         assert_eq!(tenant.body["payments"]["mode"], "stripe");
+        // Connected, the page says when Tollgate last reconciled with Stripe, and runs one.
+        browser
+            .wait_for_text("[data-test=reconciliation-last]", "Not reconciled yet")
+            .await
+            .expect("no reconciliation yet");
+        browser
+            .click("[data-test=reconcile-now]")
+            .await
+            .expect("reconcile");
+        let ran = browser
+            .wait_for_text("[data-test=reconciliation-last]", "Last run")
+            .await
+            .expect("the run's summary");
+        assert!(ran.contains("0 corrected"), "{ran}");
+        browser
+            .wait_for_text(
+                "[data-test=reconciliation-corrections]",
+                "every entitlement matched Stripe",
+            )
+            .await
+            .expect("nothing to correct");
+        let last = owner
+            .get("/api/v1/tenants/demo/billing/reconciliation")
+            .await;
+        assert_eq!(last.body["trigger"], "operator", "{:?}", last.body);
         shot(&browser, "payments-connected", width).await;
         let _ = browser.quit().await;
     }

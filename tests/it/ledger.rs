@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tollgate::billing::OfferKind;
 use tollgate::wordpress::Operation;
+use tollgate_tests::admin::Operator;
 use tollgate_tests::browser::OAuthClient;
 use tollgate_tests::cluster::Cluster;
 use tollgate_tests::fake_github::GitHubUser;
@@ -124,20 +125,27 @@ impl Deployment {
     }
 }
 
-/// A tenant selling a metered plan (`METERED_TOOL`) and one-time packs (`ONE_TIME_TOOL`)
-/// through the fake Stripe; returns its webhook secret.
-async fn open_shop(app: &TestApp, slug: &str) -> String {
+/// A tenant of `owner` selling a metered plan (`METERED_TOOL`) and one-time packs
+/// (`ONE_TIME_TOOL`) through the fake Stripe; returns its id and webhook secret.
+async fn open_shop(app: &TestApp, owner: &Operator, slug: &str) -> (String, String) {
     let tenants = &app.state.tenants;
-    let tenant = if slug == "demo" {
-        tenants.get_tenant_by_slug(slug).await.expect("demo")
-    } else {
-        let tenant = tenants.create_tenant(slug, slug).await.expect("tenant");
+    if slug != "demo" {
+        let created = owner
+            .post("/api/v1/tenants", json!({"slug": slug, "name": slug}))
+            .await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+    }
+    let tenant = tenants.get_tenant_by_slug(slug).await.expect("tenant");
+    let installed = tenants.list_tools(tenant.id).await.expect("tools");
+    if !installed
+        .iter()
+        .any(|t| t.operation == Operation::PluginDownloads)
+    {
         tenants
             .install_wordpress_pack(tenant.id)
             .await
             .expect("tools");
-        tenant
-    };
+    }
     let secret = app.connect_stripe(slug).await;
     for (operation, kind) in [
         (Operation::PluginDownloads, OfferKind::Metered),
@@ -174,7 +182,7 @@ async fn open_shop(app: &TestApp, slug: &str) -> String {
             .await
             .expect("priced");
     }
-    secret
+    (tenant.id.to_string(), secret)
 }
 
 /// One end user of one tenant, signed in.
@@ -354,16 +362,16 @@ async fn pay(
         return;
     }
     let id = session["id"].as_str().expect("id");
-    let completed = shared.stripe.complete_session(id, "paid");
-    tally.paid += 1;
-    let event = shared.stripe.event("checkout.session.completed", completed);
-    match shared
+    let (_, webhooks) = shared
         .stripe
-        .send_webhook(webhook_url, &event, &payer.secret)
-        .await
-    {
-        Webhook::Answered(200) | Webhook::Dropped => {}
-        Webhook::Answered(_) | Webhook::Unreachable(_) => tally.webhooks_unreachable += 1,
+        .pay_notifying(id, webhook_url, &payer.secret)
+        .await;
+    tally.paid += 1;
+    for webhook in webhooks {
+        match webhook {
+            Webhook::Answered(200) | Webhook::Dropped => {}
+            Webhook::Answered(_) | Webhook::Unreachable(_) => tally.webhooks_unreachable += 1,
+        }
     }
     if choices.coin()
         && let Some(success) = shared.stripe.success_redirect(id)
@@ -441,15 +449,23 @@ async fn drain_meter(deployment: &Deployment, bound: Duration) -> Duration {
     }
 }
 
-/// What Tollgate should have granted: one entitlement per payment Stripe shows as paid.
-fn paid_sources(stripe: &FakeStripe) -> BTreeSet<String> {
+/// What Tollgate should have granted: one entitlement per payment Stripe shows as paid, in
+/// the tenant that sold it (`slugs`: tenant id → slug).
+fn paid_sources(
+    stripe: &FakeStripe,
+    slugs: &BTreeMap<String, &str>,
+) -> BTreeSet<(String, String)> {
     stripe
         .checkout_sessions()
         .iter()
         .filter(|s| s["status"] == "complete" && s["payment_status"] == "paid")
-        .map(|s| match s["subscription"].as_str() {
-            Some(subscription) => format!("subscription:{subscription}"),
-            None => format!("checkout:{}", s["id"].as_str().expect("id")),
+        .map(|s| {
+            let tenant = s["metadata"]["tollgate_tenant"].as_str().expect("tenant");
+            let source = match s["subscription"].as_str() {
+                Some(subscription) => format!("subscription:{subscription}"),
+                None => format!("checkout:{}", s["id"].as_str().expect("id")),
+            };
+            ((*slugs.get(tenant).expect("a tenant of the run")).to_owned(), source)
         })
         .collect()
 }
@@ -478,9 +494,13 @@ async fn the_ledger_under_faults_matches_stripe() {
     let run = Run::from_env();
     let mut deployment = Deployment::start().await;
     let app = deployment.app();
+    let owner = app.first_operator().await;
     let mut secrets = BTreeMap::new();
+    let mut slugs = BTreeMap::new();
     for slug in TENANTS {
-        secrets.insert(slug, open_shop(app, slug).await);
+        let (id, secret) = open_shop(app, &owner, slug).await;
+        secrets.insert(slug, secret);
+        slugs.insert(id, slug);
     }
     let mut payers = Vec::new();
     for slug in TENANTS {
@@ -559,11 +579,26 @@ async fn the_ledger_under_faults_matches_stripe() {
     // Every meter event delivered, through the faults still in force.
     let drain_time = drain_meter(&deployment, Duration::from_secs(300)).await;
     let faults = deployment.app().stripe.fault_counts();
-    // Stripe recovers; reconciliation would read what the dropped webhooks said.
+    // Stripe recovers; each tenant's owner runs a reconciliation, which reads back what the
+    // dropped webhooks said.
     deployment.app().stripe.set_faults(None);
-
     let app = deployment.app();
     let db = &app.database_url;
+    let granted_before = number(db, "select count(*) from entitlement").await;
+    let (mut events_read, mut events_applied, mut corrections) = (0, 0, 0);
+    for slug in TENANTS {
+        let report = owner
+            .post(
+                &format!("/api/v1/tenants/{slug}/billing/reconcile"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(report.status, 200, "{slug}: {:?}", report.body);
+        events_read += report.body["events_read"].as_u64().expect("events_read");
+        events_applied += report.body["events_applied"].as_u64().expect("events_applied");
+        corrections += report.body["corrections"].as_array().map_or(0, Vec::len);
+    }
+
     let outbox: BTreeMap<String, i64> = rows(
         db,
         "select status, count(*) from meter_outbox group by status",
@@ -585,19 +620,22 @@ async fn the_ledger_under_faults_matches_stripe() {
     .map(|r| (r[0].clone(), r[1].parse().expect("n")))
     .collect();
     let stripe_meter = stripe_meter_totals(&app.stripe);
-    let granted: Vec<(String, i64)> = rows(
+    // Entitlements that grant (or granted) access, by tenant and source.
+    let granted: Vec<((String, String), i64)> = rows(
         db,
-        "select source, count(*) from entitlement group by source",
+        "select t.slug, e.source, count(*) from entitlement e join tenant t on t.id = e.tenant_id \
+         group by t.slug, e.source",
     )
     .await
     .into_iter()
-    .map(|r| (r[0].clone(), r[1].parse().expect("n")))
+    .map(|r| ((r[0].clone(), r[1].clone()), r[2].parse().expect("n")))
     .collect();
-    let paid = paid_sources(&app.stripe);
-    let granted_sources: BTreeSet<String> = granted.iter().map(|(s, _)| s.clone()).collect();
-    let not_paid: Vec<&String> = granted_sources.difference(&paid).collect();
-    let doubled: Vec<&(String, i64)> = granted.iter().filter(|(_, n)| *n > 1).collect();
-    let awaiting: Vec<&String> = paid.difference(&granted_sources).collect();
+    let paid = paid_sources(&app.stripe, &slugs);
+    let granted_sources: BTreeSet<(String, String)> =
+        granted.iter().map(|(s, _)| s.clone()).collect();
+    let not_paid: Vec<&(String, String)> = granted_sources.difference(&paid).collect();
+    let doubled: Vec<&((String, String), i64)> = granted.iter().filter(|(_, n)| *n > 1).collect();
+    let missing: Vec<&(String, String)> = paid.difference(&granted_sources).collect();
     let one_time_granted = number(
         db,
         &format!(
@@ -663,11 +701,17 @@ async fn the_ledger_under_faults_matches_stripe() {
         stripe_meter.len(),
     );
     println!(
-        "  entitlements {} for {} payments; one-time calls bought-and-used {one_time_granted}, \
-         counted {one_time_used}; awaiting reconciliation {}",
+        "  reconciliation of {} tenants: {events_read} events read, {events_applied} applied, \
+         {corrections} corrections; entitlements {granted_before} before it, {} after",
+        TENANTS.len(),
+        granted.len(),
+    );
+    println!(
+        "  entitlements {} for {} payments ({} without one); one-time calls bought-and-used \
+         {one_time_granted}, counted {one_time_used}",
         granted.len(),
         paid.len(),
-        awaiting.len(),
+        missing.len(),
     );
 
     // Money never lost or doubled.
@@ -685,6 +729,7 @@ async fn the_ledger_under_faults_matches_stripe() {
     );
     assert!(not_paid.is_empty(), "granted without a payment at Stripe: {not_paid:?}");
     assert!(doubled.is_empty(), "a payment granted twice: {doubled:?}");
+    assert!(missing.is_empty(), "payments at Stripe without an entitlement: {missing:?}");
     assert_eq!(
         one_time_granted, one_time_used,
         "each call of a one-time purchase taken exactly once"

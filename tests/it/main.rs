@@ -25,6 +25,7 @@ mod ops;
 mod our_words;
 mod outside_clients;
 mod python_sdk;
+mod reconcile;
 mod replicas;
 mod stripe;
 mod tidy;

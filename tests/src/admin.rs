@@ -148,6 +148,14 @@ impl Operator {
             .to_owned();
     }
 
+    /// The same operator (the same session), talking to another replica of the app.
+    pub fn at(&self, app: &TestApp) -> Self {
+        Self {
+            base: app.url.clone(),
+            ..self.clone()
+        }
+    }
+
     /// The same operator, using a personal API token instead of the cookie.
     pub fn with_token(&self, token: &str) -> Self {
         Self {

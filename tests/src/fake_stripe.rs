@@ -1,4 +1,4 @@
-//! A fake Stripe: a real HTTP server speaking Stripe's v1 wire format for customers, Checkout, the customer portal, meter events, prices and products, and the balance; playing the payer (paying, refunds, disputes) and the customer portal; and signing webhooks as Stripe does.
+//! A fake Stripe: a real HTTP server speaking Stripe's v1 wire format for customers, Checkout, the customer portal, meter events, prices and products, subscriptions, the balance and the event list; playing the payer (paying, refunds, disputes) and the customer portal; and recording events and delivering them signed as Stripe does (or not, while delivery is switched off).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -25,6 +25,7 @@ mod charges;
 mod checkout;
 mod customers;
 mod errors;
+mod event_log;
 mod events;
 mod faults;
 mod form;
@@ -41,6 +42,7 @@ use api::*;
 use checkout::*;
 use customers::*;
 use errors::*;
+use event_log::*;
 pub use faults::{FaultCounts, Faults, Webhook};
 use faults::{Fault, FaultState};
 use form::*;
@@ -191,6 +193,17 @@ const PRICE_LIST_PARAMS: &[&str] = &[
     "type",
 ];
 
+const EVENT_LIST_PARAMS: &[&str] = &[
+    "created",
+    "delivery_success",
+    "ending_before",
+    "expand",
+    "limit",
+    "starting_after",
+    "type",
+    "types",
+];
+
 const LIST_PARAMS: &[&str] = &["ending_before", "expand", "limit", "starting_after"];
 
 /// How requests should misbehave, before or after the fake does its work.
@@ -206,6 +219,9 @@ pub enum Failure {
     /// Do the work (create the object, record the meter event, remember the idempotent result)
     /// but answer this status with a Stripe-shaped error: a response lost on the way back.
     CommitThenFail(u16),
+    /// Hold the request until [`FakeStripe::release_held`], then serve it normally: for work
+    /// caught in the middle (two runs at once, a crash mid-run).
+    Hold,
 }
 
 /// A running fake Stripe (API and hosted pages at [`url`](Self::url)). Clones share the
@@ -242,6 +258,8 @@ struct Shared {
     http: reqwest::Client,
     stop: watch::Receiver<()>,
     arrivals: watch::Sender<usize>,
+    /// Bumped by [`FakeStripe::release_held`]: held requests go on.
+    release: watch::Sender<u64>,
     /// TCP connections accepted so far (clients that reuse connections open few).
     connections: Arc<AtomicUsize>,
     account: Mutex<Account>,
@@ -272,6 +290,12 @@ struct Account {
     /// Charges (made when a refund or dispute first touches a payment) and disputes.
     charges: Vec<Value>,
     disputes: Vec<Value>,
+    /// Every event the account made (`events.rs`), oldest first, delivered or not.
+    events: Vec<Value>,
+    /// Where and with which secret events are delivered (none: nowhere).
+    webhook_endpoint: Option<(String, String)>,
+    /// Delivery is switched off: events are still recorded, as when the endpoint is down.
+    webhooks_off: bool,
     /// Secret keys made by [`FakeStripe::roll_secret_key`], accepted as well as the first.
     rolled_keys: Vec<String>,
     /// Meter event identifier → when it was recorded.
@@ -420,6 +444,7 @@ impl FakeStripe {
                 .expect("an HTTP client for webhooks"),
             stop: stopped_signal.clone(),
             arrivals: watch::Sender::new(0),
+            release: watch::Sender::new(0),
             connections: Arc::default(),
             account: Mutex::new(Account::default()),
         });

@@ -1,6 +1,7 @@
 //! Plans (offers), the plan form shared with the tool editor, and the payments page.
 
 use super::api::{self, Method};
+use super::reconciliation::Reconciliation;
 use super::tenant::use_tenant;
 use super::ui::{
     Busy, ConfirmButton, CopyButton, Field, FormError, Loading, PageTitle, ReadOnlyNote, Submit,
@@ -583,6 +584,7 @@ pub fn PaymentsPage() -> impl IntoView {
             </Show>
             <Show when=move || stripe.get()>
                 <FailedMeterEvents/>
+                <Reconciliation/>
             </Show>
             <Show when=move || stripe.get() && can_edit.get()>
                 <StripePrices/>

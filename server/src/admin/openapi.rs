@@ -105,6 +105,8 @@ const OPERATIONS: &[Operation] = &[
     op("post", "/api/v1/tenants/{slug}/payments/stripe/test", "test_stripe", "Check the Stripe key works", Member("admin"), None, 200, Some(of::<wire::ConnectionTest>)),
     op("get", "/api/v1/tenants/{slug}/payments/stripe/prices", "stripe_prices", "Prices in the tenant's Stripe account", Member("admin"), None, 200, Some(list_of::<wire::StripePrice>)),
     op("get", "/api/v1/tenants/{slug}/meter-events/failed", "failed_meter_events", "Usage Stripe refused (or would have): set aside, never retried, the latest 100", Member("viewer"), None, 200, Some(list_of::<wire::FailedMeterEvent>)),
+    op("post", "/api/v1/tenants/{slug}/billing/reconcile", "reconcile_billing", "Reconcile with Stripe now: lost webhooks' events applied, stale subscriptions read again; 409 while another replica runs one", Member("admin"), None, 200, Some(of::<wire::ReconciliationReport>)),
+    op("get", "/api/v1/tenants/{slug}/billing/reconciliation", "last_reconciliation", "The last reconciliation's report (null before the first)", Member("viewer"), None, 200, Some(of::<Option<wire::ReconciliationReport>>)),
     op("get", "/api/v1/tenants/{slug}/sign-in", "sign_in_setup", "The sign-in end users get now, and the GitHub callback URL to register", Member("viewer"), None, 200, Some(of::<wire::SignInSetup>)),
     op("put", "/api/v1/tenants/{slug}/github-app", "set_github_app", "Use the tenant's own GitHub app for end users", Member("admin"), Some(of::<wire::GitHubAppKeys>), 200, Some(of::<wire::Tenant>)),
     op("delete", "/api/v1/tenants/{slug}/github-app", "remove_github_app", "Go back to the platform's GitHub app", Member("admin"), None, 200, Some(of::<wire::Tenant>)),

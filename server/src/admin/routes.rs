@@ -39,7 +39,8 @@ pub use members::{
     revoke_invitation,
 };
 pub use payments::{
-    connect_stripe, disconnect_stripe, failed_meter_events, stripe_prices, test_stripe,
+    connect_stripe, disconnect_stripe, failed_meter_events, last_reconciliation, reconcile_billing,
+    stripe_prices, test_stripe,
 };
 pub use plans::{create_offer, list_offers, update_offer};
 pub use session::{

@@ -4,6 +4,7 @@
 //! its audit entry; what it does to an entitlement's state is `lifecycle.rs`'s answer.
 
 use super::lifecycle::{self, Access, Applied, Fact};
+use super::records::Entitlement;
 use super::store::{self, PurchaseKey};
 use super::webhook::{self, StripeChange, StripeEvent};
 use super::{
@@ -11,6 +12,17 @@ use super::{
     webhook_secret_context,
 };
 use crate::tenant::Tenant;
+
+/// An entitlement an event (or a reconciliation's check) changed: its access or its period.
+#[derive(Clone, Debug)]
+pub(super) struct Changed {
+    /// `checkout:<session>` or `subscription:<id>`.
+    pub(super) source: String,
+    /// As it was (none: the change created it).
+    pub(super) before: Option<Entitlement>,
+    /// As it is now.
+    pub(super) after: Entitlement,
+}
 
 impl BillingService {
     /// Verifies and applies a Stripe webhook delivery for `tenant` (chosen by the URL).
@@ -39,17 +51,32 @@ impl BillingService {
             tracing::warn!(tenant.slug = %tenant.slug, event = id, "live-mode event at a test-mode tenant: ignored");
             return Ok(WebhookOutcome::Ignored);
         }
-        let txn = crate::db::begin_write(&self.db)
-            .await
-            .map_err(BillingError::from)?;
-        if !store::record_event(&txn, tenant.id, id, kind, self.clock.now())
-            .await
-            .map_err(BillingError::from)?
-        {
-            txn.rollback().await.map_err(BillingError::from)?;
-            return Ok(WebhookOutcome::Duplicate);
+        let (outcome, _) = self.ingest_event(tenant, &event).await?;
+        tracing::info!(tenant.slug = %tenant.slug, event.id = id, event.kind = kind, ?outcome, "stripe webhook");
+        Ok(outcome)
+    }
+
+    /// Applies a Stripe event (from a webhook, or read back by reconciliation) in one
+    /// transaction with its event id, so that an event seen before changes nothing, and with
+    /// its audit entry. Answers what it did and the entitlements it changed.
+    pub(super) async fn ingest_event(
+        &self,
+        tenant: &Tenant,
+        event: &StripeEvent,
+    ) -> Result<(WebhookOutcome, Vec<Changed>), BillingError> {
+        let (id, kind) = (event.id.as_str(), event.kind.as_str());
+        let txn = crate::db::begin_write(&self.db).await?;
+        if !store::record_event(&txn, tenant.id, id, kind, self.clock.now()).await? {
+            txn.rollback().await?;
+            return Ok((WebhookOutcome::Duplicate, Vec::new()));
         }
-        let applied = self.apply_event(&txn, tenant, &event).await?;
+        let sources = self.sources_of(&txn, tenant, event).await?;
+        let mut before = Vec::with_capacity(sources.len());
+        for source in &sources {
+            before.push(store::find_entitlement_by_source(&txn, tenant.id, source).await?);
+        }
+        let applied = self.apply_event(&txn, tenant, event).await?;
+        let mut changed = Vec::new();
         if applied {
             // Payments, refunds, disputes and subscription changes are part of the record,
             // written once with the event id that makes them idempotent.
@@ -62,15 +89,81 @@ impl BillingService {
                 event.object_id.as_deref(),
                 self.clock.now(),
             )
-            .await
-            .map_err(BillingError::from)?;
+            .await?;
+            for (source, before) in sources.into_iter().zip(before) {
+                let Some(after) =
+                    store::find_entitlement_by_source(&txn, tenant.id, &source).await?
+                else {
+                    continue;
+                };
+                if event.confirms_state() {
+                    // Stripe's word as of the event: an old event read back by reconciliation
+                    // confirms the entitlement as of then, not now.
+                    let now = self.clock.now();
+                    let told = chrono::DateTime::from_timestamp(event.created, 0)
+                        .map_or(now, |at| at.min(now));
+                    store::confirm_entitlement(&txn, tenant.id, &source, told).await?;
+                }
+                let same = before
+                    .as_ref()
+                    .is_some_and(|b| (b.status, b.period_end) == (after.status, after.period_end));
+                if !same {
+                    changed.push(Changed {
+                        source,
+                        before,
+                        after,
+                    });
+                }
+            }
         }
-        txn.commit().await.map_err(BillingError::from)?;
-        tracing::info!(tenant.slug = %tenant.slug, event.id = id, event.kind = kind, applied, "stripe webhook");
-        Ok(if applied {
-            WebhookOutcome::Applied
-        } else {
-            WebhookOutcome::Ignored
+        txn.commit().await?;
+        Ok((
+            if applied {
+                WebhookOutcome::Applied
+            } else {
+                WebhookOutcome::Ignored
+            },
+            changed,
+        ))
+    }
+
+    /// The entitlement sources `event` may change (before it is applied).
+    async fn sources_of(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        tenant: &Tenant,
+        event: &StripeEvent,
+    ) -> Result<Vec<String>, BillingError> {
+        Ok(match &event.change {
+            StripeChange::CheckoutCompleted(session) => {
+                let mut sources = vec![format!("checkout:{}", session.id)];
+                if let Some(subscription) = &session.subscription {
+                    sources.push(format!("subscription:{subscription}"));
+                }
+                sources
+            }
+            StripeChange::Subscription(subscription) => {
+                vec![format!("subscription:{}", subscription.id)]
+            }
+            StripeChange::InvoicePaid { subscription, .. } => {
+                vec![format!("subscription:{subscription}")]
+            }
+            StripeChange::Refunded { payment_intent, .. }
+            | StripeChange::DisputeOpened(payment_intent)
+            | StripeChange::DisputeClosed { payment_intent, .. } => {
+                store::find_purchase_by(txn, tenant.id, PurchaseKey::PaymentIntent(payment_intent))
+                    .await?
+                    .map(|purchase| match &purchase.subscription_id {
+                        Some(subscription) => format!("subscription:{subscription}"),
+                        None => format!("checkout:{}", purchase.session_id),
+                    })
+                    .into_iter()
+                    .collect()
+            }
+            StripeChange::CheckoutFailed(_)
+            | StripeChange::CheckoutExpired(_)
+            | StripeChange::InvoicePaymentFailed
+            | StripeChange::Other => Vec::new(),
         })
     }
 
@@ -276,7 +369,7 @@ pub(super) fn status_of(access: Access) -> EntitlementStatus {
     }
 }
 
-fn access_of(status: EntitlementStatus) -> Access {
+pub(super) fn access_of(status: EntitlementStatus) -> Access {
     match status {
         EntitlementStatus::Active => Access::Granted,
         EntitlementStatus::Suspended => Access::Suspended,

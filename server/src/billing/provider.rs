@@ -1,6 +1,7 @@
 //! The payment-provider port: what Tollgate asks of Stripe (or of its sandbox).
 
 use super::OfferKind;
+use super::webhook::{StripeEvent, SubscriptionChange};
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 
@@ -124,6 +125,17 @@ pub struct ProviderPrice {
     pub text: String,
 }
 
+/// One page of the account's events, newest first (Stripe's list order).
+#[derive(Clone, Debug, Default)]
+pub struct EventPage {
+    /// The events, read into Tollgate's terms by `webhook.rs`.
+    pub events: Vec<StripeEvent>,
+    /// More pages follow (older events): ask again after the last id.
+    pub has_more: bool,
+    /// The last event's id on this page, for `starting_after`.
+    pub last_id: Option<String>,
+}
+
 /// A payment provider.
 pub trait PaymentProvider: Send + Sync {
     /// `stripe` or `sandbox`.
@@ -169,4 +181,23 @@ pub trait PaymentProvider: Send + Sync {
 
     /// The account's active prices, for the operator to choose an offer's price from.
     fn list_prices(&self) -> BoxFuture<'_, Result<Vec<ProviderPrice>, ProviderError>>;
+
+    /// One page of the account's events of `types` created at or after `created_from` (unix
+    /// seconds), newest first, after the event `starting_after`.
+    fn list_events<'a>(
+        &'a self,
+        _types: &'a [&'a str],
+        _created_from: i64,
+        _starting_after: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<EventPage, ProviderError>> {
+        Box::pin(async { Err(ProviderError::Unsupported) })
+    }
+
+    /// A subscription's state as the provider holds it now.
+    fn retrieve_subscription<'a>(
+        &'a self,
+        _id: &'a str,
+    ) -> BoxFuture<'a, Result<SubscriptionChange, ProviderError>> {
+        Box::pin(async { Err(ProviderError::Unsupported) })
+    }
 }

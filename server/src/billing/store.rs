@@ -6,6 +6,7 @@
 mod customers;
 mod meter;
 mod purchases;
+mod reconcile;
 
 pub use customers::{
     count_billed_usage_per_user, find_end_user, list_end_users, list_entitlements,
@@ -18,6 +19,10 @@ pub use meter::{
 pub use purchases::{
     NewPurchase, PurchaseKey, count_closed_purchases, find_open_purchase, find_purchase,
     find_purchase_by, insert_purchase, mark_paid, set_purchase_status,
+};
+pub use reconcile::{
+    claim_reconciliation, confirm_entitlement, find_reconciliation, finish_reconciliation,
+    release_reconciliation, unconfirmed_subscriptions,
 };
 
 use super::records::{Entitlement, EntitlementStatus, UsageKind, UsageStatus};
@@ -428,6 +433,7 @@ pub async fn grant(
         calls_remaining: Set(g.calls),
         period_end: Set(g.period_end),
         last_event_at: Set(g.event_created),
+        confirmed_at: Set(Some(now)),
         created_at: Set(now),
         updated_at: Set(now),
     };

@@ -7,9 +7,10 @@
 
 use super::OfferKind;
 use super::provider::{
-    CheckoutMode, CheckoutRequest, CheckoutSession, MeterEvent, PaymentProvider, ProviderError,
-    ProviderPrice,
+    CheckoutMode, CheckoutRequest, CheckoutSession, EventPage, MeterEvent, PaymentProvider,
+    ProviderError, ProviderPrice,
 };
+use super::webhook::{self, SubscriptionChange};
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -350,6 +351,51 @@ impl PaymentProvider for StripePayments {
             })
             .await?;
             Ok(page.data.iter().filter_map(price_view).collect())
+        })
+    }
+
+    fn list_events<'a>(
+        &'a self,
+        types: &'a [&'a str],
+        created_from: i64,
+        starting_after: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<EventPage, ProviderError>> {
+        Box::pin(async move {
+            let mut query: Vec<(&str, String)> =
+                types.iter().map(|t| ("types[]", (*t).to_owned())).collect();
+            query.push(("created[gte]", created_from.to_string()));
+            query.push(("limit", "100".to_owned()));
+            if let Some(after) = starting_after {
+                query.push(("starting_after", after.to_owned()));
+            }
+            let page = with_retry(|| self.client.get_json("/events", &query)).await?;
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            Ok(EventPage {
+                last_id: data
+                    .last()
+                    .and_then(|event| event["id"].as_str())
+                    .map(str::to_owned),
+                events: data.iter().filter_map(webhook::read_event).collect(),
+                has_more: page["has_more"].as_bool() == Some(true),
+            })
+        })
+    }
+
+    fn retrieve_subscription<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<SubscriptionChange, ProviderError>> {
+        Box::pin(async move {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(ProviderError::Refused(format!(
+                    "not a subscription id: {id:?}"
+                )));
+            }
+            let path = format!("/subscriptions/{id}");
+            let object = with_retry(|| self.client.get_json(&path, &[])).await?;
+            webhook::read_subscription(&object, false).ok_or_else(|| {
+                ProviderError::Unavailable("Stripe's subscription could not be read".into())
+            })
         })
     }
 }

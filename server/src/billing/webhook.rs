@@ -87,6 +87,36 @@ pub struct StripeEvent {
     pub change: StripeChange,
 }
 
+/// The event types Tollgate acts on (what [`StripeChange`] reads): the types a webhook
+/// endpoint should be subscribed to, and those reconciliation lists (`types[]`, at most 20).
+pub const HANDLED_EVENT_TYPES: &[&str] = &[
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+];
+
+impl StripeEvent {
+    /// Whether it tells the state of what it is about as Stripe holds it (a subscription's
+    /// status, a payment): applying it confirms the entitlement for reconciliation.
+    pub fn confirms_state(&self) -> bool {
+        matches!(
+            self.change,
+            StripeChange::CheckoutCompleted(_)
+                | StripeChange::Subscription(_)
+                | StripeChange::InvoicePaid { .. }
+        )
+    }
+}
+
 /// What a Stripe event says, for the event types Tollgate acts on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StripeChange {
@@ -145,6 +175,12 @@ pub struct SubscriptionChange {
 /// Reads a Stripe event; `None` when the body is not one (no JSON, no id or type).
 pub fn parse_event(body: &[u8]) -> Option<StripeEvent> {
     let event: Value = serde_json::from_slice(body).ok()?;
+    read_event(&event)
+}
+
+/// Reads one event of a `GET /v1/events` page (the same shape as a webhook's body); `None`
+/// when it is not one.
+pub fn read_event(event: &Value) -> Option<StripeEvent> {
     let id = event["id"].as_str()?.to_owned();
     let kind = event["type"].as_str()?.to_owned();
     let object = &event["data"]["object"];
@@ -168,6 +204,25 @@ fn timestamp(v: &Value) -> Option<DateTime<Utc>> {
         .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
 }
 
+/// Reads a subscription object (an event's, or `GET /v1/subscriptions/{id}`'s); `deleted`
+/// for `customer.subscription.deleted`. `None` without an id.
+pub fn read_subscription(object: &Value, deleted: bool) -> Option<SubscriptionChange> {
+    Some(SubscriptionChange {
+        id: object["id"].as_str()?.to_owned(),
+        state: State::from_stripe(
+            object["status"].as_str().unwrap_or_default(),
+            object["cancel_at_period_end"].as_bool() == Some(true),
+            deleted,
+        ),
+        // Newer API versions put the period on the subscription's items.
+        period_end: timestamp(&object["items"]["data"][0]["current_period_end"])
+            .or_else(|| timestamp(&object["current_period_end"])),
+        purchase: object["metadata"]["tollgate_purchase"]
+            .as_str()
+            .and_then(|p| Uuid::parse_str(p).ok()),
+    })
+}
+
 fn change(kind: &str, object: &Value) -> Option<StripeChange> {
     let text = |v: &Value| v.as_str().map(str::to_owned);
     Some(match kind {
@@ -188,20 +243,10 @@ fn change(kind: &str, object: &Value) -> Option<StripeChange> {
         "checkout.session.expired" => StripeChange::CheckoutExpired(text(&object["id"])?),
         "customer.subscription.created"
         | "customer.subscription.updated"
-        | "customer.subscription.deleted" => StripeChange::Subscription(SubscriptionChange {
-            id: text(&object["id"])?,
-            state: State::from_stripe(
-                object["status"].as_str().unwrap_or_default(),
-                object["cancel_at_period_end"].as_bool() == Some(true),
-                kind == "customer.subscription.deleted",
-            ),
-            // Newer API versions put the period on the subscription's items.
-            period_end: timestamp(&object["items"]["data"][0]["current_period_end"])
-                .or_else(|| timestamp(&object["current_period_end"])),
-            purchase: object["metadata"]["tollgate_purchase"]
-                .as_str()
-                .and_then(|p| Uuid::parse_str(p).ok()),
-        }),
+        | "customer.subscription.deleted" => StripeChange::Subscription(read_subscription(
+            object,
+            kind == "customer.subscription.deleted",
+        )?),
         "invoice.paid" => StripeChange::InvoicePaid {
             // Newer API versions put the subscription under `parent`.
             subscription: text(&object["subscription"])

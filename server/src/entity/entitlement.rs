@@ -20,6 +20,8 @@ pub struct Model {
     pub period_end: Option<DateTimeUtc>,
     /// `created` of the newest provider event applied, so an older event never undoes it.
     pub last_event_at: i64,
+    /// When Stripe's word on it was last heard (a webhook, or reconciliation's check).
+    pub confirmed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -28,6 +28,7 @@ pub(super) const TENANT_TABLES: &[&str] = &[
     "purchase",
     "customer",
     "provider_event",
+    "reconciliation",
     "offer",
     // analytics
     "call_stat",

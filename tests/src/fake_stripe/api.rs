@@ -21,7 +21,7 @@ pub(super) async fn handle(
     let idempotency_key = headers
         .get("idempotency-key")
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    let (failure, fault) = {
+    let (failure, fault, mut released) = {
         let mut account = shared.account();
         account.log.push(Logged {
             route: route.clone(),
@@ -36,7 +36,8 @@ pub(super) async fn handle(
         } else {
             None
         };
-        (failure, fault)
+        // Subscribed under the lock `release_held` takes too, so no release is missed.
+        (failure, fault, shared.release.subscribe())
     };
     shared.arrivals.send_modify(|count| *count += 1);
     let request = Request {
@@ -79,6 +80,13 @@ pub(super) async fn handle(
         Some(Failure::CommitThenFail(status)) => {
             let _lost = serve(&shared, &request);
             respond(&request, injected(status), &request_id())
+        }
+        Some(Failure::Hold) => {
+            let mut stop = shared.stop.clone();
+            tokio::select! {
+                _ = released.changed() => serve(&shared, &request),
+                _ = stop.changed() => respond(&request, injected(503), &request_id()),
+            }
         }
         Some(Failure::Hang) => {
             let mut stop = shared.stop.clone();
@@ -293,6 +301,11 @@ pub(super) fn endpoint(
         ("GET", ["prices", id]) => retrieve(&form, account.price(id), "price", id),
         ("GET", ["products", id]) => retrieve(&form, account.product(id), "product", id),
         ("GET", ["balance"]) => balance(&form),
+        ("GET", ["events"]) => list_events(account, &form),
+        ("GET", ["events", id]) => {
+            let event = account.events.iter().find(|e| e["id"] == *id);
+            retrieve(&form, event, "event", id)
+        }
         ("GET", ["subscriptions", id]) => {
             let subscription = account.subscriptions.iter().find(|s| s["id"] == *id);
             retrieve(&form, subscription, "subscription", id)

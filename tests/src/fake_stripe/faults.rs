@@ -160,3 +160,33 @@ pub(super) fn draw(account: &mut Account) -> Option<(Fault, std::time::Duration)
     }
     Some((fault, hold))
 }
+
+impl FakeStripe {
+    /// The payer pays an open Checkout Session as [`pay`](Self::pay) does, on an account
+    /// whose tenants each have their own endpoint: the events (`customer.subscription.created`
+    /// first for a subscription, then `checkout.session.completed`) are recorded for
+    /// `GET /v1/events` and sent to `url` signed with `secret`, each dropped at the plan's
+    /// rate. Returns the session and what became of each webhook.
+    pub async fn pay_notifying(
+        &self,
+        session_id: &str,
+        url: &str,
+        secret: &str,
+    ) -> (Value, Vec<Webhook>) {
+        let session = self.complete_session(session_id, "paid");
+        let mut events = Vec::new();
+        if let Some(subscription) = session["subscription"]
+            .as_str()
+            .and_then(|id| self.subscription(id))
+        {
+            events.push(self.event("customer.subscription.created", subscription));
+        }
+        events.push(self.event("checkout.session.completed", session.clone()));
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            self.shared.account().events.push(event.clone());
+            outcomes.push(self.send_webhook(url, &event, secret).await);
+        }
+        (session, outcomes)
+    }
+}

@@ -114,4 +114,14 @@ impl FakeStripe {
                 .push((method_and_path_prefix.to_owned(), failure));
         }
     }
+
+    /// Lets every request held by [`Failure::Hold`] go on (served normally), and holds no
+    /// more.
+    pub fn release_held(&self) {
+        let mut account = self.shared.account();
+        account
+            .failures
+            .retain(|(_, failure)| *failure != Failure::Hold);
+        self.shared.release.send_modify(|n| *n += 1);
+    }
 }

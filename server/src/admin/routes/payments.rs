@@ -1,9 +1,10 @@
-//! A tenant's Stripe connection: connecting, disconnecting, testing it, its prices, and the
-//! meter events Stripe refused (or would have).
+//! A tenant's Stripe connection: connecting, disconnecting, testing it, its prices, the
+//! meter events Stripe refused (or would have), and reconciliation with Stripe.
 
 use super::{Body, Result, TenantMember, audit, min, public_url};
 use crate::admin::tenant_view;
 use crate::app::AppState;
+use crate::billing::{ReconciliationReport, Trigger};
 use api_types::wire;
 use axum::Json;
 use axum::extract::State;
@@ -112,4 +113,75 @@ pub async fn failed_meter_events(
             })
             .collect(),
     ))
+}
+
+/// `POST /api/v1/tenants/{slug}/billing/reconcile`: reconciles the tenant with its Stripe
+/// account now and answers the report; 409 while another replica's run holds the claim.
+pub async fn reconcile_billing(
+    State(state): State<AppState>,
+    TenantMember { tenant, auth, .. }: TenantMember<min::Admin>,
+) -> Result<Json<wire::ReconciliationReport>> {
+    let report = state.billing.reconcile_now(&tenant).await?;
+    audit(
+        &state,
+        &auth,
+        Some(&tenant),
+        "billing.reconcile",
+        "stripe",
+        serde_json::json!({
+            "events_applied": report.events_applied,
+            "subscriptions_checked": report.subscriptions_checked,
+            "corrections": report.corrections.len(),
+        }),
+    )
+    .await?;
+    Ok(Json(report_view(report)))
+}
+
+/// `GET /api/v1/tenants/{slug}/billing/reconciliation`: the last run's report, or null.
+pub async fn last_reconciliation(
+    State(state): State<AppState>,
+    TenantMember { tenant, .. }: TenantMember<min::Viewer>,
+) -> Result<Json<Option<wire::ReconciliationReport>>> {
+    Ok(Json(
+        state
+            .billing
+            .last_reconciliation(tenant.id)
+            .await?
+            .map(report_view),
+    ))
+}
+
+fn report_view(report: ReconciliationReport) -> wire::ReconciliationReport {
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339());
+    wire::ReconciliationReport {
+        started_at: report.started_at.to_rfc3339(),
+        finished_at: report.finished_at.to_rfc3339(),
+        replica: report.replica,
+        trigger: match report.trigger {
+            Trigger::Schedule => "schedule",
+            Trigger::Operator => "operator",
+        }
+        .to_owned(),
+        events_read: report.events_read,
+        events_applied: report.events_applied,
+        subscriptions_checked: report.subscriptions_checked,
+        corrections: report
+            .corrections
+            .into_iter()
+            .map(|c| wire::ReconciliationCorrection {
+                end_user_id: c.end_user_id.to_string(),
+                end_user: c.end_user,
+                offer: c.offer,
+                source: c.source,
+                before: c.before,
+                after: c.after,
+                access_until_before: time(c.access_until_before),
+                access_until: time(c.access_until),
+                cause: c.cause,
+                event: c.event,
+            })
+            .collect(),
+        problems: report.problems,
+    }
 }

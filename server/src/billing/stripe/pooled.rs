@@ -63,6 +63,42 @@ impl Pooled {
     }
 }
 
+impl Pooled {
+    /// `GET {path}?{query}` read as JSON, for the reads async-stripe has no type for that
+    /// Tollgate wants (the event list and subscriptions, read by `webhook.rs`).
+    pub(super) async fn get_json(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<serde_json::Value, CallError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
+        if !status.is_success() {
+            return Err(api_error(status.as_u16(), &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| CallError::Decode(e.to_string()))
+    }
+}
+
+/// Stripe's error answer, with its message.
+fn api_error(status: u16, body: &[u8]) -> CallError {
+    let message = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "no message".to_owned());
+    CallError::Api { status, message }
+}
+
 impl StripeClient for Pooled {
     type Err = CallError;
 
@@ -103,14 +139,7 @@ impl StripeClient for Pooled {
             if status.is_success() {
                 return Ok(body);
             }
-            let message = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| "no message".to_owned());
-            Err(CallError::Api {
-                status: status.as_u16(),
-                message,
-            })
+            Err(api_error(status.as_u16(), &body))
         }
     }
 }
