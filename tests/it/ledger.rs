@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use tollgate::billing::OfferKind;
 use tollgate::wordpress::Operation;
 use tollgate_tests::admin::Operator;
@@ -30,7 +31,6 @@ use tollgate_tests::cluster::Cluster;
 use tollgate_tests::fake_github::GitHubUser;
 use tollgate_tests::fake_stripe::{FakeStripe, Faults, Webhook};
 use tollgate_tests::{McpClient, TestApp, TestOptions};
-use tokio::sync::watch;
 
 const METERED_TOOL: &str = "wporg_plugin_downloads";
 const ONE_TIME_TOOL: &str = "wporg_plugin_info";
@@ -55,8 +55,13 @@ impl Run {
         let calls = env_number("TOLLGATE_LEDGER_CALLS").map_or(240, |n| n.max(30) as usize);
         let users_per_tenant = env_number("TOLLGATE_LEDGER_USERS")
             .map_or_else(|| (calls / 600).clamp(2, 20), |n| n.max(1) as usize);
-        let seed = env_number("TOLLGATE_LEDGER_SEED")
-            .unwrap_or_else(|| u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().expect("8 bytes")));
+        let seed = env_number("TOLLGATE_LEDGER_SEED").unwrap_or_else(|| {
+            u64::from_le_bytes(
+                uuid::Uuid::new_v4().as_bytes()[..8]
+                    .try_into()
+                    .expect("8 bytes"),
+            )
+        });
         // Past the 8 s Tollgate gives one Stripe request (and far past what a user waits).
         let timeout_ms = env_number("TOLLGATE_LEDGER_TIMEOUT_MS").unwrap_or(8_500);
         Self {
@@ -239,8 +244,8 @@ impl Tally {
 async fn connect(url: &str, token: &str) -> McpClient {
     let start = Instant::now();
     loop {
-        let config =
-            StreamableHttpClientTransportConfig::with_uri(url.to_owned()).auth_header(token.to_owned());
+        let config = StreamableHttpClientTransportConfig::with_uri(url.to_owned())
+            .auth_header(token.to_owned());
         let transport = StreamableHttpClientTransport::from_config(config);
         let connected = ()
             .serve_with_lifecycle(
@@ -288,7 +293,7 @@ impl Choices {
     }
 
     fn coin(&mut self) -> bool {
-        self.next() % 2 == 0
+        self.next().is_multiple_of(2)
     }
 }
 
@@ -304,7 +309,10 @@ async fn run_payer(shared: Arc<Shared>, payer: Payer, calls: usize, seed: u64) -
     for _ in 0..calls {
         let metered = choices.coin();
         let tool = if metered { METERED_TOOL } else { ONE_TIME_TOOL };
-        let arguments = json!({"slug": "akismet"}).as_object().cloned().unwrap_or_default();
+        let arguments = json!({"slug": "akismet"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let answer = client
             .call_tool(CallToolRequestParams::new(tool).with_arguments(arguments))
             .await;
@@ -321,7 +329,15 @@ async fn run_payer(shared: Arc<Shared>, payer: Payer, calls: usize, seed: u64) -
                 "ok" => tally.ok_one_time += 1,
                 "payment_required" | "payment_pending" => {
                     tally.asked_to_pay += 1;
-                    pay(&shared, &payer, &webhook_url, &result, &mut choices, &mut tally).await;
+                    pay(
+                        &shared,
+                        &payer,
+                        &webhook_url,
+                        &result,
+                        &mut choices,
+                        &mut tally,
+                    )
+                    .await;
                 }
                 "error" if unavailable(&result) => tally.unavailable += 1,
                 other => {
@@ -451,10 +467,7 @@ async fn drain_meter(deployment: &Deployment, bound: Duration) -> Duration {
 
 /// What Tollgate should have granted: one entitlement per payment Stripe shows as paid, in
 /// the tenant that sold it (`slugs`: tenant id → slug).
-fn paid_sources(
-    stripe: &FakeStripe,
-    slugs: &BTreeMap<String, &str>,
-) -> BTreeSet<(String, String)> {
+fn paid_sources(stripe: &FakeStripe, slugs: &BTreeMap<String, &str>) -> BTreeSet<(String, String)> {
     stripe
         .checkout_sessions()
         .iter()
@@ -465,7 +478,10 @@ fn paid_sources(
                 Some(subscription) => format!("subscription:{subscription}"),
                 None => format!("checkout:{}", s["id"].as_str().expect("id")),
             };
-            ((*slugs.get(tenant).expect("a tenant of the run")).to_owned(), source)
+            (
+                (*slugs.get(tenant).expect("a tenant of the run")).to_owned(),
+                source,
+            )
         })
         .collect()
 }
@@ -557,7 +573,12 @@ async fn the_ledger_under_faults_matches_stripe() {
         .enumerate()
         .map(|(i, payer)| {
             let calls = per_user + usize::from(i < extra);
-            tokio::spawn(run_payer(Arc::clone(&shared), payer, calls, run.faults.seed))
+            tokio::spawn(run_payer(
+                Arc::clone(&shared),
+                payer,
+                calls,
+                run.faults.seed,
+            ))
         })
         .collect();
     let half = run.calls / 2;
@@ -595,7 +616,9 @@ async fn the_ledger_under_faults_matches_stripe() {
             .await;
         assert_eq!(report.status, 200, "{slug}: {:?}", report.body);
         events_read += report.body["events_read"].as_u64().expect("events_read");
-        events_applied += report.body["events_applied"].as_u64().expect("events_applied");
+        events_applied += report.body["events_applied"]
+            .as_u64()
+            .expect("events_applied");
         corrections += report.body["corrections"].as_array().map_or(0, Vec::len);
     }
 
@@ -654,7 +677,10 @@ async fn the_ledger_under_faults_matches_stripe() {
     .await;
     let metered_calls: i64 = tollgate_meter.values().sum();
 
-    println!("ledger figures ({:.1} s in all):", started.elapsed().as_secs_f64());
+    println!(
+        "ledger figures ({:.1} s in all):",
+        started.elapsed().as_secs_f64()
+    );
     println!(
         "  calls {} in {:.1} s: {} metered ok, {} one-time ok, {} asked to pay, {} payments unavailable, \
          {} lost to the crash (transport), {} other",
@@ -727,9 +753,15 @@ async fn the_ledger_under_faults_matches_stripe() {
         metered_calls >= seen_ok && metered_calls <= seen_ok + lost,
         "Tollgate counted {metered_calls} metered calls; users saw {seen_ok} answered and {lost} cut"
     );
-    assert!(not_paid.is_empty(), "granted without a payment at Stripe: {not_paid:?}");
+    assert!(
+        not_paid.is_empty(),
+        "granted without a payment at Stripe: {not_paid:?}"
+    );
     assert!(doubled.is_empty(), "a payment granted twice: {doubled:?}");
-    assert!(missing.is_empty(), "payments at Stripe without an entitlement: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "payments at Stripe without an entitlement: {missing:?}"
+    );
     assert_eq!(
         one_time_granted, one_time_used,
         "each call of a one-time purchase taken exactly once"
@@ -739,7 +771,10 @@ async fn the_ledger_under_faults_matches_stripe() {
         one_time_used >= seen_one_time && one_time_used <= seen_one_time + lost,
         "one-time calls counted {one_time_used}; users saw {seen_one_time} answered and {lost} cut"
     );
-    assert!(tally.paid > 0 && metered_calls > 0, "the run bought something");
+    assert!(
+        tally.paid > 0 && metered_calls > 0,
+        "the run bought something"
+    );
     assert_eq!(
         paid.len(),
         tally.paid,

@@ -182,7 +182,12 @@ async fn serve_app(
     let door = Door::open(listener, own.local_addr()?);
     let token = app.background_token();
     let server = tokio::spawn(app.serve(own, shutdown));
-    Ok((tx, server, Some(door), Some(Box::new(move || token.cancel()))))
+    Ok((
+        tx,
+        server,
+        Some(door),
+        Some(Box::new(move || token.cancel())),
+    ))
 }
 
 /// Installs the TLS provider reqwest needs, once per process.

@@ -724,8 +724,17 @@ async fn random_faults_keep_stripes_semantics_and_the_same_seed_draws_the_same_f
     stripe.set_faults(None);
     for (n, kind) in kinds.iter().enumerate() {
         let pairs = form(&format!("f{n}"));
-        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let retried = post(&stripe, "/v1/billing/meter_events", &pairs, Some(&format!("k{n}"))).await;
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let retried = post(
+            &stripe,
+            "/v1/billing/meter_events",
+            &pairs,
+            Some(&format!("k{n}")),
+        )
+        .await;
         assert_eq!(retried.status, 200, "{}", retried.body);
         let replayed = retried.header("idempotent-replayed") == Some("true");
         assert_eq!(replayed, *kind <= 1, "request {n} ({kind})");
@@ -735,8 +744,10 @@ async fn random_faults_keep_stripes_semantics_and_the_same_seed_draws_the_same_f
 
     // The same seed draws the same faults; another seed, others.
     let draws = |plan: Faults| {
-        let mut account = Account::default();
-        account.faults = Some(faults::FaultState::new(plan));
+        let mut account = Account {
+            faults: Some(faults::FaultState::new(plan)),
+            ..Account::default()
+        };
         (0..200)
             .map(|_| faults::draw(&mut account).map(|(fault, _)| fault))
             .collect::<Vec<_>>()
