@@ -240,6 +240,13 @@ impl App {
         &self.state
     }
 
+    /// Stops, once cancelled, the work `serve` runs beside the requests (the meter sender,
+    /// the flushers, the change listener, housekeeping) where it stands, without the graceful
+    /// stop's last writes: what a crash does to it, for tests that crash a replica.
+    pub fn background_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
     /// Serves on `listener` until `shutdown` resolves, then lets in-flight requests finish
     /// and ends open MCP sessions and streams.
     pub async fn serve(

@@ -14,6 +14,7 @@ mod dashboard_weight;
 mod duplicates;
 mod housekeeping;
 mod keys;
+mod ledger;
 mod lifecycle;
 mod limits;
 mod list_changed;

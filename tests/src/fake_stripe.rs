@@ -27,6 +27,7 @@ mod customers;
 mod errors;
 mod event_log;
 mod events;
+mod faults;
 mod form;
 mod meters;
 mod pages;
@@ -43,6 +44,8 @@ use checkout::*;
 use customers::*;
 use errors::*;
 use event_log::*;
+use faults::{Fault, FaultState};
+pub use faults::{FaultCounts, Faults, Webhook};
 use form::*;
 use meters::*;
 use pages::*;
@@ -302,6 +305,10 @@ struct Account {
     identifiers: HashMap<String, i64>,
     /// Idempotency key → the first result under it.
     idempotent: HashMap<String, Saved>,
+    /// Random faults in force, if any ([`FakeStripe::set_faults`]).
+    faults: Option<FaultState>,
+    /// What the fault plan did, and replays and duplicates seen.
+    counts: FaultCounts,
 }
 
 impl Account {
@@ -446,7 +453,8 @@ impl FakeStripe {
         });
         let router = Router::new()
             .fallback(handle)
-            .with_state(Arc::clone(&shared));
+            .with_state(Arc::clone(&shared))
+            .into_make_service_with_connect_info::<CutSwitch>();
         let listener = StoppableListener {
             inner: listener,
             stopped: Arc::clone(&stopped),
@@ -604,7 +612,15 @@ impl axum::serve::Listener for StoppableListener {
         let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
         self.connections.fetch_add(1, Ordering::SeqCst);
         let stopped = Arc::clone(&self.stopped);
-        (Connection { stream, stopped }, addr)
+        let cut = CutSwitch(Arc::default());
+        (
+            Connection {
+                stream,
+                stopped,
+                cut,
+            },
+            addr,
+        )
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -612,17 +628,36 @@ impl axum::serve::Listener for StoppableListener {
     }
 }
 
-/// A TCP connection that fails every read and write after the fake is dropped.
+/// A TCP connection that fails every read and write after the fake is dropped, or after a
+/// request on it asked for it to be cut.
 struct Connection {
     stream: TcpStream,
     stopped: Arc<AtomicBool>,
+    cut: CutSwitch,
 }
 
 impl Connection {
     fn broken(&self) -> Option<io::Error> {
-        self.stopped
-            .load(Ordering::SeqCst)
+        (self.stopped.load(Ordering::SeqCst) || self.cut.0.load(Ordering::SeqCst))
             .then(|| io::Error::from(io::ErrorKind::ConnectionAborted))
+    }
+}
+
+/// Cuts the connection a request arrived on: its answer is never written (a dropped response).
+#[derive(Clone)]
+struct CutSwitch(Arc<AtomicBool>);
+
+impl CutSwitch {
+    fn cut(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, StoppableListener>>
+    for CutSwitch
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, StoppableListener>) -> Self {
+        stream.io().cut.clone()
     }
 }
 

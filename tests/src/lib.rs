@@ -52,6 +52,10 @@ pub struct TestOptions {
     pub demo_pricing: bool,
     /// Extra environment-style settings.
     pub extra: Vec<(String, String)>,
+    /// Serve through a door (a TCP forwarder on the app's address) so that
+    /// [`TestApp::crash_and_restart`] cuts every open connection and stops the background
+    /// work where it stands, as a dying process would.
+    pub crash_cuts_connections: bool,
 }
 
 impl Default for TestOptions {
@@ -61,6 +65,7 @@ impl Default for TestOptions {
             github: true,
             demo_pricing: false,
             extra: Vec::new(),
+            crash_cuts_connections: false,
         }
     }
 }
@@ -88,6 +93,101 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     scratch: Option<PathBuf>,
+    /// With `crash_cuts_connections`: the door, and what stops the background work.
+    door: Option<Door>,
+    stop_background: Option<Box<dyn Fn() + Send + Sync>>,
+}
+
+/// A TCP forwarder on an app's address: every connection goes through it to the app's own
+/// listener, so a crash can cut them all at once, and the restarted app can listen elsewhere.
+struct Door {
+    target: Arc<std::sync::Mutex<std::net::SocketAddr>>,
+    cut: tokio::sync::watch::Sender<u64>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Door {
+    fn open(listener: tokio::net::TcpListener, target: std::net::SocketAddr) -> Self {
+        let target = Arc::new(std::sync::Mutex::new(target));
+        let (cut, cuts) = tokio::sync::watch::channel(0_u64);
+        let to = Arc::clone(&target);
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                let app = *to.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut cuts = cuts.clone();
+                cuts.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(app).await else {
+                        return;
+                    };
+                    let _ = inbound.set_nodelay(true);
+                    let _ = outbound.set_nodelay(true);
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            target,
+            cut,
+            accept,
+        }
+    }
+
+    /// Cuts every open connection.
+    fn cut(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    /// Sends new connections to `target`.
+    fn point_to(&self, target: std::net::SocketAddr) {
+        *self
+            .target
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = target;
+    }
+}
+
+impl Drop for Door {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+/// Serves `app` on `listener`, or (with a door) on a listener of its own behind a door on
+/// `listener`'s address.
+async fn serve_app(
+    app: App,
+    listener: tokio::net::TcpListener,
+    door: bool,
+) -> anyhow::Result<(
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    Option<Door>,
+    Option<Box<dyn Fn() + Send + Sync>>,
+)> {
+    let (tx, rx) = oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = rx.await;
+    };
+    if !door {
+        return Ok((tx, tokio::spawn(app.serve(listener, shutdown)), None, None));
+    }
+    let own = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let door = Door::open(listener, own.local_addr()?);
+    let token = app.background_token();
+    let server = tokio::spawn(app.serve(own, shutdown));
+    Ok((
+        tx,
+        server,
+        Some(door),
+        Some(Box::new(move || token.cancel())),
+    ))
 }
 
 /// Installs the TLS provider reqwest needs, once per process.
@@ -270,10 +370,8 @@ impl TestApp {
         for (i, ((listener, addr, url, own), app)) in members.into_iter().zip(built).enumerate() {
             let app = app?;
             let state = app.state().clone();
-            let (tx, rx) = oneshot::channel::<()>();
-            let server = tokio::spawn(app.serve(listener, async move {
-                let _ = rx.await;
-            }));
+            let (tx, server, door, stop_background) =
+                serve_app(app, listener, options.crash_cuts_connections).await?;
             apps.push(Self {
                 url,
                 wporg: wporg.clone(),
@@ -290,6 +388,8 @@ impl TestApp {
                 shutdown: Some(tx),
                 server: Some(server),
                 scratch: if i == 0 { scratch.clone() } else { None },
+                door,
+                stop_background,
             });
         }
         Ok(apps)
@@ -440,21 +540,47 @@ impl TestApp {
 
     /// Kills the server without a graceful shutdown, as a crash would, and starts a new one on
     /// the same address and database. Work the old process had not finished is recovered (or
-    /// not) by the new one alone.
+    /// not) by the new one alone. With `crash_cuts_connections` every open connection is cut
+    /// and the background work (the meter sender mid-send, the flushers) stops where it
+    /// stands; without it, requests already on a kept-alive connection are still answered.
     pub async fn crash_and_restart(&mut self) {
         if let Some(server) = self.server.take() {
             server.abort();
             let _ = server.await;
+        }
+        if let Some(stop) = self.stop_background.take() {
+            stop();
+        }
+        if let Some(door) = &self.door {
+            // Until the new app listens, connections find nobody behind the door.
+            door.cut();
         }
         self.shutdown = None;
         let config = Config::from_lookup(|name| self.settings.get(name).cloned()).expect("config");
         let app = App::build_with_clock(config, self.clock.clone())
             .await
             .expect("the app restarts");
+        self.state = app.state().clone();
+        if let Some(door) = &self.door {
+            let own = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("a port for the restarted app");
+            door.point_to(own.local_addr().expect("its address"));
+            door.cut();
+            self.stop_background = Some(Box::new({
+                let token = app.background_token();
+                move || token.cancel()
+            }));
+            let (tx, rx) = oneshot::channel::<()>();
+            self.server = Some(tokio::spawn(app.serve(own, async move {
+                let _ = rx.await;
+            })));
+            self.shutdown = Some(tx);
+            return;
+        }
         let listener = tokio::net::TcpListener::bind(self.addr)
             .await
             .expect("the address is free again");
-        self.state = app.state().clone();
         let (tx, rx) = oneshot::channel::<()>();
         self.server = Some(tokio::spawn(app.serve(listener, async move {
             let _ = rx.await;
@@ -501,6 +627,8 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(server),
             scratch: None,
+            door: None,
+            stop_background: None,
         }
     }
 

@@ -4,6 +4,7 @@ use super::*;
 
 pub(super) async fn handle(
     State(shared): State<Arc<Shared>>,
+    axum::extract::ConnectInfo(switch): axum::extract::ConnectInfo<CutSwitch>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -20,7 +21,7 @@ pub(super) async fn handle(
     let idempotency_key = headers
         .get("idempotency-key")
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    let (failure, mut released) = {
+    let (failure, fault, mut released) = {
         let mut account = shared.account();
         account.log.push(Logged {
             route: route.clone(),
@@ -28,11 +29,15 @@ pub(super) async fn handle(
             idempotency_key: idempotency_key.clone(),
             headers: headers.clone(),
         });
+        let failure = take_failure(&mut account.failures, &route);
+        // A test's own failure for this route comes first; random faults touch only the API.
+        let fault = if failure.is_none() && path.starts_with("/v1/") {
+            faults::draw(&mut account)
+        } else {
+            None
+        };
         // Subscribed under the lock `release_held` takes too, so no release is missed.
-        (
-            take_failure(&mut account.failures, &route),
-            shared.release.subscribe(),
-        )
+        (failure, fault, shared.release.subscribe())
     };
     shared.arrivals.send_modify(|count| *count += 1);
     let request = Request {
@@ -43,6 +48,30 @@ pub(super) async fn handle(
         idempotency_key,
         headers,
     };
+    if let Some((fault, hold)) = fault {
+        return match fault {
+            Fault::ServerError => respond(&request, injected(500), &request_id()),
+            Fault::RateLimited => respond(&request, injected(429), &request_id()),
+            Fault::Timeout => {
+                // The client gives up first (and its connection with it); the work is done
+                // when the hold ends all the same, in a task of its own.
+                let mut stop = shared.stop.clone();
+                let held = tokio::spawn(async move {
+                    tokio::select! {
+                        _ = stop.changed() => respond(&request, injected(503), &request_id()),
+                        () = tokio::time::sleep(hold) => serve(&shared, &request),
+                    }
+                });
+                held.await
+                    .unwrap_or_else(|_| StatusCode::SERVICE_UNAVAILABLE.into_response())
+            }
+            Fault::Dropped => {
+                let done = serve(&shared, &request);
+                switch.cut();
+                done
+            }
+        };
+    }
     match failure {
         None => serve(&shared, &request),
         Some(Failure::Status(status) | Failure::FailTimes(status, _)) => {
@@ -181,7 +210,7 @@ pub(super) fn api(shared: &Shared, request: &Request, request_id: &str) -> Reply
                 ),
             );
         }
-        return Reply {
+        let replay = Reply {
             status: saved.status,
             body: saved.body.clone(),
             headers: vec![
@@ -189,6 +218,8 @@ pub(super) fn api(shared: &Shared, request: &Request, request_id: &str) -> Reply
                 ("original-request", saved.request_id.clone()),
             ],
         };
+        account.counts.idempotent_replays += 1;
+        return replay;
     }
     let reply = endpoint(shared, &mut account, request, now);
     // Refusals before the work began are not kept; a retry under the key runs again.

@@ -41,6 +41,19 @@ impl FakeStripe {
         event: &Value,
         secret: &str,
     ) -> reqwest::Response {
+        self.try_deliver(webhook_url, event, secret)
+            .await
+            .expect("the webhook endpoint answers")
+    }
+
+    /// [`deliver`](Self::deliver), or the transport error when the endpoint cannot be reached
+    /// (Stripe would try again later).
+    pub async fn try_deliver(
+        &self,
+        webhook_url: &str,
+        event: &Value,
+        secret: &str,
+    ) -> reqwest::Result<reqwest::Response> {
         let payload = pretty(event);
         let signature = Self::sign(&payload, secret, self.shared.now());
         self.shared
@@ -57,6 +70,5 @@ impl FakeStripe {
             .body(payload)
             .send()
             .await
-            .expect("the webhook endpoint answers")
     }
 }

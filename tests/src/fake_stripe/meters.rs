@@ -38,6 +38,7 @@ pub(super) fn create_meter_event(account: &mut Account, form: &Form<'_>, now: i6
         .get(&identifier)
         .is_some_and(|recorded| now - recorded < IDENTIFIER_WINDOW)
     {
+        account.counts.duplicate_meter_events += 1;
         // What Stripe answers (observed, not documented): no `code`, and not worth retrying.
         return invalid_request(
             StatusCode::BAD_REQUEST,

@@ -71,6 +71,16 @@ impl FakeStripe {
             .collect()
     }
 
+    /// The Checkout Session whose `metadata[key]` is `value`, as it is now.
+    pub fn checkout_session_with(&self, key: &str, value: &str) -> Option<Value> {
+        self.shared
+            .account()
+            .sessions
+            .iter()
+            .find(|session| session.object["metadata"][key] == value)
+            .map(|session| session.object.clone())
+    }
+
     /// The customers created so far (by the API or by a completed Checkout Session).
     pub fn customers(&self) -> Vec<Value> {
         self.shared.account().customers.clone()

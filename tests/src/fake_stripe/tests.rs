@@ -722,3 +722,94 @@ async fn events_are_recorded_undelivered_while_webhooks_are_off_and_listed_newes
     assert_eq!(wrong.status, 400);
     assert_eq!(wrong.error().2, "limit");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_faults_keep_stripes_semantics_and_the_same_seed_draws_the_same_faults() {
+    let stripe = FakeStripe::start().await;
+    let customer = customer(&stripe).await;
+    let plan = Faults {
+        seed: 42,
+        rate: 1.0,
+        webhook_drop_rate: 0.5,
+        timeout: Duration::from_secs(4),
+    };
+    stripe.set_faults(Some(plan.clone()));
+    let http = client();
+    let form = |identifier: &str| {
+        vec![
+            ("event_name".to_owned(), "tool_calls".to_owned()),
+            ("payload[stripe_customer_id]".to_owned(), customer.clone()),
+            ("payload[value]".to_owned(), "1".to_owned()),
+            ("identifier".to_owned(), identifier.to_owned()),
+        ]
+    };
+    // Every request fails, by one of four kinds; a client waits 2 s for its answer.
+    let sends = (0..40).map(|n| {
+        http.post(format!("{}/v1/billing/meter_events", stripe.url))
+            .bearer_auth(&stripe.secret_key)
+            .header("idempotency-key", format!("k{n}"))
+            .timeout(Duration::from_secs(2))
+            .form(&form(&format!("f{n}")))
+            .send()
+    });
+    let kinds: Vec<u16> = futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|sent| match sent {
+            Ok(response) => response.status().as_u16(),
+            Err(error) if error.is_timeout() => 1,
+            Err(_) => 0,
+        })
+        .collect();
+    let counts = stripe.fault_counts();
+    assert_eq!(counts.requests, 40, "{kinds:?} {counts:?}");
+    let of = |kind: u16| kinds.iter().filter(|k| **k == kind).count();
+    assert_eq!(of(500), counts.server_errors);
+    assert_eq!(of(429), counts.rate_limited);
+    assert_eq!(of(1), counts.timeouts);
+    assert_eq!(of(0), counts.dropped);
+    assert!(counts.server_errors * counts.rate_limited * counts.timeouts * counts.dropped > 0);
+
+    // The work behind time-outs (once their hold ends) and dropped answers is kept.
+    let kept = counts.timeouts + counts.dropped;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stripe.meter_events().len() < kept {
+        assert!(std::time::Instant::now() < deadline, "held requests done");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Stripe recovers: retries under the same keys replay what was kept; the rest is recorded
+    // now. One event per identifier.
+    stripe.set_faults(None);
+    for (n, kind) in kinds.iter().enumerate() {
+        let pairs = form(&format!("f{n}"));
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let retried = post(
+            &stripe,
+            "/v1/billing/meter_events",
+            &pairs,
+            Some(&format!("k{n}")),
+        )
+        .await;
+        assert_eq!(retried.status, 200, "{}", retried.body);
+        let replayed = retried.header("idempotent-replayed") == Some("true");
+        assert_eq!(replayed, *kind <= 1, "request {n} ({kind})");
+    }
+    assert_eq!(stripe.meter_events().len(), 40);
+    assert_eq!(stripe.fault_counts().idempotent_replays, kept);
+
+    // The same seed draws the same faults; another seed, others.
+    let draws = |plan: Faults| {
+        let mut account = Account {
+            faults: Some(faults::FaultState::new(plan)),
+            ..Account::default()
+        };
+        (0..200)
+            .map(|_| faults::draw(&mut account).map(|(fault, _)| fault))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(draws(plan.clone()), draws(plan.clone()));
+    assert_ne!(draws(plan.clone()), draws(Faults { seed: 43, ..plan }));
+}
