@@ -245,6 +245,7 @@ impl BillingService {
         let txn = crate::db::begin_write(&self.db).await?;
         self.fulfil_in(&txn, tenant, session, event_created).await?;
         txn.commit().await?;
+        self.entitlements_changed(tenant.id).await;
         Ok(())
     }
 

@@ -66,6 +66,9 @@ impl BillingService {
             .map_err(BillingError::from)?;
         }
         txn.commit().await.map_err(BillingError::from)?;
+        if applied {
+            self.entitlements_changed(tenant.id).await;
+        }
         tracing::info!(tenant.slug = %tenant.slug, event.id = id, event.kind = kind, applied, "stripe webhook");
         Ok(if applied {
             WebhookOutcome::Applied
