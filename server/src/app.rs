@@ -328,6 +328,12 @@ impl crate::changes::ChangeSink for CacheSink {
             crate::changes::Change::Session { id_hash, .. } => {
                 self.0.mcp.sessions.forget(&id_hash);
             }
+            crate::changes::Change::Tokens { .. } => self.0.oauth.forget_bearers(),
+            crate::changes::Change::Entitlements { tenant } => {
+                self.0
+                    .billing
+                    .forget_entitlements(crate::tenant::TenantId(tenant));
+            }
         }
     }
 
@@ -335,6 +341,8 @@ impl crate::changes::ChangeSink for CacheSink {
         self.0.tenants.forget_all_snapshots();
         self.0.billing.forget_all_offers();
         self.0.mcp.sessions.forget_all();
+        self.0.oauth.forget_bearers();
+        self.0.billing.forget_all_entitlements();
     }
 }
 

@@ -179,6 +179,8 @@ pub struct BillingService {
     changes: crate::changes::ChangePublisher,
     /// The usage rows of calls on entitlements that count nothing, written in groups.
     usage_writer: Arc<fast::UsageWriter>,
+    /// The entitlements that count nothing, remembered for the fast lane (`fast.rs`).
+    entitled: fast::Entitled,
     /// One Stripe client per tenant, with the sealed key it was built from
     /// (`connection.rs`, `provider_for`).
     stripe_clients: moka::sync::Cache<TenantId, (String, Arc<dyn PaymentProvider>)>,
@@ -236,6 +238,7 @@ impl BillingService {
                 .time_to_idle(std::time::Duration::from_secs(600))
                 .build(),
             meter_rounds: Arc::new(tokio::sync::watch::channel(0).0),
+            entitled: fast::Entitled::default(),
         }
     }
 

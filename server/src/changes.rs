@@ -23,6 +23,12 @@ pub enum Change {
     /// A legacy MCP session was closed or bound to a user: what a process remembers of it is
     /// stale. Named by the hash of its id, as stored.
     Session { tenant: uuid::Uuid, id_hash: String },
+    /// An access token, a grant or a client of the tenant was revoked: every access token a
+    /// process remembers is stale.
+    Tokens { tenant: uuid::Uuid },
+    /// An entitlement of the tenant was granted, changed or given a call back: what a process
+    /// remembers of the tenant's entitlements is stale.
+    Entitlements { tenant: uuid::Uuid },
 }
 
 /// Publishes changes to the other processes.

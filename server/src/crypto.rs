@@ -103,7 +103,19 @@ pub fn random_id(prefix: &str) -> Result<String, CryptoError> {
 /// The SHA-256 of a token, hex-encoded: what the database keeps instead of the token.
 pub fn hash_token(token: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex(digest.as_ref())
+}
+
+/// Lower-case hex of `bytes`, in one allocation (it runs on every MCP request: the session
+/// id's and the bearer token's hashes).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// HMAC-SHA256 of `message` under `key`, hex-encoded (Stripe's webhook signature scheme).
@@ -352,6 +364,14 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_hash_is_the_lower_case_hex_sha256() {
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     fn key() -> MasterKey {
         MasterKey::from_bytes(&[7u8; 32]).expect("32 bytes")

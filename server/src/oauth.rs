@@ -423,6 +423,9 @@ pub struct OAuthService {
     public: PublicUrl,
     identity: IdentitySettings,
     http: github::HttpClient,
+    /// Access tokens looked up lately (`bearer.rs`).
+    bearers: bearer::Bearers,
+    changes: crate::changes::ChangePublisher,
 }
 
 impl OAuthService {
@@ -436,12 +439,14 @@ impl OAuthService {
         http: github::HttpClient,
     ) -> Self {
         Self {
+            changes: crate::changes::ChangePublisher::new(db.clone()),
             db,
             clock,
             key,
             public,
             identity,
             http,
+            bearers: bearer::Bearers::default(),
         }
     }
 

@@ -759,6 +759,16 @@ async fn calls_on_a_subscription_are_recorded_once_each_and_stop_when_it_is_revo
             .expect("revoked")
     };
     assert_eq!(revoked.rows_affected(), 1);
+    // Written behind the service's back: every write path of the app (webhooks, payments,
+    // refunds) tells the processes' remembered entitlements (`billing/fast.rs`); this one
+    // must do the same.
+    let demo = app
+        .state
+        .tenants
+        .get_tenant_by_slug("demo")
+        .await
+        .expect("demo");
+    app.state.billing.forget_entitlements(demo.id);
     let result = call().await.expect("call");
     assert_eq!(
         result.structured_content.as_ref().expect("structured")["status"],

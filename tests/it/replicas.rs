@@ -782,3 +782,158 @@ async fn three_meter_senders_send_each_event_once_and_one_hanging_stripe_account
     );
     assert_eq!(events.len(), identifiers.len(), "no duplicates: {events:?}");
 }
+
+/// A 2026-07-28 `tools/call` of the paid `TOOL` straight at one replica (Host: the front's);
+/// returns what a client reads of it: `ok`, `error`, or the status the answer carries
+/// (`payment_required`).
+async fn paid_call_at(cluster: &Cluster, replica: usize, token: &str) -> String {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": TOOL, "arguments": {"slug": "akismet"}, "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let host = cluster.url.trim_start_matches("http://").to_owned();
+    let response = cluster
+        .app()
+        .http()
+        .post(format!("{}/t/demo/mcp", cluster.direct_url(replica)))
+        .header("host", host)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", TOOL)
+        .header("authorization", format!("Bearer {token}"))
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("the replica answers");
+    assert_eq!(response.status(), 200, "replica {replica}");
+    let answer: Value = response.json().await.expect("JSON");
+    let result = &answer["result"];
+    assert!(result.is_object(), "replica {replica}: {answer}");
+    match result["structuredContent"]["status"].as_str() {
+        Some(status) => status.to_owned(),
+        None if result["isError"] == true => "error".to_owned(),
+        None => "ok".to_owned(),
+    }
+}
+
+/// Each replica remembers a token it looked up for a few seconds (`oauth/bearer.rs`): a
+/// revocation (RFC 7009) at one replica must still be in force at once there and, through the
+/// change notices, at the others.
+#[tokio::test]
+async fn a_token_revoked_at_one_replica_is_refused_there_at_once_and_at_the_others_within_a_second()
+{
+    if !on_postgres("a_token_revoked_at_one_replica") {
+        return;
+    }
+    let cluster = Cluster::start(3, TestOptions::default()).await;
+    let app = cluster.app();
+    let client = OAuthClient::register(app, "demo").await;
+    let tokens = client.sign_in().await;
+    let token = tokens["access_token"].as_str().expect("token").to_owned();
+    // Every replica has looked the token up, and remembers it.
+    for _ in 0..2 {
+        for replica in 0..3 {
+            assert_eq!(tools_list_at(&cluster, replica, &token).await.0, 200);
+        }
+    }
+
+    let host = cluster.url.trim_start_matches("http://").to_owned();
+    let revoked = app
+        .http()
+        .post(format!("{}/t/demo/oauth/revoke", cluster.direct_url(0)))
+        .header("host", host)
+        .form(&[
+            ("token", token.as_str()),
+            ("client_id", client.client_id.as_str()),
+        ])
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(
+        tools_list_at(&cluster, 0, &token).await.0,
+        401,
+        "refused at once where it was revoked"
+    );
+    let delay = in_force_at_the_others(|replica| {
+        let cluster = &cluster;
+        let token = &token;
+        async move { tools_list_at(cluster, replica, token).await.0 == 401 }
+    })
+    .await;
+    println!("token revocation in force at the other replicas after {delay:?}");
+}
+
+/// Each replica remembers a user's entitlement that counts nothing for a few seconds
+/// (`billing/fast.rs`): a subscription ended by Stripe's webhook at one replica must end the
+/// paid calls there at once and, through the change notices, at the others.
+#[tokio::test]
+async fn a_subscription_ended_by_webhook_at_one_replica_ends_paid_calls_at_every_replica() {
+    if !on_postgres("a_subscription_ended_by_webhook") {
+        return;
+    }
+    let cluster = Cluster::start(3, TestOptions::default()).await;
+    let app = cluster.app();
+    let secret = app.connect_stripe("demo").await;
+    price(app, offer(OfferKind::Subscription)).await;
+    let token = sign_in(app).await;
+    assert_eq!(paid_call_at(&cluster, 0, &token).await, "payment_required");
+    let session = crate::stripe::only_session(&app.stripe);
+    let session_id = session["id"].as_str().expect("id");
+    let paid = app.stripe.complete_session(session_id, "paid");
+    let webhook = format!("{}/t/demo/webhooks/stripe", cluster.direct_url(0));
+    let completed = app.stripe.event("checkout.session.completed", paid.clone());
+    assert_eq!(
+        app.stripe
+            .deliver(&webhook, &completed, &secret)
+            .await
+            .status(),
+        200
+    );
+    // Every replica runs paid calls on it, twice: the second from what it remembers.
+    for _ in 0..2 {
+        for replica in 0..3 {
+            assert_eq!(paid_call_at(&cluster, replica, &token).await, "ok");
+        }
+    }
+
+    let subscription_id = paid["subscription"].as_str().expect("subscription");
+    app.stripe
+        .set_subscription(subscription_id, "canceled", false);
+    let deleted = app.stripe.event_at(
+        "customer.subscription.deleted",
+        app.stripe
+            .subscription(subscription_id)
+            .expect("subscription"),
+        app.clock_now() + 60,
+    );
+    assert_eq!(
+        app.stripe
+            .deliver(&webhook, &deleted, &secret)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        paid_call_at(&cluster, 0, &token).await,
+        "payment_required",
+        "ended at once where the webhook arrived"
+    );
+    let delay = in_force_at_the_others(|replica| {
+        let cluster = &cluster;
+        let token = &token;
+        async move { paid_call_at(cluster, replica, token).await == "payment_required" }
+    })
+    .await;
+    println!("subscription end in force at the other replicas after {delay:?}");
+    for replica in &cluster.replicas {
+        replica.state.billing.flush_usage().await;
+    }
+    assert_eq!(
+        scalar(app, "select count(*) from usage where kind = 'paid'").await,
+        6,
+        "each of the six paid calls is recorded once"
+    );
+}

@@ -247,6 +247,7 @@ impl BillingService {
         self.fulfil_in(&txn, tenant, session, event_created, read)
             .await?;
         txn.commit().await?;
+        self.entitlements_changed(tenant.id).await;
         self.refund_if_duplicate(tenant, &session.id).await?;
         Ok(())
     }

@@ -62,6 +62,7 @@ impl BillingService {
             )
             .await?;
             txn.commit().await?;
+            self.entitlements_changed(tenant.id).await;
             tracing::info!(tenant.slug = %tenant.slug, subscription, "subscription cancelled before the tenant's deletion");
             cancelled += 1;
         }

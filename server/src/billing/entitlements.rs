@@ -134,6 +134,9 @@ impl BillingService {
             }
         }
         txn.commit().await?;
+        if applied {
+            self.entitlements_changed(tenant.id).await;
+        }
         // After the commit: a double payment this completion flagged is refunded when the
         // tenant asks for it (a passing failure answers 500, and the redelivery retries).
         if let StripeChange::CheckoutCompleted(session) = &event.change {

@@ -15,12 +15,26 @@
 //! behind it (a few milliseconds of calls). Those rows are records of use on entitlements that
 //! count nothing, never money: the call was allowed by the entitlement, not paid per call. A
 //! stop writes what is queued first ([`BillingService::flush_usage`], from `App::serve`).
+//!
+//! What the fast lane reads is remembered by each process for a few seconds ([`Entitled`]): a
+//! user's entitlement that counts nothing, per (tenant, user, offer), once the free quota of
+//! the month is used up. Every write that can change which entitlement a user may use (a
+//! grant, a lifecycle change from a webhook or a payment, a call given back to a counted one)
+//! drops what is remembered of the tenant, here and, through `changes.rs`
+//! (`Change::Entitlements`), at every other replica; the end of the paid period and the
+//! month are checked on every call against what is remembered, and the offer's kind and free
+//! quota must be the current offer's. A lookup that raced with such a write is not kept. One
+//! thing is left to the lifetime (`ENTITLED_FOR`): a free call given back (a failed call
+//! released) after the quota was reached makes the next call of that user an entitled one
+//! instead of a free one; the entitlement counts nothing, so nothing is lost either way.
 
 use super::{BillingError, BillingService, Gate, OfferKind, PaymentRequired, Reservation, store};
 use crate::oauth::EndUser;
-use crate::tenant::Tenant;
+use crate::tenant::{Tenant, TenantId};
+use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -100,6 +114,43 @@ async fn write_groups(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver
     }
 }
 
+/// How long a process remembers a user's entitlement that counts nothing. Changes are pushed
+/// to every process; this bounds only a lost notice (a reconnecting listener forgets them all).
+const ENTITLED_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// An entitlement that counts nothing, as the fast lane found it.
+struct Known {
+    entitlement: Uuid,
+    period_end: Option<DateTime<Utc>>,
+    /// The month whose free quota was found used up.
+    period: String,
+    /// The offer as it was then: another kind or free quota is a new question.
+    kind: OfferKind,
+    free_quota: Option<i32>,
+}
+
+/// The fast lane's entitlements of one process, by (tenant, user, offer); see the module
+/// comment.
+#[derive(Clone)]
+pub(super) struct Entitled {
+    known: moka::sync::Cache<(Uuid, Uuid, Uuid), Arc<Known>>,
+    /// Moves on every change heard of.
+    changes: Arc<AtomicU64>,
+}
+
+impl Default for Entitled {
+    fn default() -> Self {
+        Self {
+            known: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ENTITLED_FOR)
+                .support_invalidation_closures()
+                .build(),
+            changes: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
 /// A call admitted on an entitlement that counts nothing; its usage row is written when it
 /// succeeds.
 #[derive(Clone, Debug)]
@@ -140,6 +191,32 @@ pub enum Admission {
 }
 
 impl BillingService {
+    /// Forgets what this process remembers of `tenant`'s entitlements (a change at another
+    /// replica).
+    pub fn forget_entitlements(&self, tenant: TenantId) {
+        self.entitled.changes.fetch_add(1, Ordering::SeqCst);
+        // Closures are supported by the cache's builder: this cannot fail.
+        let _ = self
+            .entitled
+            .known
+            .invalidate_entries_if(move |key, _| key.0 == tenant.0);
+    }
+
+    /// Forgets every remembered entitlement (notices may have been missed).
+    pub fn forget_all_entitlements(&self) {
+        self.entitled.changes.fetch_add(1, Ordering::SeqCst);
+        self.entitled.known.invalidate_all();
+    }
+
+    /// After a write that may change which entitlement a user of `tenant` may use is
+    /// committed: forgets them here and at every other replica.
+    pub(super) async fn entitlements_changed(&self, tenant: TenantId) {
+        self.forget_entitlements(tenant);
+        self.changes
+            .publish(&crate::changes::Change::Entitlements { tenant: tenant.0 })
+            .await;
+    }
+
     /// Writes the usage rows of fast-lane calls still queued (at a stop; tests read them).
     pub async fn flush_usage(&self) {
         self.usage_writer.flush().await;
@@ -220,6 +297,22 @@ impl BillingService {
         }
         let now = self.clock.now();
         let period = super::period_of(now);
+        let key = (tenant.id.0, user.id.0, offer.id.0);
+        if let Some(known) = self.entitled.known.get(&key)
+            && known.period == period
+            && known.kind == offer.kind
+            && known.free_quota == offer.free_quota
+            && known.period_end.is_none_or(|end| end > now)
+        {
+            return Ok(Some(EntitledUse {
+                entitlement: known.entitlement,
+                user: user.id.0,
+                offer: offer.id.0,
+                period,
+                call_id: format!("call_{}", Uuid::new_v4().simple()),
+            }));
+        }
+        let changes = self.entitled.changes.load(Ordering::SeqCst);
         // Free calls come first, and counting them is a decision: left to `reserve`.
         if let Some(quota) = offer.free_quota
             && quota > 0
@@ -244,6 +337,20 @@ impl BillingService {
         };
         if entitlement.calls_remaining.is_some() {
             return Ok(None);
+        }
+        self.entitled.known.insert(
+            key,
+            Arc::new(Known {
+                entitlement: entitlement.id,
+                period_end: entitlement.period_end,
+                period: period.clone(),
+                kind: offer.kind,
+                free_quota: offer.free_quota,
+            }),
+        );
+        // A change heard of since the lookup began may have been missed by it.
+        if self.entitled.changes.load(Ordering::SeqCst) != changes {
+            self.entitled.known.invalidate(&key);
         }
         Ok(Some(EntitledUse {
             entitlement: entitlement.id,

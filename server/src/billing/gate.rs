@@ -219,12 +219,18 @@ impl BillingService {
     /// The tool failed: nothing is charged, the call is given back.
     pub async fn release(&self, reservation: &Reservation) -> Result<(), BillingError> {
         let txn = crate::db::begin_write(&self.db).await?;
+        let mut gave_back = false;
         if store::delete_reserved_usage(&txn, reservation.tenant, reservation.usage_id).await?
             && let Some(entitlement) = reservation.entitlement
         {
             store::give_back_call(&txn, reservation.tenant, entitlement).await?;
+            gave_back = true;
         }
         txn.commit().await?;
+        if gave_back {
+            // An entitlement with calls may be usable again, ahead of a remembered one.
+            self.entitlements_changed(reservation.tenant).await;
+        }
         Ok(())
     }
 
@@ -241,6 +247,7 @@ impl BillingService {
                 store::give_back_call(&txn, TenantId(tenant), entitlement).await?;
             }
             txn.commit().await?;
+            self.entitlements_changed(TenantId(tenant)).await;
         }
         Ok(count)
     }

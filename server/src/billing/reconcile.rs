@@ -419,6 +419,10 @@ impl BillingService {
         }
         store::confirm_entitlement(&txn, tenant.id, source, now).await?;
         txn.commit().await?;
+        if changed.is_some() {
+            // Every replica's fast lane forgets what it kept of this tenant's entitlements.
+            self.entitlements_changed(tenant.id).await;
+        }
         Ok(changed)
     }
 

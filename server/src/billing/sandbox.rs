@@ -196,6 +196,7 @@ impl BillingService {
             .await?;
         }
         txn.commit().await?;
+        self.entitlements_changed(tenant.id).await;
         Ok(true)
     }
 

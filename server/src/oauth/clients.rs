@@ -45,6 +45,7 @@ impl OAuthService {
             return Err(OAuthError::ClientNotFound);
         }
         txn.commit().await?;
+        self.tokens_revoked(tenant).await;
         tracing::info!(tenant.id = %tenant, client.id = %client_id, "MCP client revoked by the operator");
         Ok(())
     }

@@ -684,33 +684,33 @@ pub async fn rotate_refresh(
     Ok(grant.map_or(Rotation::Invalid, Rotation::Rotated))
 }
 
-/// Revokes a token presented by its own client (RFC 7009).
+/// Revokes a token presented by its own client (RFC 7009); false when nothing was its to revoke.
 pub async fn revoke_token(
     db: &impl ConnectionTrait,
     tenant: TenantId,
     client_id: &str,
     hash: &str,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<bool, DbErr> {
     let Some(token) = oauth_token::Entity::find_by_id(hash.to_owned())
         .filter(oauth_token::Column::TenantId.eq(tenant.0))
         .one(db)
         .await?
     else {
-        return Ok(());
+        return Ok(false);
     };
     let Some(grant) = oauth_grant::Entity::find_by_id(token.grant_id)
         .filter(oauth_grant::Column::TenantId.eq(tenant.0))
         .one(db)
         .await?
     else {
-        return Ok(());
+        return Ok(false);
     };
     if grant.client_id != client_id {
-        return Ok(());
+        return Ok(false);
     }
     if token.kind == "refresh" {
-        revoke_grant(db, tenant, grant.id, now).await
+        revoke_grant(db, tenant, grant.id, now).await?;
     } else {
         oauth_token::Entity::update_many()
             .col_expr(oauth_token::Column::RevokedAt, Expr::value(now))
@@ -718,8 +718,8 @@ pub async fn revoke_token(
             .filter(oauth_token::Column::TokenHash.eq(hash))
             .exec(db)
             .await?;
-        Ok(())
     }
+    Ok(true)
 }
 
 /// An access token with its grant and user.

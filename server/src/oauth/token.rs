@@ -89,6 +89,7 @@ impl OAuthService {
             txn.rollback().await?;
             if let Some(grant) = store::find_used_code_grant(&self.db, tenant.id, &hash).await? {
                 store::revoke_grant(&self.db, tenant.id, grant, now).await?;
+                self.tokens_revoked(tenant.id).await;
                 tracing::warn!(tenant.slug = %tenant.slug, "authorization code replayed: its tokens are revoked");
             }
             return Err(OAuthError::InvalidGrant(
@@ -247,6 +248,7 @@ impl OAuthService {
             store::Rotation::Reused(grant) => {
                 txn.rollback().await?;
                 store::revoke_grant(&self.db, tenant.id, grant, now).await?;
+                self.tokens_revoked(tenant.id).await;
                 tracing::warn!(tenant.slug = %tenant.slug, "refresh token reused: the family is revoked");
                 Err(OAuthError::InvalidGrant(
                     "the refresh token was already used".into(),
@@ -272,7 +274,7 @@ impl OAuthService {
     ) -> Result<(), OAuthError> {
         let client = self.authenticate_client(tenant.id, params, basic).await?;
         let now = self.clock.now();
-        store::revoke_token(
+        let revoked = store::revoke_token(
             &self.db,
             tenant.id,
             &client.client_id,
@@ -280,6 +282,9 @@ impl OAuthService {
             now,
         )
         .await?;
+        if revoked {
+            self.tokens_revoked(tenant.id).await;
+        }
         Ok(())
     }
 }
