@@ -92,11 +92,15 @@ async fn shutdown_ends_open_sessions_and_returns() {
 async fn a_database_failure_during_authentication_answers_503_not_401() {
     let app = TestApp::spawn().await;
     app.require_sign_in("demo").await;
-    let tokens = tollgate_tests::browser::OAuthClient::register(&app, "demo")
-        .await
-        .sign_in()
-        .await;
+    let client = tollgate_tests::browser::OAuthClient::register(&app, "demo").await;
+    let tokens = client.sign_in().await;
     let access = tokens["access_token"].as_str().expect("token").to_owned();
+    // A second token, never used before the failure: each process remembers a token it has
+    // checked for a few seconds, so only an unseen one must reach the database.
+    let unseen = client.sign_in().await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     let owner = app.first_operator().await;
     let made = owner
         .post("/api/v1/tokens", serde_json::json!({"name": "ci"}))
@@ -119,6 +123,12 @@ async fn a_database_failure_during_authentication_answers_503_not_401() {
 
     // The database goes away.
     app.state.db.close_by_ref().await.expect("the pool closes");
+    let unseen = format!("Bearer {unseen}");
+    let headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/list"),
+        ("authorization", unseen.as_str()),
+    ];
     let mcp = app.post_mcp("demo", &body, &headers).await;
     assert_eq!(mcp.status(), 503);
     assert!(
