@@ -77,7 +77,7 @@ fn with_headers(mut response: Response, headers: &[(HeaderName, &'static str)]) 
     for (name, value) in headers {
         response
             .headers_mut()
-            .insert(name.clone(), HeaderValue::from_static(*value));
+            .insert(name.clone(), HeaderValue::from_static(value));
     }
     response
 }

@@ -191,7 +191,7 @@ impl Directory {
     }
 
     /// The input schema of a lookup by slug.
-    pub(super) fn lookup_input(&self, example: &str, fields: Value) -> Value {
+    pub(super) fn lookup_input(&self, example: &str, fields: &Value) -> Value {
         json!({
             "type": "object",
             "properties": {
@@ -208,7 +208,7 @@ impl Directory {
     }
 
     /// The output schema of a lookup by slug.
-    pub(super) fn lookup_output_schema(&self, item: Value, not_found: &str) -> Value {
+    pub(super) fn lookup_output_schema(&self, item: &Value, not_found: &str) -> Value {
         let plural = self.plural();
         let mut properties = Map::new();
         properties.insert(
@@ -226,7 +226,7 @@ impl Directory {
     }
 
     /// The output schema of a search.
-    pub(super) fn search_output_schema(&self, item: Value) -> Value {
+    pub(super) fn search_output_schema(&self, item: &Value) -> Value {
         let plural = self.plural();
         let mut properties = json!({
             "page": {"type": "integer", "minimum": 1},

@@ -185,7 +185,7 @@ fn plugin_item_schema() -> Value {
 }
 
 pub(super) fn query_output() -> Value {
-    PLUGINS.search_output_schema(plugin_item_schema())
+    PLUGINS.search_output_schema(&plugin_item_schema())
 }
 
 /// `wporg.query_plugins`: declared here, listed in [`crate::catalog::Operation::spec`].
@@ -270,12 +270,12 @@ pub(super) async fn query(
 }
 
 pub(super) fn info_input() -> Value {
-    PLUGINS.lookup_input("akismet", fields_schema())
+    PLUGINS.lookup_input("akismet", &fields_schema())
 }
 
 pub(super) fn info_output() -> Value {
     PLUGINS.lookup_output_schema(
-        plugin_item_schema(),
+        &plugin_item_schema(),
         "Slugs WordPress.org does not know (or closed plugins).",
     )
 }

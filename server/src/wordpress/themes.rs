@@ -193,7 +193,7 @@ fn theme_item_schema() -> Value {
 }
 
 pub(super) fn query_output() -> Value {
-    THEMES.search_output_schema(theme_item_schema())
+    THEMES.search_output_schema(&theme_item_schema())
 }
 
 /// `wporg.query_themes`: declared here, listed in [`crate::catalog::Operation::spec`].
@@ -248,11 +248,11 @@ pub(super) async fn query(
 }
 
 pub(super) fn info_input() -> Value {
-    THEMES.lookup_input("twentytwentyfour", fields_schema("theme"))
+    THEMES.lookup_input("twentytwentyfour", &fields_schema("theme"))
 }
 
 pub(super) fn info_output() -> Value {
-    THEMES.lookup_output_schema(theme_item_schema(), "Slugs WordPress.org does not know.")
+    THEMES.lookup_output_schema(&theme_item_schema(), "Slugs WordPress.org does not know.")
 }
 
 fn theme_not_found(slug: &str) -> String {
