@@ -353,6 +353,46 @@ pub fn audit_view(entry: crate::account::AuditEntry) -> wire::AuditEntry {
     }
 }
 
+/// Revenue in one currency, with the amount as people read it.
+pub fn money_view(revenue: &crate::analytics::Revenue) -> wire::Money {
+    wire::Money {
+        text: api_types::money::display(revenue.amount, &revenue.currency),
+        currency: revenue.currency.clone(),
+        amount: revenue.amount,
+    }
+}
+
+/// A tenant's analytics report, for the dashboard.
+pub fn analytics_view(report: crate::analytics::Report) -> wire::Analytics {
+    let totals = report.totals;
+    wire::Analytics {
+        days: report.days,
+        daily: report
+            .daily
+            .into_iter()
+            .map(|day| wire::DailyCalls {
+                date: day.day.format("%Y-%m-%d").to_string(),
+                tool: day.tool,
+                free: day.free,
+                paid: day.paid,
+                payment_required: day.payment_required,
+                errors: day.errors,
+            })
+            .collect(),
+        totals: wire::AnalyticsTotals {
+            calls: totals.calls,
+            free: totals.free,
+            paid: totals.paid,
+            payment_required: totals.payment_required,
+            errors: totals.errors,
+            checkouts_started: totals.checkouts_started,
+            checkouts_paid: totals.checkouts_paid,
+            conversion: totals.conversion,
+        },
+        revenue: report.revenue.iter().map(money_view).collect(),
+    }
+}
+
 /// An MCP client, for the dashboard.
 pub fn client_view(client: crate::oauth::ClientSummary) -> wire::McpClientView {
     wire::McpClientView {

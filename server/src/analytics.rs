@@ -17,8 +17,6 @@ mod store;
 use crate::billing::PurchaseStatus;
 use crate::clock::Clock;
 use crate::tenant::TenantId;
-use api_types::money;
-use api_types::wire::{Analytics, AnalyticsTotals, DailyCalls, Money};
 use chrono::{Days, NaiveDate, NaiveTime};
 use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 use std::collections::{BTreeMap, HashMap};
@@ -92,9 +90,69 @@ pub struct OverviewNumbers {
     /// Tool calls in the last 30 days, today included.
     pub calls_30d: u64,
     /// Revenue in the last 30 days, per currency (see [`AnalyticsService::report`]).
-    pub revenue_30d: Vec<Money>,
+    pub revenue_30d: Vec<Revenue>,
     /// End users holding a plan they can use now.
     pub paying_customers: u64,
+}
+
+/// Revenue in one currency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revenue {
+    /// ISO code, lower case.
+    pub currency: String,
+    /// Minor units.
+    pub amount: i64,
+}
+
+/// One tool's calls on one day (UTC), by how they ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayCalls {
+    /// The day.
+    pub day: NaiveDate,
+    /// The tool's name.
+    pub tool: String,
+    /// Free calls that succeeded.
+    pub free: u64,
+    /// Paid calls that succeeded.
+    pub paid: u64,
+    /// Calls answered with a payment request.
+    pub payment_required: u64,
+    /// Calls that failed.
+    pub errors: u64,
+}
+
+/// Totals over a report's period.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Totals {
+    /// Every call.
+    pub calls: u64,
+    /// Free calls.
+    pub free: u64,
+    /// Paid calls.
+    pub paid: u64,
+    /// Payment requests.
+    pub payment_required: u64,
+    /// Failures.
+    pub errors: u64,
+    /// Checkouts opened.
+    pub checkouts_started: u64,
+    /// Checkouts paid.
+    pub checkouts_paid: u64,
+    /// `checkouts_paid / checkouts_started` (0 when none started).
+    pub conversion: f64,
+}
+
+/// A tenant's analytics over a period (see [`AnalyticsService::report`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// The period, in days up to today.
+    pub days: u32,
+    /// Per day and tool, oldest first.
+    pub daily: Vec<DayCalls>,
+    /// Totals.
+    pub totals: Totals,
+    /// Revenue per currency.
+    pub revenue: Vec<Revenue>,
 }
 
 /// Counters not saved yet. Keyed in two levels so that counting a call whose key exists
@@ -243,12 +301,12 @@ impl AnalyticsService {
     /// tool first asks a user to pay); the paid ones are those whose payment completed, a
     /// refunded one included. Revenue is an approximation: one payment per paid purchase (not
     /// refunded) at its plan's current price; subscription renewals are not counted.
-    pub async fn report(&self, tenant: TenantId, days: u32) -> Result<Analytics, AnalyticsError> {
+    pub async fn report(&self, tenant: TenantId, days: u32) -> Result<Report, AnalyticsError> {
         let days = days.clamp(1, MAX_DAYS);
         let since = self.first_day(days);
         let counts = self.counts(tenant, since).await?;
         let checkouts = self.checkouts(tenant, since).await?;
-        let mut totals = AnalyticsTotals {
+        let mut totals = Totals {
             calls: 0,
             free: 0,
             paid: 0,
@@ -269,8 +327,8 @@ impl AnalyticsService {
                 totals.paid += paid;
                 totals.payment_required += payment_required;
                 totals.errors += errors;
-                DailyCalls {
-                    date: day.format("%Y-%m-%d").to_string(),
+                DayCalls {
+                    day,
                     tool,
                     free,
                     paid,
@@ -280,7 +338,7 @@ impl AnalyticsService {
             })
             .collect();
         totals.calls = totals.free + totals.paid + totals.payment_required + totals.errors;
-        Ok(Analytics {
+        Ok(Report {
             days,
             daily,
             totals,
@@ -379,11 +437,7 @@ impl AnalyticsService {
         }
         checkouts.revenue = revenue
             .into_iter()
-            .map(|(currency, amount)| Money {
-                text: money::display(amount, &currency),
-                currency,
-                amount,
-            })
+            .map(|(currency, amount)| Revenue { currency, amount })
             .collect();
         Ok(checkouts)
     }
@@ -394,5 +448,5 @@ impl AnalyticsService {
 struct Checkouts {
     started: u64,
     paid: u64,
-    revenue: Vec<Money>,
+    revenue: Vec<Revenue>,
 }

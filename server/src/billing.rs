@@ -56,6 +56,7 @@ pub use records::{
     UsageStatus,
 };
 pub use sandbox::SandboxPayments;
+pub(crate) use store::usable_entitlements;
 pub use stripe::StripePayments;
 
 use crate::clock::Clock;

@@ -19,13 +19,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
             sea_orm::DbErr::Custom(format!("cannot create {}: {e}", parent.display()))
         })?;
     }
-    let mut options = ConnectOptions::new(url.to_owned());
+    let mut options = pool_options(url, if url.contains(":memory:") { 1 } else { 16 });
     options
-        .max_connections(if url.contains(":memory:") { 1 } else { 16 })
-        .min_connections(1)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
-        .sqlx_logging(false)
         // Set on every connection of the pool (a PRAGMA run once reaches only one of them):
         // WAL lets readers proceed while a write is in progress; the busy timeout makes
         // concurrent writers wait for each other instead of failing.
@@ -71,6 +66,19 @@ impl StartupLock {
     }
 }
 
+/// What both pools share: up to `max` connections, five seconds to connect or to wait for a
+/// free connection, no statement logging.
+fn pool_options(url: &str, max: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    options
+}
+
 /// The connection the rate-limit counters are written through. On SQLite, a small pool of its
 /// own on the same file that does not wait for the disk at each commit (`synchronous=OFF`):
 /// every request adds to a counter, the counters need no durability (a crash forgives a few
@@ -83,19 +91,13 @@ pub async fn connect_counters(
     if !url.starts_with("sqlite:") || url.contains(":memory:") {
         return Ok(main.clone());
     }
-    let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .max_connections(4)
-        .min_connections(1)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
-        .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|sqlite| {
-            sqlite
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Off)
-                .busy_timeout(Duration::from_secs(5))
-        });
+    let mut options = pool_options(url, 4);
+    options.map_sqlx_sqlite_opts(|sqlite| {
+        sqlite
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Off)
+            .busy_timeout(Duration::from_secs(5))
+    });
     Database::connect(options).await
 }
 

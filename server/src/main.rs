@@ -30,17 +30,23 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve() -> anyhow::Result<()> {
+/// What every command starts with: the TLS provider, logging, and the configuration from the
+/// environment (a bad one ends the process with its message and exit code 2).
+fn start() -> Config {
     // reqwest is built without a default TLS provider; ring is the one we ship.
     let _ = rustls::crypto::ring::default_provider().install_default();
     tollgate::ops::init_logging();
-    let config = match Config::from_env() {
+    match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
             eprintln!("tollgate: bad configuration: {error}");
             std::process::exit(2);
         }
-    };
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let config = start();
     let bind = config.bind;
     let public = config.public_url.clone();
     let app = App::build(config).await?;
@@ -79,15 +85,7 @@ async fn serve() -> anyhow::Result<()> {
 /// `tollgate keys rotate`: builds the app as `serve` would (so the key check and migrations
 /// run), re-seals every secret under the new key and records its fingerprint.
 async fn rotate_keys() -> anyhow::Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    tollgate::ops::init_logging();
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("tollgate: bad configuration: {error}");
-            std::process::exit(2);
-        }
-    };
+    let config = start();
     let app = App::build(config).await?;
     let report = app.state().rotate_master_key().await?;
     println!(

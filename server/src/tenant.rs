@@ -38,54 +38,50 @@ impl fmt::Display for ToolId {
     }
 }
 
-/// A tenant's URL slug: 2–63 characters of `a-z`, `0-9` and `-`, starting with a letter and not
-/// ending with `-`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-pub struct TenantSlug(String);
+/// A name checked by one of `api_types::validate`'s rules (the rules the dashboard checks
+/// too): `parse` validates, `as_str` and `Display` give the text back.
+macro_rules! validated_name {
+    ($(#[$doc:meta])* $name:ident, $rule:ident, $error:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+        pub struct $name(String);
 
-impl TenantSlug {
-    /// Validates a slug (`api_types::validate::slug`, the rule the dashboard checks too).
-    pub fn parse(raw: &str) -> Result<Self, TenantError> {
-        api_types::validate::slug(raw).map_err(TenantError::InvalidSlug)?;
-        Ok(Self(raw.to_owned()))
-    }
+        impl $name {
+            /// Validates the text (`api_types::validate`), or says what is wrong with it.
+            pub fn parse(raw: &str) -> Result<Self, TenantError> {
+                api_types::validate::$rule(raw).map_err(TenantError::$error)?;
+                Ok(Self(raw.to_owned()))
+            }
 
-    /// The slug as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+            /// The name as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
 
-impl fmt::Display for TenantSlug {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+validated_name!(
+    /// A tenant's URL slug: 2–63 characters of `a-z`, `0-9` and `-`, starting with a letter and
+    /// not ending with `-`.
+    TenantSlug,
+    slug,
+    InvalidSlug
+);
 
-/// A tool's exposed name: 1–64 characters of `A-Za-z0-9_.-` (what MCP clients and the
-/// conformance suite accept).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-pub struct ToolName(String);
-
-impl ToolName {
-    /// Validates a tool name (`api_types::validate::tool_name`, the rule the dashboard checks
-    /// too).
-    pub fn parse(raw: &str) -> Result<Self, TenantError> {
-        api_types::validate::tool_name(raw).map_err(TenantError::InvalidToolName)?;
-        Ok(Self(raw.to_owned()))
-    }
-
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ToolName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+validated_name!(
+    /// A tool's exposed name: 1–64 characters of `A-Za-z0-9_.-` (what MCP clients and the
+    /// conformance suite accept).
+    ToolName,
+    tool_name,
+    InvalidToolName
+);
 
 /// Per-tenant settings, stored as JSON so new settings need no migration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -498,9 +494,15 @@ impl TenantService {
     ) -> Result<ToolConfig, TenantError> {
         let updated =
             store::set_tool_pricing(&self.db, tenant, tool, pricing, self.clock.now()).await?;
+        self.tools_changed(tenant).await?;
+        Ok(updated)
+    }
+
+    /// Bumps the tenant's configuration version and drops its cached tools on every replica.
+    async fn tools_changed(&self, tenant: TenantId) -> Result<(), TenantError> {
         let slug = store::bump_config_version(&self.db, tenant, self.clock.now()).await?;
         self.invalidate(&slug).await;
-        Ok(updated)
+        Ok(())
     }
 
     /// Every tool of a tenant, enabled or not, in `tools/list` order.
@@ -531,8 +533,7 @@ impl TenantService {
             .await?;
             added += 1;
         }
-        let slug = store::bump_config_version(&self.db, tenant, self.clock.now()).await?;
-        self.invalidate(&slug).await;
+        self.tools_changed(tenant).await?;
         Ok(added)
     }
 
@@ -559,8 +560,7 @@ impl TenantService {
             self.clock.now(),
         )
         .await?;
-        let slug = store::bump_config_version(&self.db, tenant, self.clock.now()).await?;
-        self.invalidate(&slug).await;
+        self.tools_changed(tenant).await?;
         Ok(tool)
     }
 

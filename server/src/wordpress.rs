@@ -5,6 +5,7 @@
 //! client, with a response cache, single-flight fetching and one retry.
 
 mod client;
+mod directory;
 pub(crate) mod patterns;
 pub(crate) mod plugin_downloads;
 pub(crate) mod plugins;

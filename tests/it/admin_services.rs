@@ -17,14 +17,6 @@ use tollgate_tests::{Era, TestApp, TestOptions};
 
 const PAID_TOOL: &str = "wporg_plugin_downloads";
 
-async fn tenant(app: &TestApp, slug: &str) -> Tenant {
-    app.state
-        .tenants
-        .get_tenant_by_slug(slug)
-        .await
-        .expect("the tenant exists")
-}
-
 /// A new tenant offering the whole WordPress.org pack.
 async fn tenant_with_pack(app: &TestApp, slug: &str) -> Tenant {
     let created = app
@@ -182,7 +174,7 @@ async fn call_paid_tool(app: &TestApp, slug: &str, token: &str) -> CallToolResul
 #[tokio::test]
 async fn renaming_a_tenant_shows_at_once_and_checks_the_name() {
     let app = TestApp::spawn().await;
-    let demo = tenant(&app, "demo").await;
+    let demo = app.tenant("demo").await;
     let renamed = app
         .state
         .tenants
@@ -191,7 +183,7 @@ async fn renaming_a_tenant_shows_at_once_and_checks_the_name() {
         .expect("renamed");
     assert_eq!(renamed.name, "Acme Tools");
     assert!(renamed.config_version > demo.config_version);
-    assert_eq!(tenant(&app, "demo").await.name, "Acme Tools");
+    assert_eq!(app.tenant("demo").await.name, "Acme Tools");
     let metadata: Value = app
         .http()
         .get(format!(
@@ -222,7 +214,7 @@ async fn renaming_a_tenant_shows_at_once_and_checks_the_name() {
         matches!(unknown, Err(TenantError::TenantNotFound)),
         "{unknown:?}"
     );
-    assert_eq!(tenant(&app, "demo").await.name, "Acme Tools");
+    assert_eq!(app.tenant("demo").await.name, "Acme Tools");
 }
 
 #[tokio::test]
@@ -233,7 +225,7 @@ async fn deleting_a_tenant_removes_every_row_it_owns_and_nothing_of_another() {
     })
     .await;
     // The other tenant: a signed-in user, a purchase on the sandbox.
-    let demo = tenant(&app, "demo").await;
+    let demo = app.tenant("demo").await;
     let demo_token = OAuthClient::register(&app, "demo").await.sign_in().await["access_token"]
         .as_str()
         .expect("token")
@@ -407,7 +399,7 @@ async fn deleting_a_tenant_removes_every_row_it_owns_and_nothing_of_another() {
 #[tokio::test]
 async fn reordering_tools_changes_the_live_list_and_a_wrong_order_changes_nothing() {
     let app = TestApp::spawn().await;
-    let demo = tenant(&app, "demo").await;
+    let demo = app.tenant("demo").await;
     let tools = app.state.tenants.list_tools(demo.id).await.expect("tools");
     assert!(tools.len() > 3);
     let mut ids: Vec<ToolId> = tools.iter().map(|t| t.id).collect();
@@ -435,7 +427,7 @@ async fn reordering_tools_changes_the_live_list_and_a_wrong_order_changes_nothin
             .all(|(i, t)| usize::try_from(t.position).ok() == Some(i))
     );
     assert_eq!(live_tool_names(&app, "demo").await, expected);
-    assert!(tenant(&app, "demo").await.config_version > demo.config_version);
+    assert!(app.tenant("demo").await.config_version > demo.config_version);
 
     let other = tenant_with_pack(&app, "other").await;
     let foreign = app.state.tenants.list_tools(other.id).await.expect("tools")[0].id;
@@ -492,7 +484,7 @@ async fn updating_an_offer_changes_the_live_price_and_foreign_offers_are_not_fou
         ..TestOptions::default()
     })
     .await;
-    let demo = tenant(&app, "demo").await;
+    let demo = app.tenant("demo").await;
     let offer = app.state.billing.offers(demo.id).await.expect("offers")[0].clone();
     assert!(
         live_description(&app, "demo", PAID_TOOL)
@@ -574,7 +566,7 @@ async fn updating_an_offer_changes_the_live_price_and_foreign_offers_are_not_fou
 #[tokio::test]
 async fn the_stripe_connection_is_tested_and_disconnected() {
     let app = TestApp::spawn().await;
-    let demo = tenant(&app, "demo").await;
+    let demo = app.tenant("demo").await;
     let sandbox = app.state.billing.test_connection(&demo).await;
     assert!(sandbox.ok);
     assert_eq!(sandbox.message, "Sandbox: no Stripe account connected");
@@ -583,7 +575,7 @@ async fn the_stripe_connection_is_tested_and_disconnected() {
     let connected = app
         .state
         .billing
-        .test_connection(&tenant(&app, "demo").await)
+        .test_connection(&app.tenant("demo").await)
         .await;
     assert!(connected.ok, "{connected:?}");
     assert_eq!(connected.message, "Connected to Stripe (test mode)");
@@ -592,13 +584,13 @@ async fn the_stripe_connection_is_tested_and_disconnected() {
 
     // A key Stripe refuses is not stored: the tenant keeps the connection it had.
     let wrong_key = "sk_test_51ThisKeyIsNotTheFakeAccountsKey0000001234";
-    let before = tenant(&app, "demo").await.settings.stripe;
+    let before = app.tenant("demo").await.settings.stripe;
     let refused = app
         .state
         .billing
         .connect_stripe(
             &app.state.tenants,
-            &tenant(&app, "demo").await,
+            &app.tenant("demo").await,
             wrong_key,
             &["whsec_test"],
         )
@@ -607,7 +599,7 @@ async fn the_stripe_connection_is_tested_and_disconnected() {
     let said = refused.to_string();
     assert!(said.contains("Invalid API Key provided"), "{said}");
     assert!(!said.contains(wrong_key), "{said}");
-    assert_eq!(tenant(&app, "demo").await.settings.stripe, before);
+    assert_eq!(app.tenant("demo").await.settings.stripe, before);
     assert_eq!(app.stripe.requests("GET /v1/balance"), 3);
 
     // A key Stripe stops accepting later (rolled in Stripe's dashboard) fails the test.
@@ -616,7 +608,7 @@ async fn the_stripe_connection_is_tested_and_disconnected() {
     let refused = app
         .state
         .billing
-        .test_connection(&tenant(&app, "demo").await)
+        .test_connection(&app.tenant("demo").await)
         .await;
     app.stripe.fail("GET /v1/balance", None);
     assert!(!refused.ok);
@@ -634,11 +626,11 @@ async fn the_stripe_connection_is_tested_and_disconnected() {
     let disconnected = app
         .state
         .billing
-        .disconnect_stripe(&app.state.tenants, &tenant(&app, "demo").await)
+        .disconnect_stripe(&app.state.tenants, &app.tenant("demo").await)
         .await
         .expect("disconnected");
     assert_eq!(disconnected.settings.stripe, None);
-    assert_eq!(tenant(&app, "demo").await.settings.stripe, None);
+    assert_eq!(app.tenant("demo").await.settings.stripe, None);
     assert_eq!(
         app.state
             .billing
@@ -656,7 +648,7 @@ async fn stripe_prices_list_the_accounts_active_prices() {
     assert!(
         app.state
             .billing
-            .stripe_prices(&tenant(&app, "demo").await)
+            .stripe_prices(&app.tenant("demo").await)
             .await
             .expect("the sandbox lists nothing")
             .is_empty()
@@ -671,7 +663,7 @@ async fn stripe_prices_list_the_accounts_active_prices() {
     let prices = app
         .state
         .billing
-        .stripe_prices(&tenant(&app, "demo").await)
+        .stripe_prices(&app.tenant("demo").await)
         .await
         .expect("listed");
     let shown: Vec<Value> = prices
@@ -702,7 +694,7 @@ async fn stripe_prices_list_the_accounts_active_prices() {
 #[tokio::test]
 async fn revoking_a_client_stops_its_tokens_at_once_and_spares_the_others() {
     let app = TestApp::spawn().await;
-    let demo = tenant(&app, "demo").await;
+    let demo = app.tenant("demo").await;
     let revoked = OAuthClient::register(&app, "demo").await;
     let revoked_tokens = revoked.sign_in().await;
     let registered = app

@@ -8,18 +8,14 @@ use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use serde_json::json;
 use tollgate_tests::admin::{PASSWORD, SETUP_TOKEN};
 use tollgate_tests::browser::OAuthClient;
-use tollgate_tests::webdriver::{Chromium, screenshot_dir};
+use tollgate_tests::webdriver::Chromium;
 use tollgate_tests::{Era, McpClient, TestApp};
 
 const SLUG: &str = "acme-tools";
 const TOOL: &str = "wporg_query_themes";
 
 async fn shot(browser: &Chromium, page: &str) {
-    let path = screenshot_dir().join(format!("dashboard-{page}.png"));
-    browser
-        .screenshot(&path)
-        .await
-        .unwrap_or_else(|e| panic!("a screenshot of {page}: {e:#}"));
+    browser.shot(&format!("dashboard-{page}")).await;
 }
 
 /// Follows a sidebar link and waits for the page's own marker.
@@ -62,18 +58,15 @@ async fn listed_tool(app: &TestApp, name: &str) -> Tool {
 #[tokio::test]
 async fn an_operator_sets_up_creates_a_tenant_and_prices_a_tool_in_the_dashboard() {
     let app = TestApp::spawn().await;
-    let browser = Chromium::launch().await.expect("Chromium starts");
-    browser.set_window_size(1280, 900).await.expect("resize");
+    let browser = Chromium::launch_at(1280, 900).await;
 
     // Signed out, every page leads to the sign-in page, which points at the setup link.
     browser
-        .goto(&format!("{}/admin/t/{SLUG}/tools", app.url))
-        .await
-        .expect("the dashboard loads");
-    browser
-        .wait_for("[data-test=sign-in-setup-hint]")
-        .await
-        .expect("the sign-in page says setup is needed");
+        .open(
+            &format!("{}/admin/t/{SLUG}/tools", app.url),
+            "[data-test=sign-in-setup-hint]",
+        )
+        .await;
     let url = browser.current_url().await.expect("url");
     assert!(
         url.ends_with(&format!(
@@ -85,13 +78,11 @@ async fn an_operator_sets_up_creates_a_tenant_and_prices_a_tool_in_the_dashboard
 
     // The setup link creates the first operator and signs them in.
     browser
-        .goto(&format!("{}/admin/setup?token={SETUP_TOKEN}", app.url))
-        .await
-        .expect("the setup page loads");
-    browser
-        .wait_for("[data-test=setup-form]")
-        .await
-        .expect("the setup form");
+        .open(
+            &format!("{}/admin/setup?token={SETUP_TOKEN}", app.url),
+            "[data-test=setup-form]",
+        )
+        .await;
     browser
         .fill("[data-test=setup-form] [name=email]", "ada@example.com")
         .await
@@ -418,22 +409,18 @@ async fn an_operator_sets_up_creates_a_tenant_and_prices_a_tool_in_the_dashboard
     // Phone width: the sidebar becomes a menu, tables scroll.
     browser.set_window_size(390, 844).await.expect("resize");
     browser
-        .goto(&format!("{}/admin/t/{SLUG}/tools", app.url))
-        .await
-        .expect("tools at phone width");
-    browser
-        .wait_for(&format!("[data-test=tool-row-{TOOL}]"))
-        .await
-        .expect("the tools table");
+        .open(
+            &format!("{}/admin/t/{SLUG}/tools", app.url),
+            &format!("[data-test=tool-row-{TOOL}]"),
+        )
+        .await;
     shot(&browser, "tools-390").await;
     browser
-        .goto(&format!("{}/admin/t/{SLUG}", app.url))
-        .await
-        .expect("overview at phone width");
-    browser
-        .wait_for("[data-test=mcp-url]")
-        .await
-        .expect("the overview");
+        .open(
+            &format!("{}/admin/t/{SLUG}", app.url),
+            "[data-test=mcp-url]",
+        )
+        .await;
     shot(&browser, "overview-390").await;
 
     // Signing out leads back to the sign-in page.

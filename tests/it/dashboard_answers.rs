@@ -6,33 +6,18 @@
 
 use reqwest::StatusCode;
 use tollgate_tests::TestApp;
-use tollgate_tests::admin::{Operator, sign_in_in_browser};
-use tollgate_tests::webdriver::{Chromium, screenshot_dir};
-
-const WIDTHS: [(u32, u32); 2] = [(1280, 900), (390, 844)];
+use tollgate_tests::admin::{Operator, browser_signed_in, use_own_github_app_in_browser};
+use tollgate_tests::webdriver::{Chromium, WIDTHS};
 
 async fn shot(browser: &Chromium, page: &str, width: u32) {
-    let path = screenshot_dir().join(format!("answers-{page}-{width}.png"));
-    browser
-        .screenshot(&path)
-        .await
-        .unwrap_or_else(|e| panic!("a screenshot of {page}: {e:#}"));
+    browser.shot(&format!("answers-{page}-{width}")).await;
 }
 
 /// The app with its first operator, and a Chromium signed in as them at `width`.
 async fn signed_in(width: u32, height: u32) -> (TestApp, Operator, Chromium) {
     let app = TestApp::spawn().await;
     let owner = app.first_operator().await;
-    let browser = Chromium::launch().await.expect("Chromium starts");
-    browser
-        .set_window_size(width, height)
-        .await
-        .expect("resize");
-    browser
-        .goto(&format!("{}/admin/sign-in", app.url))
-        .await
-        .expect("the sign-in page");
-    sign_in_in_browser(&browser, "owner@example.com").await;
+    let browser = browser_signed_in(&app, (width, height), "/sign-in", "owner@example.com").await;
     browser
         .wait_for("[data-test=tenant-card-demo]")
         .await
@@ -41,14 +26,8 @@ async fn signed_in(width: u32, height: u32) -> (TestApp, Operator, Chromium) {
 }
 
 async fn open(app: &TestApp, browser: &Chromium, page: &str, marker: &str) {
-    browser
-        .goto(&format!("{}/admin/t/demo/{page}", app.url))
-        .await
-        .unwrap_or_else(|e| panic!("{page}: {e:#}"));
-    browser
-        .wait_for(marker)
-        .await
-        .unwrap_or_else(|e| panic!("{marker} on {page}: {e:#}"));
+    let url = format!("{}/admin/t/demo/{page}", app.url);
+    browser.open(&url, marker).await;
 }
 
 #[tokio::test]
@@ -110,28 +89,7 @@ async fn the_github_callback_url_shown_is_the_one_the_server_answers() {
 
         // The tenant's own app: the page then names it as the active sign-in, and the form is
         // emptied without showing errors.
-        browser
-            .fill(
-                "[data-test=github-app-form] [name=client_id]",
-                "Iv1.0123456789abcdef",
-            )
-            .await
-            .expect("client id");
-        browser
-            .fill(
-                "[data-test=github-app-form] [name=client_secret]",
-                "0123456789abcdef0123456789abcdef01234567",
-            )
-            .await
-            .expect("client secret");
-        browser
-            .click("[data-test=github-app-submit]")
-            .await
-            .expect("use this app");
-        browser
-            .wait_for_text("[data-test=sign-in-active]", "your own GitHub OAuth app")
-            .await
-            .expect("the tenant's app is active");
+        use_own_github_app_in_browser(&browser).await;
         browser
             .wait_for_value("[data-test=github-app-form] [name=client_id]", "")
             .await

@@ -7,33 +7,17 @@
 //! server's rest period of a slug. Screenshots: `<target>/screenshots/editing-*.png`.
 
 use serde_json::{Value, json};
-use tollgate_tests::admin::{Operator, sign_in_in_browser};
-use tollgate_tests::webdriver::{Chromium, screenshot_dir};
+use tollgate_tests::admin::{Operator, browser_signed_in, use_own_github_app_in_browser};
+use tollgate_tests::webdriver::{Chromium, WIDTHS};
 use tollgate_tests::{TestApp, TestOptions};
 
-const WIDTHS: [(u32, u32); 2] = [(1280, 900), (390, 844)];
-
 async fn shot(browser: &Chromium, page: &str, width: u32) {
-    let path = screenshot_dir().join(format!("editing-{page}-{width}.png"));
-    browser
-        .screenshot(&path)
-        .await
-        .unwrap_or_else(|e| panic!("a screenshot of {page}: {e:#}"));
+    browser.shot(&format!("editing-{page}-{width}")).await;
 }
 
 /// A Chromium at `width` signed in as the owner, on `page` (a path under `/admin`).
 async fn signed_in_at(app: &TestApp, width: u32, height: u32, page: &str) -> Chromium {
-    let browser = Chromium::launch().await.expect("Chromium starts");
-    browser
-        .set_window_size(width, height)
-        .await
-        .expect("resize");
-    browser
-        .goto(&format!("{}/admin{page}", app.url))
-        .await
-        .expect("the dashboard");
-    sign_in_in_browser(&browser, "owner@example.com").await;
-    browser
+    browser_signed_in(app, (width, height), page, "owner@example.com").await
 }
 
 /// The id of the demo tenant's tool `name`.
@@ -518,28 +502,7 @@ async fn the_sign_in_settings_name_the_sign_in_that_is_active() {
         shot(&browser, "sign-in-demo", width).await;
 
         // The tenant's own app replaces it.
-        browser
-            .fill(
-                "[data-test=github-app-form] [name=client_id]",
-                "Iv1.0123456789abcdef",
-            )
-            .await
-            .expect("client id");
-        browser
-            .fill(
-                "[data-test=github-app-form] [name=client_secret]",
-                "0123456789abcdef0123456789abcdef01234567",
-            )
-            .await
-            .expect("client secret");
-        browser
-            .click("[data-test=github-app-submit]")
-            .await
-            .expect("use this app");
-        browser
-            .wait_for_text("[data-test=sign-in-active]", "your own GitHub OAuth app")
-            .await
-            .expect("the tenant's app");
+        use_own_github_app_in_browser(&browser).await;
         // Removed again: back to the demo sign-in, not to a platform app there is none of.
         browser
             .click("[data-test=github-app-remove]")

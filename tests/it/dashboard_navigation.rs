@@ -4,8 +4,8 @@
 //! Walked at 1280 and 390 px; screenshots are saved as `<target>/screenshots/navigation-*.png`.
 
 use tollgate_tests::TestApp;
-use tollgate_tests::admin::sign_in_in_browser;
-use tollgate_tests::webdriver::{Chromium, screenshot_dir};
+use tollgate_tests::admin::{browser_signed_in, sign_in_in_browser};
+use tollgate_tests::webdriver::{Chromium, WIDTHS};
 
 async fn sign_in(browser: &Chromium) {
     sign_in_in_browser(browser, "owner@example.com").await;
@@ -20,14 +20,10 @@ async fn wait_for_title(browser: &Chromium, expected: &str) {
 
 #[tokio::test]
 async fn sign_in_returns_to_the_page_asked_for_and_an_ended_session_says_so() {
-    for (width, height) in [(1280, 900), (390, 844)] {
+    for (width, height) in WIDTHS {
         let app = TestApp::spawn().await;
         let _owner = app.first_operator().await;
-        let browser = Chromium::launch().await.expect("Chromium starts");
-        browser
-            .set_window_size(width, height)
-            .await
-            .expect("resize");
+        let browser = Chromium::launch_at(width, height).await;
 
         // A deep link, signed out: the sign-in page, then the page asked for.
         browser
@@ -88,9 +84,8 @@ async fn sign_in_returns_to_the_page_asked_for_and_an_ended_session_says_so() {
             .await
             .expect("the sign-in page says the session ended");
         browser
-            .screenshot(screenshot_dir().join(format!("navigation-session-ended-{width}.png")))
-            .await
-            .expect("a screenshot");
+            .shot(&format!("navigation-session-ended-{width}"))
+            .await;
         sign_in(&browser).await;
         browser
             .wait_for_text("[data-test=page-title]", "Customers")
@@ -133,17 +128,13 @@ async fn sign_in_returns_to_the_page_asked_for_and_an_ended_session_says_so() {
 
 #[tokio::test]
 async fn the_page_never_contradicts_the_server_and_keeps_what_was_typed() {
-    for (width, height) in [(1280, 900), (390, 844)] {
+    for (width, height) in WIDTHS {
         let app = TestApp::spawn().await;
         let owner = app.first_operator().await;
         let admin = app
             .invited_operator(&owner, "demo", "admin@example.com", "admin")
             .await;
-        let browser = Chromium::launch().await.expect("Chromium starts");
-        browser
-            .set_window_size(width, height)
-            .await
-            .expect("resize");
+        let browser = Chromium::launch_at(width, height).await;
 
         // An admin opens the sign-in settings; meanwhile the owner makes them a viewer.
         browser
@@ -203,22 +194,13 @@ async fn the_page_never_contradicts_the_server_and_keeps_what_was_typed() {
             "nothing changed"
         );
         browser
-            .screenshot(screenshot_dir().join(format!("navigation-refused-switch-{width}.png")))
-            .await
-            .expect("a screenshot");
+            .shot(&format!("navigation-refused-switch-{width}"))
+            .await;
         let _ = browser.quit().await;
 
         // As the owner: a number field keeps what is typed and says what is wrong.
-        let browser = Chromium::launch().await.expect("Chromium starts");
-        browser
-            .set_window_size(width, height)
-            .await
-            .expect("resize");
-        browser
-            .goto(&format!("{}/admin/t/demo/plans", app.url))
-            .await
-            .expect("the dashboard");
-        sign_in_in_browser(&browser, "owner@example.com").await;
+        let browser =
+            browser_signed_in(&app, (width, height), "/t/demo/plans", "owner@example.com").await;
         browser
             .click("[data-test=plan-new]")
             .await
@@ -280,19 +262,16 @@ async fn the_page_never_contradicts_the_server_and_keeps_what_was_typed() {
             .await
             .expect("the typed name stays");
         browser
-            .screenshot(screenshot_dir().join(format!("navigation-refused-rename-{width}.png")))
-            .await
-            .expect("a screenshot");
+            .shot(&format!("navigation-refused-rename-{width}"))
+            .await;
 
         // Members: the role menu and Remove stay whole and in view at every width.
         browser
-            .goto(&format!("{}/admin/t/demo/members", app.url))
-            .await
-            .expect("members");
-        browser
-            .wait_for("[data-test=member-role]")
-            .await
-            .expect("the role menus");
+            .open(
+                &format!("{}/admin/t/demo/members", app.url),
+                "[data-test=member-role]",
+            )
+            .await;
         let fits = browser
             .execute(
                 "const rows = [...document.querySelectorAll('[data-test=members-table] tbody tr')]; \
@@ -305,10 +284,7 @@ async fn the_page_never_contradicts_the_server_and_keeps_what_was_typed() {
             )
             .await
             .expect("layout");
-        browser
-            .screenshot(screenshot_dir().join(format!("navigation-members-{width}.png")))
-            .await
-            .expect("a screenshot");
+        browser.shot(&format!("navigation-members-{width}")).await;
         assert_eq!(
             fits,
             serde_json::json!(true),
@@ -326,13 +302,11 @@ async fn the_page_never_contradicts_the_server_and_keeps_what_was_typed() {
             .await
             .expect("the period in the URL");
         browser
-            .goto(&format!("{}/admin/t/demo/analytics?days=90", app.url))
-            .await
-            .expect("a link with a period");
-        browser
-            .wait_for("[data-test=days-90][aria-pressed=true]")
-            .await
-            .expect("the link's period is shown");
+            .open(
+                &format!("{}/admin/t/demo/analytics?days=90", app.url),
+                "[data-test=days-90][aria-pressed=true]",
+            )
+            .await;
         let _ = browser.quit().await;
     }
 }

@@ -96,12 +96,7 @@ async fn no_secret_reaches_the_logs_even_at_debug_level() {
         .map(|(_, v)| v.to_owned())
         .expect("a session");
     app.stripe.add_price("price_logs", 500, "usd", None, false);
-    let demo = app
-        .state
-        .tenants
-        .get_tenant_by_slug("demo")
-        .await
-        .expect("demo");
+    let demo = app.tenant("demo").await;
     let offer = app
         .state
         .billing

@@ -309,12 +309,7 @@ async fn a_configuration_change_is_served_without_a_restart() {
     let before = client.list_all_tools().await.expect("tools/list");
     assert_eq!(before[0].name, "wporg_query_themes");
 
-    let demo = app
-        .state
-        .tenants
-        .get_tenant_by_slug("demo")
-        .await
-        .expect("demo");
+    let demo = app.tenant("demo").await;
     let tools = app.state.tenants.list_tools(demo.id).await.expect("tools");
     let themes = tools
         .iter()

@@ -1141,12 +1141,7 @@ async fn a_metadata_document_on_a_private_address_is_never_fetched() {
 #[tokio::test]
 async fn an_operator_preregistered_confidential_client_authenticates_with_its_secret() {
     let app = TestApp::spawn().await;
-    let tenant = app
-        .state
-        .tenants
-        .get_tenant_by_slug("demo")
-        .await
-        .expect("demo");
+    let tenant = app.tenant("demo").await;
     let registered = app
         .state
         .oauth
@@ -1199,12 +1194,7 @@ async fn a_tenant_can_bring_its_own_github_app() {
         ..TestOptions::default()
     })
     .await;
-    let tenant = app
-        .state
-        .tenants
-        .get_tenant_by_slug("demo")
-        .await
-        .expect("demo");
+    let tenant = app.tenant("demo").await;
     let sealed = app
         .state
         .oauth

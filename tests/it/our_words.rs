@@ -7,7 +7,7 @@ use rmcp::model::CallToolRequestParams;
 use serde_json::json;
 use tollgate_tests::admin::Operator;
 use tollgate_tests::browser::OAuthClient;
-use tollgate_tests::webdriver::{Chromium, screenshot_dir};
+use tollgate_tests::webdriver::{Chromium, WIDTHS};
 use tollgate_tests::{Era, TestApp};
 
 /// What axum's extractors and serde say when they fail; none of it may reach a person.
@@ -81,7 +81,7 @@ async fn bad_links_on_end_user_pages_get_our_pages() {
 
     // In a browser, at both widths.
     let browser = Chromium::launch().await.expect("Chromium starts");
-    for (width, height) in [(1280, 900), (390, 844)] {
+    for (width, height) in WIDTHS {
         browser
             .set_window_size(width, height)
             .await
@@ -94,10 +94,7 @@ async fn bad_links_on_end_user_pages_get_our_pages() {
             .wait_for_text("body", "This payment link is unknown")
             .await
             .expect("our words");
-        browser
-            .screenshot(screenshot_dir().join(format!("words-pay-bogus-{width}.png")))
-            .await
-            .expect("a screenshot");
+        browser.shot(&format!("words-pay-bogus-{width}")).await;
     }
     let _ = browser.quit().await;
 }
@@ -155,7 +152,7 @@ async fn the_sandbox_checkout_shows_the_item_and_its_price() {
     let link = structured["checkout_url"].as_str().expect("a payment link");
 
     let browser = Chromium::launch().await.expect("Chromium starts");
-    for (width, height) in [(1280, 900), (390, 844)] {
+    for (width, height) in WIDTHS {
         browser
             .set_window_size(width, height)
             .await
@@ -173,9 +170,8 @@ async fn the_sandbox_checkout_shows_the_item_and_its_price() {
         assert!(page.contains("Theme pack"), "the item: {page}");
         assert!(page.contains("$7.00 for 50 calls"), "its price: {page}");
         browser
-            .screenshot(screenshot_dir().join(format!("words-sandbox-checkout-{width}.png")))
-            .await
-            .expect("a screenshot");
+            .shot(&format!("words-sandbox-checkout-{width}"))
+            .await;
     }
     let _ = browser.quit().await;
 }

@@ -263,6 +263,50 @@ pub async fn sign_in_in_browser(browser: &crate::webdriver::Chromium, email: &st
         .expect("sign in");
 }
 
+/// A Chromium at `width` × `height` that opened `/admin{path}` signed out and signed in there
+/// as `email` (the dashboard then shows `path`, or the tenant list for `/sign-in`).
+pub async fn browser_signed_in(
+    app: &TestApp,
+    (width, height): (u32, u32),
+    path: &str,
+    email: &str,
+) -> crate::webdriver::Chromium {
+    let browser = crate::webdriver::Chromium::launch_at(width, height).await;
+    browser
+        .goto(&format!("{}/admin{path}", app.url))
+        .await
+        .expect("the dashboard");
+    sign_in_in_browser(&browser, email).await;
+    browser
+}
+
+/// On a tenant's sign-in settings page: sets a well-formed GitHub OAuth app of the tenant's
+/// own and waits until the page names it as the active sign-in.
+pub async fn use_own_github_app_in_browser(browser: &crate::webdriver::Chromium) {
+    browser
+        .fill(
+            "[data-test=github-app-form] [name=client_id]",
+            "Iv1.0123456789abcdef",
+        )
+        .await
+        .expect("client id");
+    browser
+        .fill(
+            "[data-test=github-app-form] [name=client_secret]",
+            "0123456789abcdef0123456789abcdef01234567",
+        )
+        .await
+        .expect("client secret");
+    browser
+        .click("[data-test=github-app-submit]")
+        .await
+        .expect("use this app");
+    browser
+        .wait_for_text("[data-test=sign-in-active]", "your own GitHub OAuth app")
+        .await
+        .expect("the tenant's own app is active");
+}
+
 impl Operator {
     /// Creates the tenant `slug` without the WordPress.org tools and adds every tool of the
     /// diagnostics pack (the conformance suite's fixtures) from the catalog, as an operator

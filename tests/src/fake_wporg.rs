@@ -226,6 +226,18 @@ async fn handle(
     result.unwrap_or_else(|message| reply(StatusCode::BAD_REQUEST, json!({ "error": message })))
 }
 
+/// The answer to several slugs at once: each slug's object, or `{"error": missing}`.
+fn by_slug(slugs: &[String], object: impl Fn(&str) -> Option<Value>, missing: &str) -> Value {
+    let map: Map<String, Value> = slugs
+        .iter()
+        .map(|slug| {
+            let value = object(slug).unwrap_or_else(|| json!({"error": missing}));
+            (slug.clone(), value)
+        })
+        .collect();
+    Value::Object(map)
+}
+
 fn reply(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
@@ -841,15 +853,12 @@ fn theme_information(params: &Params) -> Answer {
         if slugs.is_empty() || slugs.len() > 100 {
             return Err("Too many slugs requested.".to_owned());
         }
-        let map: Map<String, Value> = slugs
-            .iter()
-            .map(|slug| {
-                let value = find_theme(slug)
-                    .map_or_else(|| json!({"error": "Theme not found"}), theme_object);
-                (slug.clone(), value)
-            })
-            .collect();
-        return Ok(reply(StatusCode::OK, Value::Object(map)));
+        let map = by_slug(
+            &slugs,
+            |slug| find_theme(slug).map(theme_object),
+            "Theme not found",
+        );
+        return Ok(reply(StatusCode::OK, map));
     }
     let Some(slug) = params.text("slug")? else {
         return Err("Invalid Input".to_owned());
@@ -1295,15 +1304,12 @@ fn plugin_information(params: &Params) -> Answer {
         if slugs.is_empty() {
             return Err("Invalid Input".to_owned());
         }
-        let map: Map<String, Value> = slugs
-            .iter()
-            .map(|slug| {
-                let value = find_plugin(slug)
-                    .map_or_else(|| json!({"error": "Plugin not found."}), plugin_object);
-                (slug.clone(), value)
-            })
-            .collect();
-        return Ok(reply(StatusCode::OK, Value::Object(map)));
+        let map = by_slug(
+            &slugs,
+            |slug| find_plugin(slug).map(plugin_object),
+            "Plugin not found.",
+        );
+        return Ok(reply(StatusCode::OK, map));
     }
     let Some(slug) = params.text("slug")? else {
         return Err("Invalid Input".to_owned());

@@ -456,14 +456,18 @@ impl TestApp {
         request.send().await.expect("the server answers")
     }
 
-    /// Makes `slug`'s free tools require sign-in, as an operator would.
-    pub async fn require_sign_in(&self, slug: &str) {
-        let tenant = self
-            .state
+    /// The live tenant `slug`, read through the app's own service.
+    pub async fn tenant(&self, slug: &str) -> tollgate::tenant::Tenant {
+        self.state
             .tenants
             .get_tenant_by_slug(slug)
             .await
-            .expect("the tenant exists");
+            .expect("the tenant exists")
+    }
+
+    /// Makes `slug`'s free tools require sign-in, as an operator would.
+    pub async fn require_sign_in(&self, slug: &str) {
+        let tenant = self.tenant(slug).await;
         let mut settings = tenant.settings.clone();
         settings.anonymous_free_tools = false;
         self.state
@@ -485,12 +489,7 @@ impl TestApp {
 
     /// The end users of a tenant.
     pub async fn end_users(&self, slug: &str) -> Vec<tollgate::oauth::EndUser> {
-        let tenant = self
-            .state
-            .tenants
-            .get_tenant_by_slug(slug)
-            .await
-            .expect("the tenant exists");
+        let tenant = self.tenant(slug).await;
         self.state
             .oauth
             .list_end_users(tenant.id)
@@ -647,12 +646,7 @@ impl TestApp {
     /// Connects `slug` to the fake Stripe with one webhook secret; returns that secret.
     pub async fn connect_stripe(&self, slug: &str) -> String {
         let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
-        let tenant = self
-            .state
-            .tenants
-            .get_tenant_by_slug(slug)
-            .await
-            .expect("the tenant exists");
+        let tenant = self.tenant(slug).await;
         self.state
             .billing
             .connect_stripe(

@@ -59,6 +59,9 @@ const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 const DEFAULT_CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
+/// The window sizes the dashboard is walked at: a laptop's and a phone's.
+pub const WIDTHS: [(u32, u32); 2] = [(1280, 900), (390, 844)];
+
 /// Where tests write screenshots: `$CARGO_TARGET_DIR/screenshots`, else
 /// `<workspace>/target/screenshots`.
 pub fn screenshot_dir() -> PathBuf {
@@ -652,6 +655,34 @@ impl Chromium {
             .post("/execute/sync", json!({"script": script, "args": args}))
             .await
             .context("running a script in the page")
+    }
+
+    /// [`Chromium::launch`] with the window at `width` × `height`, for a test: failing panics.
+    pub async fn launch_at(width: u32, height: u32) -> Self {
+        let browser = Self::launch().await.expect("Chromium starts");
+        browser
+            .set_window_size(width, height)
+            .await
+            .expect("resize");
+        browser
+    }
+
+    /// Goes to `url` and waits for `marker` there, for a test: failing panics.
+    pub async fn open(&self, url: &str, marker: &str) {
+        self.goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e:#}"));
+        self.wait_for(marker)
+            .await
+            .unwrap_or_else(|e| panic!("{marker} on {url}: {e:#}"));
+    }
+
+    /// Saves a PNG of the viewport as `<screenshot_dir>/<name>.png`, for a test: failing panics.
+    pub async fn shot(&self, name: &str) {
+        let path = screenshot_dir().join(format!("{name}.png"));
+        self.screenshot(&path)
+            .await
+            .unwrap_or_else(|e| panic!("a screenshot of {name}: {e:#}"));
     }
 
     /// Writes a PNG of the viewport to `path`, creating its folders.

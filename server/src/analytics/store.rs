@@ -1,14 +1,13 @@
 //! Queries of analytics: the call counters, and the billing tables read for checkouts, revenue
 //! and paying customers. Every function takes the tenant first and filters by it.
 
-use crate::billing::EntitlementStatus;
+use crate::billing::usable_entitlements;
 use crate::entity::{call_stat, entitlement, offer, purchase, tenant};
 use crate::tenant::TenantId;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -133,17 +132,7 @@ pub async fn count_paying_customers(
         .column(entitlement::Column::EndUserId)
         .distinct()
         .filter(entitlement::Column::TenantId.eq(tenant.0))
-        .filter(entitlement::Column::Status.eq(EntitlementStatus::Active.as_str()))
-        .filter(
-            Condition::any()
-                .add(entitlement::Column::CallsRemaining.is_null())
-                .add(entitlement::Column::CallsRemaining.gt(0)),
-        )
-        .filter(
-            Condition::any()
-                .add(entitlement::Column::PeriodEnd.is_null())
-                .add(entitlement::Column::PeriodEnd.gt(now)),
-        )
+        .filter(usable_entitlements(now))
         .into_tuple::<Uuid>()
         .count(db)
         .await

@@ -345,6 +345,23 @@ pub async fn stale_reservations(
         .collect())
 }
 
+/// The entitlements usable at `now`: active, unlimited or with calls left, and within their
+/// period. The gate and analytics' count of paying customers share this rule.
+pub(crate) fn usable_entitlements(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(entitlement::Column::Status.eq(EntitlementStatus::Active.as_str()))
+        .add(
+            Condition::any()
+                .add(entitlement::Column::CallsRemaining.is_null())
+                .add(entitlement::Column::CallsRemaining.gt(0)),
+        )
+        .add(
+            Condition::any()
+                .add(entitlement::Column::PeriodEnd.is_null())
+                .add(entitlement::Column::PeriodEnd.gt(now)),
+        )
+}
+
 /// An active entitlement the user may use now: unlimited or with calls left, and within its
 /// period.
 pub async fn usable_entitlement(
@@ -358,17 +375,7 @@ pub async fn usable_entitlement(
         .filter(entitlement::Column::TenantId.eq(tenant.0))
         .filter(entitlement::Column::EndUserId.eq(user))
         .filter(entitlement::Column::OfferId.eq(offer))
-        .filter(entitlement::Column::Status.eq(EntitlementStatus::Active.as_str()))
-        .filter(
-            Condition::any()
-                .add(entitlement::Column::CallsRemaining.is_null())
-                .add(entitlement::Column::CallsRemaining.gt(0)),
-        )
-        .filter(
-            Condition::any()
-                .add(entitlement::Column::PeriodEnd.is_null())
-                .add(entitlement::Column::PeriodEnd.gt(now)),
-        )
+        .filter(usable_entitlements(now))
         .order_by_asc(entitlement::Column::CreatedAt)
         .limit(1)
         .one(db)

@@ -20,19 +20,7 @@ pub async fn insert_fingerprint_if_absent(
     fingerprint: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    master_key::Entity::insert(master_key::ActiveModel {
-        id: Set(1),
-        fingerprint: Set(fingerprint.to_owned()),
-        updated_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::column(master_key::Column::Id)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
+    write_fingerprint(db, fingerprint, now, false).await
 }
 
 /// Records `fingerprint`, replacing the one before (after a rotation).
@@ -41,19 +29,31 @@ pub async fn set_fingerprint(
     fingerprint: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
+    write_fingerprint(db, fingerprint, now, true).await
+}
+
+/// Writes the one fingerprint row; an existing row is replaced with `replace`, else kept.
+async fn write_fingerprint(
+    db: &impl ConnectionTrait,
+    fingerprint: &str,
+    now: DateTime<Utc>,
+    replace: bool,
+) -> Result<(), DbErr> {
+    let mut on_conflict = OnConflict::column(master_key::Column::Id);
+    if replace {
+        on_conflict.update_columns([
+            master_key::Column::Fingerprint,
+            master_key::Column::UpdatedAt,
+        ]);
+    } else {
+        on_conflict.do_nothing();
+    }
     master_key::Entity::insert(master_key::ActiveModel {
         id: Set(1),
         fingerprint: Set(fingerprint.to_owned()),
         updated_at: Set(now),
     })
-    .on_conflict(
-        OnConflict::column(master_key::Column::Id)
-            .update_columns([
-                master_key::Column::Fingerprint,
-                master_key::Column::UpdatedAt,
-            ])
-            .to_owned(),
-    )
+    .on_conflict(on_conflict)
     .exec_without_returning(db)
     .await?;
     Ok(())

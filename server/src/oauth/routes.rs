@@ -6,12 +6,12 @@ use super::{
 };
 use crate::app::AppState;
 use crate::html::{binding_cookie, cookies, foreign_form, form_from_our_pages, page};
-use crate::limit::Check;
 use crate::limit::routes::{ClientAddress, with_retry_after};
+use crate::limit::{Check, Limit};
 use crate::tenant::{Tenant, TenantError};
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Deserialize;
@@ -56,15 +56,76 @@ async fn page_tenant(state: &AppState, slug: &str) -> Result<Tenant, Response> {
     })
 }
 
+/// The tenant of a browser form: a form not sent from our own pages is refused first.
+async fn form_tenant(
+    state: &AppState,
+    slug: &str,
+    headers: &HeaderMap,
+) -> Result<Tenant, Response> {
+    if !form_from_our_pages(headers, &state.config.public_url) {
+        return Err(foreign_form("Sign-in problem"));
+    }
+    page_tenant(state, slug).await
+}
+
+/// `Cache-Control: no-store`: tokens, redirects and OAuth errors are never cached.
+const NO_STORE: (HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
+/// `Access-Control-Allow-Origin: *`: the JSON endpoints serve browser-based clients too.
+const ANY_ORIGIN: (HeaderName, &str) = (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+
+fn with_headers(mut response: Response, headers: &[(HeaderName, &'static str)]) -> Response {
+    for (name, value) in headers {
+        response
+            .headers_mut()
+            .insert(name.clone(), HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// The response with the cookie that binds the sign-in to this browser, when one is due.
+fn with_binding_cookie(
+    mut response: Response,
+    state: &AppState,
+    name: &str,
+    value: &str,
+) -> Response {
+    if let Some(cookie) = binding_cookie(name, value, &state.config.public_url) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The limits of an endpoint counted per client address and, when the request names a client,
+/// per client, both within the tenant.
+fn address_and_client_checks(
+    tenant: &Tenant,
+    address: &ClientAddress,
+    per_address: (Limit, &str),
+    per_client: (Limit, &str),
+    client_id: Option<&str>,
+) -> Vec<Check> {
+    let tenant_id = tenant.id.0.to_string();
+    let mut checks = vec![Check::new(
+        per_address.0,
+        per_address.1,
+        &[&tenant_id, &address.key()],
+    )];
+    if let Some(client_id) = client_id {
+        checks.push(Check::new(
+            per_client.0,
+            per_client.1,
+            &[&tenant_id, client_id],
+        ));
+    }
+    checks
+}
+
 fn see_other(location: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(value) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    with_headers(response, &[NO_STORE])
 }
 
 fn flow_error(error: FlowError) -> Response {
@@ -87,20 +148,20 @@ fn oauth_error(error: &OAuthError) -> Response {
         }
         _ => StatusCode::BAD_REQUEST,
     };
-    let mut response = (
+    let response = (
         status,
         Json(json!({"error": error.code(), "error_description": error.to_string()})),
     )
         .into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let response = with_headers(response, &[NO_STORE]);
     if status == StatusCode::UNAUTHORIZED {
-        headers.insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"tollgate\""),
-        );
+        with_headers(
+            response,
+            &[(header::WWW_AUTHENTICATE, "Basic realm=\"tollgate\"")],
+        )
+    } else {
+        response
     }
-    response
 }
 
 /// Counts a request against `checks`; `Some` is the answer when it must stop here: 429 with
@@ -132,17 +193,12 @@ async fn over_limit(state: &AppState, checks: &[Check], error: &'static str) -> 
     } else {
         error
     };
-    let mut response = (
+    let response = (
         status,
         Json(json!({"error": error, "error_description": description})),
     )
         .into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    let response = with_headers(response, &[NO_STORE, ANY_ORIGIN]);
     Some(with_retry_after(response, retry_after))
 }
 
@@ -189,12 +245,7 @@ pub async fn authorization_server_metadata(
 }
 
 fn cors_json(value: serde_json::Value) -> Response {
-    let mut response = Json(value).into_response();
-    response.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    response
+    with_headers(Json(value).into_response(), &[ANY_ORIGIN])
 }
 
 /// `POST /t/{slug}/oauth/register` (RFC 7591).
@@ -203,11 +254,8 @@ pub async fn register(
     Path(slug): Path<String>,
     client: ClientAddress,
     body: axum::body::Bytes,
-) -> Response {
-    let tenant = match tenant(&state, &slug).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let tenant = tenant(&state, &slug).await?;
     let tenant_id = tenant.id.0.to_string();
     let checks = [Check::new(
         state.limits.settings().register_address,
@@ -215,34 +263,28 @@ pub async fn register(
         &[&tenant_id, &client.key()],
     )];
     if let Some(refused) = over_limit(&state, &checks, "slow_down").await {
-        return refused;
+        return Ok(refused);
     }
     if body.len() > 16 * 1024 {
-        return oauth_error(&OAuthError::InvalidClientMetadata(
+        return Ok(oauth_error(&OAuthError::InvalidClientMetadata(
             "the registration is larger than 16 KiB".into(),
-        ));
+        )));
     }
     let request: RegistrationRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
-            return oauth_error(&OAuthError::InvalidClientMetadata(format!(
+            return Ok(oauth_error(&OAuthError::InvalidClientMetadata(format!(
                 "not valid client metadata JSON: {e}"
-            )));
+            ))));
         }
     };
-    match state.oauth.register(&tenant, request).await {
-        Ok(client) => {
-            let mut response = (StatusCode::CREATED, Json(client)).into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            );
-            response
-        }
+    Ok(match state.oauth.register(&tenant, request).await {
+        Ok(client) => with_headers(
+            (StatusCode::CREATED, Json(client)).into_response(),
+            &[NO_STORE, ANY_ORIGIN],
+        ),
         Err(e) => oauth_error(&e),
-    }
+    })
 }
 
 /// `GET /t/{slug}/oauth/authorize`: validates, then shows the consent page.
@@ -251,47 +293,38 @@ pub async fn authorize(
     Path(slug): Path<String>,
     client: ClientAddress,
     Query(params): Query<AuthorizeParams>,
-) -> Response {
-    let tenant = match page_tenant(&state, &slug).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let tenant = page_tenant(&state, &slug).await?;
     // Every GET writes a pending request: counted before anything else runs.
     let limits = state.limits.settings();
-    let tenant_id = tenant.id.0.to_string();
-    let mut checks = vec![Check::new(
-        limits.authorize_address,
-        "authorize_address",
-        &[&tenant_id, &client.key()],
-    )];
-    if let Some(client_id) = params.client_id.as_deref() {
-        checks.push(Check::new(
-            limits.authorize_client,
-            "authorize_client",
-            &[&tenant_id, client_id],
-        ));
-    }
+    let checks = address_and_client_checks(
+        &tenant,
+        &client,
+        (limits.authorize_address, "authorize_address"),
+        (limits.authorize_client, "authorize_client"),
+        params.client_id.as_deref(),
+    );
     if let Some(refused) = over_limit(&state, &checks, "temporarily_unavailable").await {
-        return refused;
+        return Ok(refused);
     }
-    match state.oauth.start_authorization(&tenant, params).await {
-        Ok(prompt) => {
-            let mut response = page(
-                StatusCode::OK,
-                pages::consent(&prompt, &format!("/t/{slug}/oauth/consent")),
-            );
-            // The consent can be answered only by the browser that was shown it.
-            if let Some(cookie) = binding_cookie(
-                &prompt.cookie_name,
-                prompt.cookie_value.expose(),
-                &state.config.public_url,
-            ) {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(
+        match state.oauth.start_authorization(&tenant, params).await {
+            Ok(prompt) => {
+                let response = page(
+                    StatusCode::OK,
+                    pages::consent(&prompt, &format!("/t/{slug}/oauth/consent")),
+                );
+                // The consent can be answered only by the browser that was shown it.
+                with_binding_cookie(
+                    response,
+                    &state,
+                    &prompt.cookie_name,
+                    prompt.cookie_value.expose(),
+                )
             }
-            response
-        }
-        Err(e) => flow_error(e),
-    }
+            Err(e) => flow_error(e),
+        },
+    )
 }
 
 /// The consent form. Missing fields are empty (`serde(default)`), so a mangled form or link
@@ -310,44 +343,35 @@ pub async fn consent(
     Path(slug): Path<String>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<ConsentForm>,
-) -> Response {
-    if !form_from_our_pages(&headers, &state.config.public_url) {
-        return foreign_form("Sign-in problem");
-    }
-    let tenant = match page_tenant(&state, &slug).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let tenant = form_tenant(&state, &slug, &headers).await?;
     let approve = form.decision == "approve";
-    match state
-        .oauth
-        .decide_consent(
-            &tenant,
-            &form.request,
-            &form.csrf,
-            approve,
-            &cookies(&headers),
-        )
-        .await
-    {
-        Ok(ConsentOutcome::Denied(location)) => see_other(&location),
-        Ok(ConsentOutcome::Continue {
-            location,
-            cookie_name,
-            cookie_value,
-        }) => {
-            let mut response = see_other(&location);
-            if let Some(cookie) = binding_cookie(
+    Ok(
+        match state
+            .oauth
+            .decide_consent(
+                &tenant,
+                &form.request,
+                &form.csrf,
+                approve,
+                &cookies(&headers),
+            )
+            .await
+        {
+            Ok(ConsentOutcome::Denied(location)) => see_other(&location),
+            Ok(ConsentOutcome::Continue {
+                location,
+                cookie_name,
+                cookie_value,
+            }) => with_binding_cookie(
+                see_other(&location),
+                &state,
                 &cookie_name,
                 cookie_value.expose(),
-                &state.config.public_url,
-            ) {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-            }
-            response
-        }
-        Err(e) => flow_error(e),
-    }
+            ),
+            Err(e) => flow_error(e),
+        },
+    )
 }
 
 /// `?request=` of the local sign-in page.
@@ -363,22 +387,21 @@ pub async fn local_sign_in_page(
     Path(slug): Path<String>,
     Query(query): Query<LocalQuery>,
     headers: HeaderMap,
-) -> Response {
-    let tenant = match page_tenant(&state, &slug).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    match state
-        .oauth
-        .local_sign_in_request(&tenant, &query.request, &cookies(&headers))
-        .await
-    {
-        Ok(()) => page(
-            StatusCode::OK,
-            pages::local_sign_in(&format!("/t/{slug}/oauth/local"), &query.request),
-        ),
-        Err(e) => flow_error(e),
-    }
+) -> Result<Response, Response> {
+    let tenant = page_tenant(&state, &slug).await?;
+    Ok(
+        match state
+            .oauth
+            .local_sign_in_request(&tenant, &query.request, &cookies(&headers))
+            .await
+        {
+            Ok(()) => page(
+                StatusCode::OK,
+                pages::local_sign_in(&format!("/t/{slug}/oauth/local"), &query.request),
+            ),
+            Err(e) => flow_error(e),
+        },
+    )
 }
 
 /// The demo sign-in form.
@@ -395,22 +418,18 @@ pub async fn local_sign_in(
     Path(slug): Path<String>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<LocalForm>,
-) -> Response {
-    if !form_from_our_pages(&headers, &state.config.public_url) {
-        return foreign_form("Sign-in problem");
-    }
-    let tenant = match page_tenant(&state, &slug).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    match state
-        .oauth
-        .finish_local_sign_in(&tenant, &form.request, &form.name, &cookies(&headers))
-        .await
-    {
-        Ok(location) => see_other(&location),
-        Err(e) => flow_error(e),
-    }
+) -> Result<Response, Response> {
+    let tenant = form_tenant(&state, &slug, &headers).await?;
+    Ok(
+        match state
+            .oauth
+            .finish_local_sign_in(&tenant, &form.request, &form.name, &cookies(&headers))
+            .await
+        {
+            Ok(location) => see_other(&location),
+            Err(e) => flow_error(e),
+        },
+    )
 }
 
 /// GitHub's answer.
@@ -427,25 +446,24 @@ pub async fn github_callback(
     Path(slug): Path<String>,
     Query(query): Query<CallbackQuery>,
     headers: HeaderMap,
-) -> Response {
-    let tenant = match page_tenant(&state, &slug).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    match state
-        .oauth
-        .finish_github_sign_in(
-            &tenant,
-            query.state.as_deref(),
-            query.code.as_deref(),
-            query.error.as_deref(),
-            &cookies(&headers),
-        )
-        .await
-    {
-        Ok(location) => see_other(&location),
-        Err(e) => flow_error(e),
-    }
+) -> Result<Response, Response> {
+    let tenant = page_tenant(&state, &slug).await?;
+    Ok(
+        match state
+            .oauth
+            .finish_github_sign_in(
+                &tenant,
+                query.state.as_deref(),
+                query.code.as_deref(),
+                query.error.as_deref(),
+                &cookies(&headers),
+            )
+            .await
+        {
+            Ok(location) => see_other(&location),
+            Err(e) => flow_error(e),
+        },
+    )
 }
 
 /// `POST /t/{slug}/oauth/token`.
@@ -455,47 +473,30 @@ pub async fn token(
     client: ClientAddress,
     headers: HeaderMap,
     axum::Form(params): axum::Form<TokenParams>,
-) -> Response {
-    let tenant = match tenant(&state, &slug).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let tenant = tenant(&state, &slug).await?;
     let basic = basic_credentials(&headers);
     let limits = state.limits.settings();
-    let tenant_id = tenant.id.0.to_string();
-    let mut checks = vec![Check::new(
-        limits.token_address,
-        "token_address",
-        &[&tenant_id, &client.key()],
-    )];
-    if let Some(client_id) = basic
-        .as_ref()
-        .map(|(id, _)| id.as_str())
-        .or(params.client_id.as_deref())
-    {
-        checks.push(Check::new(
-            limits.token_client,
-            "token_client",
-            &[&tenant_id, client_id],
-        ));
-    }
+    let checks = address_and_client_checks(
+        &tenant,
+        &client,
+        (limits.token_address, "token_address"),
+        (limits.token_client, "token_client"),
+        basic
+            .as_ref()
+            .map(|(id, _)| id.as_str())
+            .or(params.client_id.as_deref()),
+    );
     if let Some(refused) = over_limit(&state, &checks, "slow_down").await {
-        return refused;
+        return Ok(refused);
     }
-    match state.oauth.token(&tenant, params, basic).await {
-        Ok(tokens) => {
-            let mut response = Json(tokens).into_response();
-            let h = response.headers_mut();
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            );
-            response
-        }
+    Ok(match state.oauth.token(&tenant, params, basic).await {
+        Ok(tokens) => with_headers(
+            Json(tokens).into_response(),
+            &[NO_STORE, (header::PRAGMA, "no-cache"), ANY_ORIGIN],
+        ),
         Err(e) => oauth_error(&e),
-    }
+    })
 }
 
 /// The revocation form.
@@ -512,32 +513,26 @@ pub async fn revoke(
     Path(slug): Path<String>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<RevokeForm>,
-) -> Response {
-    let tenant = match tenant(&state, &slug).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+) -> Result<Response, Response> {
+    let tenant = tenant(&state, &slug).await?;
     let Some(token) = form.token else {
-        return oauth_error(&OAuthError::InvalidRequest("token is required".into()));
+        return Ok(oauth_error(&OAuthError::InvalidRequest(
+            "token is required".into(),
+        )));
     };
     let params = TokenParams {
         client_id: form.client_id,
         client_secret: form.client_secret,
         ..TokenParams::default()
     };
-    match state
-        .oauth
-        .revoke(&tenant, &token, &params, basic_credentials(&headers))
-        .await
-    {
-        Ok(()) => {
-            let mut response = StatusCode::OK.into_response();
-            response.headers_mut().insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            );
-            response
-        }
-        Err(e) => oauth_error(&e),
-    }
+    Ok(
+        match state
+            .oauth
+            .revoke(&tenant, &token, &params, basic_credentials(&headers))
+            .await
+        {
+            Ok(()) => with_headers(StatusCode::OK.into_response(), &[ANY_ORIGIN]),
+            Err(e) => oauth_error(&e),
+        },
+    )
 }

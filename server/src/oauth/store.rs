@@ -6,8 +6,8 @@ use crate::tenant::TenantId;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, SqlErr,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -25,6 +25,13 @@ pub struct ClientRecord {
     pub created_at: DateTime<Utc>,
     /// Revoked by the operator: never used again.
     pub revoked: bool,
+}
+
+/// The tenant's client of this id (revoked or not).
+fn client_of(tenant: TenantId, client_id: &str) -> Condition {
+    Condition::all()
+        .add(oauth_client::Column::TenantId.eq(tenant.0))
+        .add(oauth_client::Column::ClientId.eq(client_id))
 }
 
 fn client_from_row(row: oauth_client::Model) -> (ClientRecord, Option<DateTime<Utc>>) {
@@ -51,8 +58,7 @@ pub async fn find_client(
     client_id: &str,
 ) -> Result<Option<(ClientRecord, Option<DateTime<Utc>>)>, DbErr> {
     Ok(oauth_client::Entity::find()
-        .filter(oauth_client::Column::TenantId.eq(tenant.0))
-        .filter(oauth_client::Column::ClientId.eq(client_id))
+        .filter(client_of(tenant, client_id))
         .one(db)
         .await?
         .map(client_from_row))
@@ -107,8 +113,7 @@ pub async fn replace_client(
     client: &ClientRecord,
 ) -> Result<(), DbErr> {
     oauth_client::Entity::delete_many()
-        .filter(oauth_client::Column::TenantId.eq(tenant.0))
-        .filter(oauth_client::Column::ClientId.eq(client.client_id.as_str()))
+        .filter(client_of(tenant, &client.client_id))
         .filter(oauth_client::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
@@ -141,12 +146,7 @@ pub async fn touch_client(
     client_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    oauth_client::Entity::update_many()
-        .col_expr(oauth_client::Column::LastUsedAt, Expr::value(now))
-        .filter(oauth_client::Column::TenantId.eq(tenant.0))
-        .filter(oauth_client::Column::ClientId.eq(client_id))
-        .exec(db)
-        .await?;
+    mark_client_used(db, tenant, client_id, now, false).await?;
     Ok(())
 }
 
@@ -160,14 +160,27 @@ pub async fn claim_live_client(
     client_id: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
+    Ok(mark_client_used(db, tenant, client_id, now, true).await? == 1)
+}
+
+/// Stamps the client's last use (only if it is not revoked, with `live_only`); the rows changed.
+async fn mark_client_used(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    client_id: &str,
+    now: DateTime<Utc>,
+    live_only: bool,
+) -> Result<u64, DbErr> {
+    let mut which = client_of(tenant, client_id);
+    if live_only {
+        which = which.add(oauth_client::Column::RevokedAt.is_null());
+    }
     let result = oauth_client::Entity::update_many()
         .col_expr(oauth_client::Column::LastUsedAt, Expr::value(now))
-        .filter(oauth_client::Column::TenantId.eq(tenant.0))
-        .filter(oauth_client::Column::ClientId.eq(client_id))
-        .filter(oauth_client::Column::RevokedAt.is_null())
+        .filter(which)
         .exec(db)
         .await?;
-    Ok(result.rows_affected == 1)
+    Ok(result.rows_affected)
 }
 
 /// The tenant's clients that are not revoked, oldest first, each with when it last completed a
@@ -222,38 +235,93 @@ pub async fn revoke_client(
 ) -> Result<bool, DbErr> {
     let revoked = oauth_client::Entity::update_many()
         .col_expr(oauth_client::Column::RevokedAt, Expr::value(now))
-        .filter(oauth_client::Column::TenantId.eq(tenant.0))
-        .filter(oauth_client::Column::ClientId.eq(client_id))
+        .filter(client_of(tenant, client_id))
         .filter(oauth_client::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
     if revoked.rows_affected != 1 {
         return Ok(false);
     }
+    revoke_grants(db, tenant, oauth_grant::Column::ClientId.eq(client_id), now).await?;
+    let grants_of_client = Query::select()
+        .column(oauth_grant::Column::Id)
+        .from(oauth_grant::Entity)
+        .and_where(oauth_grant::Column::TenantId.eq(tenant.0))
+        .and_where(oauth_grant::Column::ClientId.eq(client_id))
+        .to_owned();
+    revoke_tokens(
+        db,
+        tenant,
+        Condition::all()
+            .add(oauth_token::Column::RevokedAt.is_null())
+            .add(oauth_token::Column::GrantId.in_subquery(grants_of_client)),
+        now,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Stamps `revoked_at` on the tenant's grants that match `which` and are not revoked yet.
+async fn revoke_grants(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    which: impl sea_orm::sea_query::IntoCondition,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     oauth_grant::Entity::update_many()
         .col_expr(oauth_grant::Column::RevokedAt, Expr::value(now))
         .filter(oauth_grant::Column::TenantId.eq(tenant.0))
-        .filter(oauth_grant::Column::ClientId.eq(client_id))
+        .filter(which)
         .filter(oauth_grant::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
+    Ok(())
+}
+
+/// Stamps `revoked_at` on the tenant's tokens that match `which`.
+async fn revoke_tokens(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    which: impl sea_orm::sea_query::IntoCondition,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     oauth_token::Entity::update_many()
         .col_expr(oauth_token::Column::RevokedAt, Expr::value(now))
         .filter(oauth_token::Column::TenantId.eq(tenant.0))
-        .filter(oauth_token::Column::RevokedAt.is_null())
-        .filter(
-            oauth_token::Column::GrantId.in_subquery(
-                Query::select()
-                    .column(oauth_grant::Column::Id)
-                    .from(oauth_grant::Entity)
-                    .and_where(oauth_grant::Column::TenantId.eq(tenant.0))
-                    .and_where(oauth_grant::Column::ClientId.eq(client_id))
-                    .to_owned(),
-            ),
-        )
+        .filter(which)
         .exec(db)
         .await?;
-    Ok(true)
+    Ok(())
+}
+
+/// The tenant's grant of this id, if any (and with `live_only`, if not revoked).
+async fn find_grant(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    id: Uuid,
+    live_only: bool,
+) -> Result<Option<oauth_grant::Model>, DbErr> {
+    let mut find =
+        oauth_grant::Entity::find_by_id(id).filter(oauth_grant::Column::TenantId.eq(tenant.0));
+    if live_only {
+        find = find.filter(oauth_grant::Column::RevokedAt.is_null());
+    }
+    find.one(db).await
+}
+
+/// The tenant's token with this hash, if any (and with `kind`, if of that kind).
+async fn find_token(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    hash: &str,
+    kind: Option<&str>,
+) -> Result<Option<oauth_token::Model>, DbErr> {
+    let mut find = oauth_token::Entity::find_by_id(hash.to_owned())
+        .filter(oauth_token::Column::TenantId.eq(tenant.0));
+    if let Some(kind) = kind {
+        find = find.filter(oauth_token::Column::Kind.eq(kind));
+    }
+    find.one(db).await
 }
 
 /// A new pending authorization.
@@ -273,6 +341,14 @@ pub struct PendingRecord {
 }
 
 pub type PendingRow = oauth_pending::Model;
+
+/// The tenant's pending request of this id, while in `status`.
+fn pending_in(tenant: TenantId, id: &str, status: &str) -> Condition {
+    Condition::all()
+        .add(oauth_pending::Column::TenantId.eq(tenant.0))
+        .add(oauth_pending::Column::Id.eq(id))
+        .add(oauth_pending::Column::Status.eq(status))
+}
 
 pub async fn insert_pending(
     db: &impl ConnectionTrait,
@@ -335,9 +411,7 @@ pub async fn transition_pending(
 ) -> Result<bool, DbErr> {
     let result = oauth_pending::Entity::update_many()
         .col_expr(oauth_pending::Column::Status, Expr::value(to))
-        .filter(oauth_pending::Column::TenantId.eq(tenant.0))
-        .filter(oauth_pending::Column::Id.eq(id))
-        .filter(oauth_pending::Column::Status.eq(from))
+        .filter(pending_in(tenant, id, from))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -366,9 +440,7 @@ pub async fn approve_pending(
             oauth_pending::Column::UpstreamVerifier,
             Expr::value(upstream_verifier.map(str::to_owned)),
         )
-        .filter(oauth_pending::Column::TenantId.eq(tenant.0))
-        .filter(oauth_pending::Column::Id.eq(id))
-        .filter(oauth_pending::Column::Status.eq("pending"))
+        .filter(pending_in(tenant, id, "pending"))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -460,6 +532,13 @@ pub async fn find_end_user(
         .map(user_from_row))
 }
 
+/// The tenant's code with this hash.
+fn code_of(tenant: TenantId, code_hash: &str) -> Condition {
+    Condition::all()
+        .add(oauth_code::Column::TenantId.eq(tenant.0))
+        .add(oauth_code::Column::CodeHash.eq(code_hash))
+}
+
 /// A new authorization code.
 pub struct CodeRecord {
     pub code_hash: String,
@@ -506,8 +585,7 @@ pub async fn consume_code(
 ) -> Result<Option<oauth_code::Model>, DbErr> {
     let result = oauth_code::Entity::update_many()
         .col_expr(oauth_code::Column::UsedAt, Expr::value(now))
-        .filter(oauth_code::Column::TenantId.eq(tenant.0))
-        .filter(oauth_code::Column::CodeHash.eq(code_hash))
+        .filter(code_of(tenant, code_hash))
         .filter(oauth_code::Column::UsedAt.is_null())
         .exec(db)
         .await?;
@@ -542,8 +620,7 @@ pub async fn set_code_grant(
 ) -> Result<(), DbErr> {
     oauth_code::Entity::update_many()
         .col_expr(oauth_code::Column::GrantId, Expr::value(grant))
-        .filter(oauth_code::Column::TenantId.eq(tenant.0))
-        .filter(oauth_code::Column::CodeHash.eq(code_hash))
+        .filter(code_of(tenant, code_hash))
         .exec(db)
         .await?;
     Ok(())
@@ -581,21 +658,16 @@ pub async fn revoke_grant(
     grant: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    oauth_grant::Entity::update_many()
-        .col_expr(oauth_grant::Column::RevokedAt, Expr::value(now))
-        .filter(oauth_grant::Column::TenantId.eq(tenant.0))
-        .filter(oauth_grant::Column::Id.eq(grant))
-        .filter(oauth_grant::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    oauth_token::Entity::update_many()
-        .col_expr(oauth_token::Column::RevokedAt, Expr::value(now))
-        .filter(oauth_token::Column::TenantId.eq(tenant.0))
-        .filter(oauth_token::Column::GrantId.eq(grant))
-        .filter(oauth_token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(())
+    revoke_grants(db, tenant, oauth_grant::Column::Id.eq(grant), now).await?;
+    revoke_tokens(
+        db,
+        tenant,
+        Condition::all()
+            .add(oauth_token::Column::GrantId.eq(grant))
+            .add(oauth_token::Column::RevokedAt.is_null()),
+        now,
+    )
+    .await
 }
 
 pub async fn insert_token(
@@ -654,12 +726,7 @@ pub async fn rotate_refresh(
         .filter(oauth_token::Column::ExpiresAt.gt(now))
         .exec(db)
         .await?;
-    let Some(token) = oauth_token::Entity::find_by_id(hash.to_owned())
-        .filter(oauth_token::Column::TenantId.eq(tenant.0))
-        .filter(oauth_token::Column::Kind.eq("refresh"))
-        .one(db)
-        .await?
-    else {
+    let Some(token) = find_token(db, tenant, hash, Some("refresh")).await? else {
         return Ok(Rotation::Invalid);
     };
     if result.rows_affected != 1 {
@@ -667,20 +734,12 @@ pub async fn rotate_refresh(
             return Ok(Rotation::Invalid);
         };
         if used_at >= grace_since && token.revoked_at.is_none() && token.expires_at > now {
-            let grant = oauth_grant::Entity::find_by_id(token.grant_id)
-                .filter(oauth_grant::Column::TenantId.eq(tenant.0))
-                .filter(oauth_grant::Column::RevokedAt.is_null())
-                .one(db)
-                .await?;
+            let grant = find_grant(db, tenant, token.grant_id, true).await?;
             return Ok(grant.map_or(Rotation::Invalid, Rotation::ReusedInGrace));
         }
         return Ok(Rotation::Reused(token.grant_id));
     }
-    let grant = oauth_grant::Entity::find_by_id(token.grant_id)
-        .filter(oauth_grant::Column::TenantId.eq(tenant.0))
-        .filter(oauth_grant::Column::RevokedAt.is_null())
-        .one(db)
-        .await?;
+    let grant = find_grant(db, tenant, token.grant_id, true).await?;
     Ok(grant.map_or(Rotation::Invalid, Rotation::Rotated))
 }
 
@@ -692,18 +751,10 @@ pub async fn revoke_token(
     hash: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let Some(token) = oauth_token::Entity::find_by_id(hash.to_owned())
-        .filter(oauth_token::Column::TenantId.eq(tenant.0))
-        .one(db)
-        .await?
-    else {
+    let Some(token) = find_token(db, tenant, hash, None).await? else {
         return Ok(false);
     };
-    let Some(grant) = oauth_grant::Entity::find_by_id(token.grant_id)
-        .filter(oauth_grant::Column::TenantId.eq(tenant.0))
-        .one(db)
-        .await?
-    else {
+    let Some(grant) = find_grant(db, tenant, token.grant_id, false).await? else {
         return Ok(false);
     };
     if grant.client_id != client_id {
@@ -712,12 +763,7 @@ pub async fn revoke_token(
     if token.kind == "refresh" {
         revoke_grant(db, tenant, grant.id, now).await?;
     } else {
-        oauth_token::Entity::update_many()
-            .col_expr(oauth_token::Column::RevokedAt, Expr::value(now))
-            .filter(oauth_token::Column::TenantId.eq(tenant.0))
-            .filter(oauth_token::Column::TokenHash.eq(hash))
-            .exec(db)
-            .await?;
+        revoke_tokens(db, tenant, oauth_token::Column::TokenHash.eq(hash), now).await?;
     }
     Ok(true)
 }
@@ -728,19 +774,10 @@ pub async fn find_access(
     tenant: TenantId,
     hash: &str,
 ) -> Result<Option<(oauth_token::Model, oauth_grant::Model, EndUser)>, DbErr> {
-    let Some(token) = oauth_token::Entity::find_by_id(hash.to_owned())
-        .filter(oauth_token::Column::TenantId.eq(tenant.0))
-        .filter(oauth_token::Column::Kind.eq("access"))
-        .one(db)
-        .await?
-    else {
+    let Some(token) = find_token(db, tenant, hash, Some("access")).await? else {
         return Ok(None);
     };
-    let Some(grant) = oauth_grant::Entity::find_by_id(token.grant_id)
-        .filter(oauth_grant::Column::TenantId.eq(tenant.0))
-        .one(db)
-        .await?
-    else {
+    let Some(grant) = find_grant(db, tenant, token.grant_id, false).await? else {
         return Ok(None);
     };
     let Some(user) = find_end_user(db, tenant, grant.end_user_id).await? else {

@@ -149,6 +149,28 @@ pub(super) async fn find_tenant_by_id(
     live_row(db, tenant).await?.map(tenant_from_row).transpose()
 }
 
+/// The tenant's tool row with this id, or [`TenantError::ToolNotFound`].
+async fn tool_row(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    tool_id: ToolId,
+) -> Result<tool::Model, TenantError> {
+    tool::Entity::find_by_id(tool_id.0)
+        .filter(tool::Column::TenantId.eq(tenant.0))
+        .one(db)
+        .await?
+        .ok_or(TenantError::ToolNotFound)
+}
+
+/// `error`, or `taken` when it is a unique-constraint violation (a name already in use).
+fn taken_or(error: sea_orm::DbErr, taken: impl FnOnce() -> TenantError) -> TenantError {
+    if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+        taken()
+    } else {
+        error.into()
+    }
+}
+
 pub(super) async fn set_tool_pricing(
     db: &impl ConnectionTrait,
     tenant: TenantId,
@@ -156,11 +178,7 @@ pub(super) async fn set_tool_pricing(
     pricing: Option<OfferId>,
     now: DateTime<Utc>,
 ) -> Result<ToolConfig, TenantError> {
-    let row = tool::Entity::find_by_id(tool_id.0)
-        .filter(tool::Column::TenantId.eq(tenant.0))
-        .one(db)
-        .await?
-        .ok_or(TenantError::ToolNotFound)?;
+    let row = tool_row(db, tenant, tool_id).await?;
     let mut active: tool::ActiveModel = row.into();
     active.pricing = Set(pricing
         .map(|offer| serde_json::to_string(&StoredPricing { offer_id: offer.0 }))
@@ -218,13 +236,11 @@ async fn insert_tenant_row(
         updated_at: Set(now),
         deleted_at: Set(None),
     };
-    match row.insert(db).await {
-        Ok(model) => Ok(tenant_from_row(model)?),
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            Err(TenantError::SlugTaken(slug.to_string()))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let model = row
+        .insert(db)
+        .await
+        .map_err(|e| taken_or(e, || TenantError::SlugTaken(slug.to_string())))?;
+    Ok(tenant_from_row(model)?)
 }
 
 pub(super) async fn update_tenant_settings(
@@ -233,15 +249,8 @@ pub(super) async fn update_tenant_settings(
     settings: &TenantSettings,
     now: DateTime<Utc>,
 ) -> Result<Tenant, TenantError> {
-    let row = live_row(db, tenant)
-        .await?
-        .ok_or(TenantError::TenantNotFound)?;
-    let version = row.config_version;
-    let mut active: tenant::ActiveModel = row.into();
-    active.settings = Set(serde_json::to_string(settings).unwrap_or_else(|_| "{}".into()));
-    active.config_version = Set(version + 1);
-    active.updated_at = Set(now);
-    Ok(tenant_from_row(active.update(db).await?)?)
+    let settings = serde_json::to_string(settings).unwrap_or_else(|_| "{}".into());
+    update_live_tenant(db, tenant, now, |active| active.settings = Set(settings)).await
 }
 
 pub(super) async fn update_tenant_name(
@@ -250,12 +259,22 @@ pub(super) async fn update_tenant_name(
     name: &str,
     now: DateTime<Utc>,
 ) -> Result<Tenant, TenantError> {
+    update_live_tenant(db, tenant, now, |active| active.name = Set(name.to_owned())).await
+}
+
+/// Applies `change` to the live tenant's row and bumps its configuration version.
+async fn update_live_tenant(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    now: DateTime<Utc>,
+    change: impl FnOnce(&mut tenant::ActiveModel),
+) -> Result<Tenant, TenantError> {
     let row = live_row(db, tenant)
         .await?
         .ok_or(TenantError::TenantNotFound)?;
     let version = row.config_version;
     let mut active: tenant::ActiveModel = row.into();
-    active.name = Set(name.to_owned());
+    change(&mut active);
     active.config_version = Set(version + 1);
     active.updated_at = Set(now);
     Ok(tenant_from_row(active.update(db).await?)?)
@@ -414,13 +433,11 @@ pub(super) async fn insert_tool(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    match row.insert(db).await {
-        Ok(model) => tool_from_row(model).ok_or(TenantError::ToolNotFound),
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            Err(TenantError::ToolNameTaken(name.to_string()))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let model = row
+        .insert(db)
+        .await
+        .map_err(|e| taken_or(e, || TenantError::ToolNameTaken(name.to_string())))?;
+    tool_from_row(model).ok_or(TenantError::ToolNotFound)
 }
 
 pub(super) async fn update_tool(
@@ -430,11 +447,7 @@ pub(super) async fn update_tool(
     patch: &ToolPatch,
     now: DateTime<Utc>,
 ) -> Result<ToolConfig, TenantError> {
-    let row = tool::Entity::find_by_id(tool_id.0)
-        .filter(tool::Column::TenantId.eq(tenant.0))
-        .one(db)
-        .await?
-        .ok_or(TenantError::ToolNotFound)?;
+    let row = tool_row(db, tenant, tool_id).await?;
     let mut active: tool::ActiveModel = row.into();
     if let Some(name) = &patch.name {
         active.name = Set(name.as_str().to_owned());
@@ -452,17 +465,11 @@ pub(super) async fn update_tool(
         active.position = Set(position);
     }
     active.updated_at = Set(now);
-    match active.update(db).await {
-        Ok(model) => tool_from_row(model).ok_or(TenantError::ToolNotFound),
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            Err(TenantError::ToolNameTaken(
-                patch
-                    .name
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-            ))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let model = active.update(db).await.map_err(|e| {
+        taken_or(e, || {
+            let name = patch.name.as_ref().map(ToString::to_string);
+            TenantError::ToolNameTaken(name.unwrap_or_default())
+        })
+    })?;
+    tool_from_row(model).ok_or(TenantError::ToolNotFound)
 }

@@ -1,19 +1,34 @@
 //! The plugin directory tools: search, details, popular tags and download statistics.
 
 use super::client::{UpstreamError, WordPressApi};
-use super::support::{
-    Query, SECTION_CHARS, SHORT_TEXT_CHARS, TagsArgs, check_fields, check_range, extra_value,
-    hot_tags, https_url, non_blank, number, numbered_lines, one_line, page_info, parse_args, put,
-    scalar_number, scalar_text, tags_input_schema, tags_output_schema, text, thousands, to_https,
-    truncate, upstream_failure,
+use super::directory::{
+    DetailKeys, Directory, Item, LookupArgs, page_and_size, put_extras, put_reach, slugs_argument,
 };
-use super::themes::{slugs_argument, tags_text};
+use super::support::{
+    Query, SHORT_TEXT_CHARS, check_fields, https_url, non_blank, one_line, parse_args, put,
+    scalar_text, tags_input_schema, tags_output_schema, text, truncate, upstream_failure,
+};
 use crate::catalog::{Operation, OperationSpec, ToolAnswer, ToolFailure, ToolOutput};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use std::fmt::Write as _;
 
-const PATH: &str = "/plugins/info/1.2/";
+static PLUGINS: Directory = Directory {
+    path: "/plugins/info/1.2/",
+    noun: "plugin",
+    search_tool: "wporg_query_plugins",
+    last_fact: |plugin| {
+        let tested = plugin
+            .get("tested")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        (!tested.is_empty()).then(|| format!("tested up to WordPress {tested}"))
+    },
+    details: DetailKeys {
+        last_updated: true,
+        link: "url",
+        description: "short_description",
+    },
+};
 
 /// Fields always asked of WordPress.org: what the summaries are made of.
 const BASE_FIELDS: &[&str] = &[
@@ -170,16 +185,7 @@ fn plugin_item_schema() -> Value {
 }
 
 pub(super) fn query_output() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "page": {"type": "integer", "minimum": 1},
-            "pages": {"type": "integer", "minimum": 1},
-            "results": {"type": "integer", "minimum": 0, "description": "Plugins matching in all pages."},
-            "plugins": {"type": "array", "items": plugin_item_schema()}
-        },
-        "required": ["page", "pages", "results", "plugins"]
-    })
+    PLUGINS.search_output_schema(&plugin_item_schema())
 }
 
 /// `wporg.query_plugins`: declared here, listed in [`crate::catalog::Operation::spec`].
@@ -204,8 +210,7 @@ pub(super) async fn query(
     args: &Map<String, Value>,
 ) -> Result<ToolOutput, ToolFailure> {
     let args: QueryArgs = parse_args(Operation::QueryPlugins, args)?;
-    check_range("page", args.page, 1, 999)?;
-    check_range("per_page", args.per_page, 1, 100)?;
+    let (page, per_page) = page_and_size(args.page, args.per_page)?;
     let fields = check_fields(args.fields.as_deref(), EXTRA_FIELDS)?;
     let search = non_blank(args.search);
     let tag = non_blank(args.tag);
@@ -236,8 +241,6 @@ pub(super) async fn query(
         }
         _ => {}
     }
-    let page = args.page.unwrap_or(1);
-    let per_page = args.per_page.unwrap_or(10);
     let mut query = Query::action("query_plugins");
     query
         .request_opt("search", search)
@@ -248,15 +251,8 @@ pub(super) async fn query(
         .request("page", &page)
         .request("per_page", &per_page);
     add_fields(&mut query, &fields);
-    let answer = api
-        .get_json(PATH, query.pairs())
-        .await
-        .map_err(|e| upstream_failure(api, e, |m| format!("WordPress.org found nothing ({m}).")))?;
-    if let Some(error) = text(&answer, "error") {
-        return Err(ToolFailure::Rejected(error));
-    }
-    let (page, pages, results) = page_info(&answer);
-    let plugins: Vec<Map<String, Value>> = answer
+    let answer = PLUGINS.search(api, &query).await?;
+    let plugins: Vec<Item> = answer
         .get("plugins")
         .and_then(Value::as_array)
         .map(|list| {
@@ -266,59 +262,22 @@ pub(super) async fn query(
                 .collect()
         })
         .unwrap_or_default();
-    let text = if plugins.is_empty() {
-        format!(
-            "No plugins found (page {page} of {pages}, {} matches in all). Try other or fewer \
-             keywords, or a tag from wporg_plugin_tags.",
-            thousands(results)
-        )
-    } else {
-        let lines: Vec<String> = plugins.iter().map(one_liner).collect();
-        format!(
-            "Found {} plugins (page {page} of {pages}).{}",
-            thousands(results),
-            numbered_lines(&lines, 100)
-        )
-    };
-    Ok(ToolOutput {
-        text,
-        structured: json!({"page": page, "pages": pages, "results": results, "plugins": plugins}),
-    })
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InfoArgs {
-    slug: Option<String>,
-    slugs: Option<Vec<String>>,
-    fields: Option<Vec<String>>,
+    Ok(PLUGINS.page(
+        &answer,
+        &plugins,
+        "Try other or fewer keywords, or a tag from wporg_plugin_tags.",
+    ))
 }
 
 pub(super) fn info_input() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "slug": {"type": "string", "pattern": "^[a-z0-9_-]+$", "description": "Plugin slug, e.g. \"akismet\". Give this or `slugs`."},
-            "slugs": {
-                "type": "array", "minItems": 1, "maxItems": 100, "uniqueItems": true,
-                "items": {"type": "string", "pattern": "^[a-z0-9_-]+$"},
-                "description": "Several plugin slugs at once (up to 100). Give this or `slug`."
-            },
-            "fields": fields_schema()
-        },
-        "additionalProperties": false
-    })
+    PLUGINS.lookup_input("akismet", &fields_schema())
 }
 
 pub(super) fn info_output() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "plugins": {"type": "array", "items": plugin_item_schema(), "description": "The plugins found, in the order asked."},
-            "not_found": {"type": "array", "items": {"type": "string"}, "description": "Slugs WordPress.org does not know (or closed plugins)."}
-        },
-        "required": ["plugins", "not_found"]
-    })
+    PLUGINS.lookup_output_schema(
+        &plugin_item_schema(),
+        "Slugs WordPress.org does not know (or closed plugins).",
+    )
 }
 
 fn plugin_not_found(slug: &str, message: &str) -> String {
@@ -355,18 +314,13 @@ pub(super) async fn info(
     api: &dyn WordPressApi,
     args: &Map<String, Value>,
 ) -> Result<ToolOutput, ToolFailure> {
-    let args: InfoArgs = parse_args(Operation::PluginInfo, args)?;
+    let args: LookupArgs = parse_args(Operation::PluginInfo, args)?;
     let fields = check_fields(args.fields.as_deref(), EXTRA_FIELDS)?;
-    let (slugs, single) = slugs_argument(args.slug, args.slugs, "wporg_query_plugins")?;
-    let mut query = Query::action("plugin_information");
-    if single {
-        query.request("slug", &slugs[0]);
-    } else {
-        query.request_list("slugs", &slugs);
-    }
+    let (slugs, single) = slugs_argument(args.slug, args.slugs, PLUGINS.search_tool)?;
+    let mut query = Directory::lookup_query("plugin_information", &slugs, single);
     add_fields(&mut query, &fields);
     let answer = api
-        .get_json(PATH, query.pairs())
+        .get_json(PLUGINS.path, query.pairs())
         .await
         .map_err(|e| match e {
             UpstreamError::NotFound(message) if single => {
@@ -376,52 +330,17 @@ pub(super) async fn info(
                 plugin_not_found(&slugs.join(", "), "not found")
             }),
         })?;
-    let mut plugins = Vec::new();
-    let mut not_found = Vec::new();
-    for slug in &slugs {
-        let raw = if single {
-            Some(answer.as_ref())
-        } else {
-            answer.get(slug.as_str())
-        };
-        match raw {
-            Some(raw) if raw.is_object() && raw.get("error").is_none() => {
-                let mut plugin = summarize(raw, &fields);
-                plugin
-                    .entry("slug")
-                    .or_insert_with(|| Value::String(slug.clone()));
-                plugins.push(plugin);
-            }
-            Some(raw) if single => {
-                let message = text(raw, "error").unwrap_or_default();
-                return Err(ToolFailure::NotFound(plugin_not_found(slug, &message)));
-            }
-            _ => not_found.push(slug.clone()),
-        }
+    let (plugins, not_found) =
+        Directory::found(&answer, &slugs, single, |raw| summarize(raw, &fields));
+    if single && plugins.is_empty() {
+        let message = text(&answer, "error").unwrap_or_default();
+        return Err(ToolFailure::NotFound(plugin_not_found(&slugs[0], &message)));
     }
-    let text = if single {
-        plugins.first().map(details).unwrap_or_default()
-    } else {
-        let lines: Vec<String> = plugins.iter().map(one_liner).collect();
-        let mut text = format!("{} of {} plugins found.", plugins.len(), slugs.len());
-        text.push_str(&numbered_lines(&lines, 100));
-        if !not_found.is_empty() {
-            let _ = write!(
-                text,
-                "\nNot found: {}. Check these slugs, or search with wporg_query_plugins.",
-                not_found.join(", ")
-            );
-        }
-        text
-    };
-    Ok(ToolOutput {
-        text,
-        structured: json!({"plugins": plugins, "not_found": not_found}),
-    })
+    Ok(PLUGINS.lookup_output(&slugs, single, &plugins, &not_found))
 }
 
 /// The fields of a plugin worth showing, plus the extras asked for.
-fn summarize(raw: &Value, extras: &[String]) -> Map<String, Value> {
+fn summarize(raw: &Value, extras: &[String]) -> Item {
     let mut plugin = Map::new();
     let slug = text(raw, "slug");
     put(&mut plugin, "slug", slug.clone());
@@ -460,18 +379,7 @@ fn summarize(raw: &Value, extras: &[String]) -> Map<String, Value> {
         "short_description",
         summary.map(|s| truncate(&s, SHORT_TEXT_CHARS)),
     );
-    put(
-        &mut plugin,
-        "rating",
-        number(raw, "rating").map(|r| r.min(100)),
-    );
-    put(&mut plugin, "num_ratings", number(raw, "num_ratings"));
-    put(
-        &mut plugin,
-        "active_installs",
-        number(raw, "active_installs"),
-    );
-    put(&mut plugin, "last_updated", text(raw, "last_updated"));
+    put_reach(&mut plugin, raw);
     put(&mut plugin, "requires", text(raw, "requires"));
     put(&mut plugin, "tested", text(raw, "tested"));
     put(&mut plugin, "requires_php", text(raw, "requires_php"));
@@ -489,105 +397,22 @@ fn summarize(raw: &Value, extras: &[String]) -> Map<String, Value> {
         "url",
         slug.map(|s| format!("https://wordpress.org/plugins/{s}/")),
     );
-    for name in EXTRA_FIELDS {
-        if !extras.iter().any(|e| e == name) {
-            continue;
-        }
-        let Some(value) = raw.get(*name) else {
-            continue;
-        };
-        let value = extra_value(name, value);
-        match (*name, &value) {
-            ("downloaded", _) => put(&mut plugin, name, scalar_number(&value)),
-            ("description", Value::String(d)) => {
-                put(&mut plugin, name, Some(truncate(d, SECTION_CHARS)));
-            }
-            (
-                "download_link" | "donate_link" | "support_url" | "preview_link",
-                Value::String(url),
-            ) => {
-                put(&mut plugin, name, Some(to_https(url)));
-            }
-            (_, Value::Null) => {}
-            _ => {
-                plugin.insert((*name).to_owned(), value);
-            }
-        }
-    }
+    put_extras(
+        &mut plugin,
+        raw,
+        EXTRA_FIELDS
+            .iter()
+            .filter(|name| extras.iter().any(|e| e == *name))
+            .map(|name| (*name, *name)),
+        &[
+            "download_link",
+            "donate_link",
+            "support_url",
+            "preview_link",
+        ],
+        false,
+    );
     plugin
-}
-
-/// `Akismet 5.3 (akismet) by Automattic — rating 96/100, 6,000,000+ installs`.
-fn one_liner(plugin: &Map<String, Value>) -> String {
-    let get = |k: &str| plugin.get(k).and_then(Value::as_str).unwrap_or_default();
-    let mut line = get("name").to_owned();
-    if !get("version").is_empty() {
-        let _ = write!(line, " {}", get("version"));
-    }
-    let _ = write!(line, " ({})", get("slug"));
-    if !get("author").is_empty() {
-        let _ = write!(line, " by {}", get("author"));
-    }
-    let mut facts = Vec::new();
-    if let Some(rating) = plugin.get("rating").and_then(Value::as_u64)
-        && plugin
-            .get("num_ratings")
-            .and_then(Value::as_u64)
-            .unwrap_or(1)
-            > 0
-    {
-        facts.push(format!("rating {rating}/100"));
-    }
-    if let Some(installs) = plugin.get("active_installs").and_then(Value::as_u64) {
-        facts.push(format!("{}+ installs", thousands(installs)));
-    }
-    if !get("tested").is_empty() {
-        facts.push(format!("tested up to WordPress {}", get("tested")));
-    }
-    if !facts.is_empty() {
-        let _ = write!(line, " — {}", facts.join(", "));
-    }
-    line
-}
-
-/// A paragraph about one plugin.
-fn details(plugin: &Map<String, Value>) -> String {
-    let get = |k: &str| plugin.get(k).and_then(Value::as_str).unwrap_or_default();
-    let mut out = one_liner(plugin);
-    out.push('.');
-    if let Some(n) = plugin.get("num_ratings").and_then(Value::as_u64) {
-        let _ = write!(out, " {} ratings.", thousands(n));
-    }
-    if !get("last_updated").is_empty() {
-        let _ = write!(out, " Last updated {}.", get("last_updated"));
-    }
-    if !get("requires").is_empty() || !get("requires_php").is_empty() {
-        let _ = write!(
-            out,
-            " Requires WordPress {}, PHP {}.",
-            if get("requires").is_empty() {
-                "any"
-            } else {
-                get("requires")
-            },
-            if get("requires_php").is_empty() {
-                "any"
-            } else {
-                get("requires_php")
-            }
-        );
-    }
-    if !get("url").is_empty() {
-        let _ = write!(out, " {}", get("url"));
-    }
-    if !get("short_description").is_empty() {
-        let _ = write!(out, "\n{}", get("short_description"));
-    }
-    out
-}
-
-pub(super) fn tags_input() -> Value {
-    tags_input_schema()
 }
 
 pub(super) fn tags_output() -> Value {
@@ -602,30 +427,17 @@ pub(crate) static TAGS: OperationSpec = OperationSpec {
     description: "The most used tags of the WordPress.org plugin directory, with how many plugins \
          carry each. Use it to pick a `tag` for wporg_query_plugins. `number` limits the \
          list (default 30).",
-    input_schema: tags_input,
+    input_schema: tags_input_schema,
     output_schema: Some(tags_output),
-    run: |call| Box::pin(async move { tags(call.api, call.args).await.map(ToolAnswer::from) }),
+    run: |call| {
+        Box::pin(async move {
+            PLUGINS
+                .tags(call.api, Operation::PluginTags, call.args)
+                .await
+                .map(ToolAnswer::from)
+        })
+    },
 };
-
-pub(super) async fn tags(
-    api: &dyn WordPressApi,
-    args: &Map<String, Value>,
-) -> Result<ToolOutput, ToolFailure> {
-    let args: TagsArgs = parse_args(Operation::PluginTags, args)?;
-    check_range("number", args.number, 1, 500)?;
-    let wanted = args.number.unwrap_or(30);
-    let mut query = Query::action("hot_tags");
-    query.request("number", &wanted);
-    let answer = api
-        .get_json(PATH, query.pairs())
-        .await
-        .map_err(|e| upstream_failure(api, e, |m| format!("No plugin tags found ({m}).")))?;
-    let tags = hot_tags(&answer, wanted as usize);
-    Ok(ToolOutput {
-        text: tags_text("plugin", &tags),
-        structured: json!({ "tags": tags }),
-    })
-}
 
 #[cfg(test)]
 mod tests {

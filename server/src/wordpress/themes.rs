@@ -1,18 +1,35 @@
 //! The theme directory tools: search, details, popular tags and feature filters.
 
 use super::client::WordPressApi;
+use super::directory::{
+    DetailKeys, Directory, Item, LookupArgs, page_and_size, put_extras, put_reach, slugs_argument,
+};
 use super::support::{
-    Query, SECTION_CHARS, SHORT_TEXT_CHARS, TagsArgs, check_fields, check_range, check_slug,
-    clean_list, extra_value, hot_tags, https_url, non_blank, number, numbered_lines, one_line,
-    page_info, parse_args, put, string_or_list, tags_input_schema, tags_output_schema, text,
-    thousands, truncate, upstream_failure,
+    Query, SECTION_CHARS, SHORT_TEXT_CHARS, check_fields, clean_list, https_url, non_blank,
+    one_line, parse_args, put, string_or_list, tags_input_schema, tags_output_schema, text,
+    truncate, upstream_failure,
 };
 use crate::catalog::{Operation, OperationSpec, ToolAnswer, ToolFailure, ToolOutput};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use std::fmt::Write as _;
 
-const PATH: &str = "/themes/info/1.2/";
+static THEMES: Directory = Directory {
+    path: "/themes/info/1.2/",
+    noun: "theme",
+    search_tool: "wporg_query_themes",
+    last_fact: |theme| {
+        let updated = theme
+            .get("last_updated")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        (!updated.is_empty()).then(|| format!("updated {updated}"))
+    },
+    details: DetailKeys {
+        last_updated: false,
+        link: "homepage",
+        description: "description",
+    },
+};
 
 /// Fields always asked of WordPress.org: what the summaries are made of.
 const BASE_FIELDS: &[&str] = &[
@@ -176,16 +193,7 @@ fn theme_item_schema() -> Value {
 }
 
 pub(super) fn query_output() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "page": {"type": "integer", "minimum": 1},
-            "pages": {"type": "integer", "minimum": 1},
-            "results": {"type": "integer", "minimum": 0, "description": "Themes matching in all pages."},
-            "themes": {"type": "array", "items": theme_item_schema()}
-        },
-        "required": ["page", "pages", "results", "themes"]
-    })
+    THEMES.search_output_schema(&theme_item_schema())
 }
 
 /// `wporg.query_themes`: declared here, listed in [`crate::catalog::Operation::spec`].
@@ -211,8 +219,7 @@ pub(super) async fn query(
     args: &Map<String, Value>,
 ) -> Result<ToolOutput, ToolFailure> {
     let args: QueryArgs = parse_args(Operation::QueryThemes, args)?;
-    check_range("page", args.page, 1, 999)?;
-    check_range("per_page", args.per_page, 1, 100)?;
+    let (page, per_page) = page_and_size(args.page, args.per_page)?;
     let fields = check_fields(args.fields.as_deref(), &extra_names())?;
     let user = non_blank(args.user);
     if matches!(args.browse, Some(Browse::Favorites)) && user.is_none() {
@@ -221,8 +228,6 @@ pub(super) async fn query(
                 .to_owned(),
         ));
     }
-    let page = args.page.unwrap_or(1);
-    let per_page = args.per_page.unwrap_or(10);
     let mut query = Query::action("query_themes");
     query
         .request_opt("search", non_blank(args.search))
@@ -233,107 +238,21 @@ pub(super) async fn query(
         .request("page", &page)
         .request("per_page", &per_page);
     add_fields(&mut query, &fields);
-    let answer = api
-        .get_json(PATH, query.pairs())
-        .await
-        .map_err(|e| upstream_failure(api, e, |m| format!("WordPress.org found nothing ({m}).")))?;
-    if let Some(error) = text(&answer, "error") {
-        return Err(ToolFailure::Rejected(error));
-    }
-    let (page, pages, results) = page_info(&answer);
-    let themes: Vec<Map<String, Value>> = answer
+    let answer = THEMES.search(api, &query).await?;
+    let themes: Vec<Item> = answer
         .get("themes")
         .and_then(Value::as_array)
         .map(|list| list.iter().map(|raw| summarize(raw, &fields)).collect())
         .unwrap_or_default();
-    let text = if themes.is_empty() {
-        format!(
-            "No themes found (page {page} of {pages}, {} matches in all). Try fewer or \
-             broader keywords or tags.",
-            thousands(results)
-        )
-    } else {
-        let lines: Vec<String> = themes.iter().map(one_liner).collect();
-        format!(
-            "Found {} themes (page {page} of {pages}).{}",
-            thousands(results),
-            numbered_lines(&lines, 100)
-        )
-    };
-    Ok(ToolOutput {
-        text,
-        structured: json!({"page": page, "pages": pages, "results": results, "themes": themes}),
-    })
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InfoArgs {
-    slug: Option<String>,
-    slugs: Option<Vec<String>>,
-    fields: Option<Vec<String>>,
+    Ok(THEMES.page(&answer, &themes, "Try fewer or broader keywords or tags."))
 }
 
 pub(super) fn info_input() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "slug": {"type": "string", "pattern": "^[a-z0-9_-]+$", "description": "Theme slug, e.g. \"twentytwentyfour\". Give this or `slugs`."},
-            "slugs": {
-                "type": "array", "minItems": 1, "maxItems": 100, "uniqueItems": true,
-                "items": {"type": "string", "pattern": "^[a-z0-9_-]+$"},
-                "description": "Several theme slugs at once (up to 100). Give this or `slug`."
-            },
-            "fields": fields_schema("theme")
-        },
-        "additionalProperties": false
-    })
+    THEMES.lookup_input("twentytwentyfour", &fields_schema("theme"))
 }
 
 pub(super) fn info_output() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "themes": {"type": "array", "items": theme_item_schema(), "description": "The themes found, in the order asked."},
-            "not_found": {"type": "array", "items": {"type": "string"}, "description": "Slugs WordPress.org does not know."}
-        },
-        "required": ["themes", "not_found"]
-    })
-}
-
-/// `slug` or `slugs`, exactly one, each checked; returns the slugs and whether one was asked.
-pub(super) fn slugs_argument(
-    slug: Option<String>,
-    slugs: Option<Vec<String>>,
-    search_tool: &str,
-) -> Result<(Vec<String>, bool), ToolFailure> {
-    let (slugs, single) = match (non_blank(slug), slugs) {
-        (Some(slug), None) => (vec![slug], true),
-        (None, Some(slugs)) => {
-            let slugs = clean_list(Some(slugs)).unwrap_or_default();
-            if slugs.is_empty() || slugs.len() > 100 {
-                return Err(ToolFailure::InvalidArguments(format!(
-                    "`slugs` must hold 1 to 100 slugs, got {}.",
-                    slugs.len()
-                )));
-            }
-            (slugs, false)
-        }
-        (Some(_), Some(_)) => {
-            return Err(ToolFailure::InvalidArguments(
-                "give either `slug` or `slugs`, not both.".to_owned(),
-            ));
-        }
-        (None, None) => {
-            return Err(ToolFailure::InvalidArguments(format!(
-                "`slug` is required (or `slugs` for several). Find slugs with {search_tool}."
-            )));
-        }
-    };
-    for slug in &slugs {
-        check_slug(slug, search_tool)?;
-    }
-    Ok((slugs, single))
+    THEMES.lookup_output_schema(&theme_item_schema(), "Slugs WordPress.org does not know.")
 }
 
 fn theme_not_found(slug: &str) -> String {
@@ -362,65 +281,25 @@ pub(super) async fn info(
     api: &dyn WordPressApi,
     args: &Map<String, Value>,
 ) -> Result<ToolOutput, ToolFailure> {
-    let args: InfoArgs = parse_args(Operation::ThemeInfo, args)?;
+    let args: LookupArgs = parse_args(Operation::ThemeInfo, args)?;
     let fields = check_fields(args.fields.as_deref(), &extra_names())?;
-    let (slugs, single) = slugs_argument(args.slug, args.slugs, "wporg_query_themes")?;
-    let mut query = Query::action("theme_information");
-    if single {
-        query.request("slug", &slugs[0]);
-    } else {
-        query.request_list("slugs", &slugs);
-    }
+    let (slugs, single) = slugs_argument(args.slug, args.slugs, THEMES.search_tool)?;
+    let mut query = Directory::lookup_query("theme_information", &slugs, single);
     add_fields(&mut query, &fields);
     let answer = api
-        .get_json(PATH, query.pairs())
+        .get_json(THEMES.path, query.pairs())
         .await
         .map_err(|e| upstream_failure(api, e, |_| theme_not_found(&slugs.join(", "))))?;
-    let mut themes = Vec::new();
-    let mut not_found = Vec::new();
-    for slug in &slugs {
-        let raw = if single {
-            Some(answer.as_ref())
-        } else {
-            answer.get(slug.as_str())
-        };
-        match raw {
-            Some(raw) if raw.is_object() && raw.get("error").is_none() => {
-                let mut theme = summarize(raw, &fields);
-                theme
-                    .entry("slug")
-                    .or_insert_with(|| Value::String(slug.clone()));
-                themes.push(theme);
-            }
-            _ => not_found.push(slug.clone()),
-        }
-    }
+    let (themes, not_found) =
+        Directory::found(&answer, &slugs, single, |raw| summarize(raw, &fields));
     if single && themes.is_empty() {
         return Err(ToolFailure::NotFound(theme_not_found(&slugs[0])));
     }
-    let text = if single {
-        themes.first().map(details).unwrap_or_default()
-    } else {
-        let lines: Vec<String> = themes.iter().map(one_liner).collect();
-        let mut text = format!("{} of {} themes found.", themes.len(), slugs.len());
-        text.push_str(&numbered_lines(&lines, 100));
-        if !not_found.is_empty() {
-            let _ = write!(
-                text,
-                "\nNot found: {}. Check these slugs, or search with wporg_query_themes.",
-                not_found.join(", ")
-            );
-        }
-        text
-    };
-    Ok(ToolOutput {
-        text,
-        structured: json!({"themes": themes, "not_found": not_found}),
-    })
+    Ok(THEMES.lookup_output(&slugs, single, &themes, &not_found))
 }
 
 /// The fields of a theme worth showing, plus the extras asked for.
-pub(super) fn summarize(raw: &Value, extras: &[String]) -> Map<String, Value> {
+pub(super) fn summarize(raw: &Value, extras: &[String]) -> Item {
     let mut theme = Map::new();
     put(&mut theme, "slug", text(raw, "slug"));
     put(
@@ -459,18 +338,7 @@ pub(super) fn summarize(raw: &Value, extras: &[String]) -> Map<String, Value> {
         "description",
         description.map(|d| truncate(&d, limit)),
     );
-    put(
-        &mut theme,
-        "rating",
-        number(raw, "rating").map(|r| r.min(100)),
-    );
-    put(&mut theme, "num_ratings", number(raw, "num_ratings"));
-    put(
-        &mut theme,
-        "active_installs",
-        number(raw, "active_installs"),
-    );
-    put(&mut theme, "last_updated", text(raw, "last_updated"));
+    put_reach(&mut theme, raw);
     put(&mut theme, "requires", text(raw, "requires"));
     put(&mut theme, "requires_php", text(raw, "requires_php"));
     put(&mut theme, "homepage", https_url(raw, "homepage"));
@@ -480,91 +348,17 @@ pub(super) fn summarize(raw: &Value, extras: &[String]) -> Map<String, Value> {
         "screenshot_url",
         https_url(raw, "screenshot_url"),
     );
-    for (name, _, key) in EXTRA_FIELDS {
-        if *name == "description" || !extras.iter().any(|e| e == name) {
-            continue;
-        }
-        if let Some(value) = raw.get(*key) {
-            let value = extra_value(key, value);
-            match (*name, &value) {
-                ("downloaded", _) => put(&mut theme, name, super::support::scalar_number(&value)),
-                ("download_link" | "reviews_url" | "theme_url", Value::String(url)) => {
-                    put(&mut theme, name, Some(super::support::to_https(url)));
-                }
-                (_, Value::Null | Value::Bool(false)) => {}
-                _ => {
-                    theme.insert((*name).to_owned(), value);
-                }
-            }
-        }
-    }
+    put_extras(
+        &mut theme,
+        raw,
+        EXTRA_FIELDS
+            .iter()
+            .filter(|(name, _, _)| *name != "description" && extras.iter().any(|e| e == name))
+            .map(|(name, _, key)| (*name, *key)),
+        &["download_link", "reviews_url", "theme_url"],
+        true,
+    );
     theme
-}
-
-/// `Astra 4.6.3 (astra) by Brainstorm Force — rating 98/100, 1,000,000+ installs`.
-fn one_liner(theme: &Map<String, Value>) -> String {
-    let get = |k: &str| theme.get(k).and_then(Value::as_str).unwrap_or_default();
-    let mut line = get("name").to_owned();
-    if !get("version").is_empty() {
-        let _ = write!(line, " {}", get("version"));
-    }
-    let _ = write!(line, " ({})", get("slug"));
-    if !get("author").is_empty() {
-        let _ = write!(line, " by {}", get("author"));
-    }
-    let mut facts = Vec::new();
-    if let Some(rating) = theme.get("rating").and_then(Value::as_u64)
-        && theme
-            .get("num_ratings")
-            .and_then(Value::as_u64)
-            .unwrap_or(1)
-            > 0
-    {
-        facts.push(format!("rating {rating}/100"));
-    }
-    if let Some(installs) = theme.get("active_installs").and_then(Value::as_u64) {
-        facts.push(format!("{}+ installs", thousands(installs)));
-    }
-    if !get("last_updated").is_empty() {
-        facts.push(format!("updated {}", get("last_updated")));
-    }
-    if !facts.is_empty() {
-        let _ = write!(line, " — {}", facts.join(", "));
-    }
-    line
-}
-
-/// A paragraph about one theme.
-fn details(theme: &Map<String, Value>) -> String {
-    let get = |k: &str| theme.get(k).and_then(Value::as_str).unwrap_or_default();
-    let mut out = one_liner(theme);
-    out.push('.');
-    if let Some(n) = theme.get("num_ratings").and_then(Value::as_u64) {
-        let _ = write!(out, " {} ratings.", thousands(n));
-    }
-    if !get("requires").is_empty() || !get("requires_php").is_empty() {
-        let _ = write!(
-            out,
-            " Requires WordPress {}, PHP {}.",
-            non_empty_or(get("requires"), "any"),
-            non_empty_or(get("requires_php"), "any")
-        );
-    }
-    if !get("homepage").is_empty() {
-        let _ = write!(out, " {}", get("homepage"));
-    }
-    if !get("description").is_empty() {
-        let _ = write!(out, "\n{}", get("description"));
-    }
-    out
-}
-
-fn non_empty_or<'a>(value: &'a str, fallback: &'a str) -> &'a str {
-    if value.is_empty() { fallback } else { value }
-}
-
-pub(super) fn tags_input() -> Value {
-    tags_input_schema()
 }
 
 pub(super) fn tags_output() -> Value {
@@ -579,52 +373,17 @@ pub(crate) static TAGS: OperationSpec = OperationSpec {
     description: "The most used tags of the WordPress.org theme directory, with how many themes \
          carry each. Use it to pick `tag` values for wporg_query_themes. `number` limits \
          the list (default 30).",
-    input_schema: tags_input,
+    input_schema: tags_input_schema,
     output_schema: Some(tags_output),
-    run: |call| Box::pin(async move { tags(call.api, call.args).await.map(ToolAnswer::from) }),
-};
-
-pub(super) async fn tags(
-    api: &dyn WordPressApi,
-    args: &Map<String, Value>,
-) -> Result<ToolOutput, ToolFailure> {
-    let args: TagsArgs = parse_args(Operation::ThemeTags, args)?;
-    check_range("number", args.number, 1, 500)?;
-    let wanted = args.number.unwrap_or(30);
-    let mut query = Query::action("hot_tags");
-    query.request("number", &wanted);
-    let answer = api
-        .get_json(PATH, query.pairs())
-        .await
-        .map_err(|e| upstream_failure(api, e, |m| format!("No theme tags found ({m}).")))?;
-    let tags = hot_tags(&answer, wanted as usize);
-    Ok(ToolOutput {
-        text: tags_text("theme", &tags),
-        structured: json!({ "tags": tags }),
-    })
-}
-
-/// `Top 3 theme tags: blog (5,200), …`.
-pub(super) fn tags_text(what: &str, tags: &[Value]) -> String {
-    if tags.is_empty() {
-        return format!("WordPress.org returned no {what} tags.");
-    }
-    let list: Vec<String> = tags
-        .iter()
-        .map(|t| {
-            format!(
-                "{} ({})",
-                t.get("slug").and_then(Value::as_str).unwrap_or_default(),
-                thousands(t.get("count").and_then(Value::as_u64).unwrap_or_default())
-            )
+    run: |call| {
+        Box::pin(async move {
+            THEMES
+                .tags(call.api, Operation::ThemeTags, call.args)
+                .await
+                .map(ToolAnswer::from)
         })
-        .collect();
-    format!(
-        "Top {} {what} tags, with the number of {what}s using each: {}.",
-        tags.len(),
-        list.join(", ")
-    )
-}
+    },
+};
 
 #[cfg(test)]
 mod tests {

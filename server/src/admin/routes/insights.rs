@@ -54,7 +54,8 @@ pub async fn analytics(
     if !(1..=366).contains(&days) {
         return Err(AdminError::invalid("days", "days must be 1-366"));
     }
-    Ok(Json(state.analytics.report(tenant.id, days).await?))
+    let report = state.analytics.report(tenant.id, days).await?;
+    Ok(Json(crate::admin::analytics_view(report)))
 }
 
 /// `GET /api/v1/tenants/{slug}/audit`

@@ -189,6 +189,10 @@ pub async fn overview(
         calls_30d: numbers.calls_30d,
         paying_customers: numbers.paying_customers,
         end_users: end_users.len() as u64,
-        revenue_30d: numbers.revenue_30d,
+        revenue_30d: numbers
+            .revenue_30d
+            .iter()
+            .map(crate::admin::money_view)
+            .collect(),
     }))
 }
