@@ -1,4 +1,4 @@
-//! Time as a parameter, so tests can move it.
+//! Time as a parameter, so tests can move it; and the rhythm of the background jobs.
 
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Mutex;
@@ -53,4 +53,33 @@ impl Clock for OffsetClock {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         Utc::now() + offset
     }
+}
+
+/// Runs `round` every `interval` (the first time one interval after start) until `shutdown`,
+/// which also stops a round in progress. Rounds never overlap: one that outlasts the interval
+/// delays the next instead of piling them up. The background jobs (the purge, reconciliation)
+/// keep their rhythm here.
+pub fn spawn_every<F, Fut>(
+    interval: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+    mut round: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = round() => {}
+            }
+        }
+    })
 }

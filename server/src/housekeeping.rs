@@ -97,15 +97,10 @@ impl Housekeeping {
         shutdown: CancellationToken,
     ) -> tokio::task::JoinHandle<()> {
         let job = self.clone();
-        tokio::spawn(async move {
-            let mut ticks =
-                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    _ = ticks.tick() => {}
-                }
+        // A purge cut short by shutdown loses nothing: each delete is its own statement.
+        crate::clock::spawn_every(interval, shutdown, move || {
+            let job = job.clone();
+            async move {
                 match job.purge().await {
                     Ok(purged) if purged.total() > 0 => {
                         tracing::info!(

@@ -460,19 +460,10 @@ impl BillingService {
         shutdown: CancellationToken,
     ) -> tokio::task::JoinHandle<()> {
         let billing = self.clone();
-        tokio::spawn(async move {
-            let mut ticks =
-                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    _ = ticks.tick() => {}
-                }
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = billing.reconcile_all(&tenants, interval) => {}
-                }
+        crate::clock::spawn_every(interval, shutdown, move || {
+            let (billing, tenants) = (billing.clone(), tenants.clone());
+            async move {
+                billing.reconcile_all(&tenants, interval).await;
                 billing.reconcile_rounds.send_modify(|rounds| *rounds += 1);
             }
         })

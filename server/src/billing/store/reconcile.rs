@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect, Set, UpdateMany,
 };
 
 /// A tenant's reconciliation row, as stored.
@@ -101,24 +101,10 @@ pub async fn finish_reconciliation(
     now: DateTime<Utc>,
     report: &str,
 ) -> Result<bool, DbErr> {
-    let result = reconciliation::Entity::update_many()
+    let result = lease_given_up(tenant, token)
         .col_expr(reconciliation::Column::EventsFrom, Expr::value(events_from))
         .col_expr(reconciliation::Column::LastRunAt, Expr::value(now))
         .col_expr(reconciliation::Column::LastReport, Expr::value(report))
-        .col_expr(
-            reconciliation::Column::LeaseToken,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            reconciliation::Column::LeaseHolder,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            reconciliation::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .filter(reconciliation::Column::TenantId.eq(tenant.0))
-        .filter(reconciliation::Column::LeaseToken.eq(token))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -130,6 +116,13 @@ pub async fn release_reconciliation(
     tenant: TenantId,
     token: &str,
 ) -> Result<(), DbErr> {
+    lease_given_up(tenant, token).exec(db).await?;
+    Ok(())
+}
+
+/// The update that gives up `tenant`'s lease when `token` still holds it (the holder, the
+/// token and the deadline cleared); a finishing run adds its cursor and report to it.
+fn lease_given_up(tenant: TenantId, token: &str) -> UpdateMany<reconciliation::Entity> {
     reconciliation::Entity::update_many()
         .col_expr(
             reconciliation::Column::LeaseToken,
@@ -145,9 +138,6 @@ pub async fn release_reconciliation(
         )
         .filter(reconciliation::Column::TenantId.eq(tenant.0))
         .filter(reconciliation::Column::LeaseToken.eq(token))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// Up to `limit` entitlements from a Stripe subscription (not the sandbox's) that are not

@@ -71,23 +71,22 @@ impl Pooled {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<serde_json::Value, CallError> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .query(query)
-            .send()
-            .await
-            .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
-        if !status.is_success() {
-            return Err(api_error(status.as_u16(), &body));
-        }
+        let body = send(self.http.get(format!("{}{path}", self.base)).query(query)).await?;
         serde_json::from_slice(&body).map_err(|e| CallError::Decode(e.to_string()))
     }
+}
+
+/// Sends a request and answers its body; a failure status becomes Stripe's error with its
+/// message. No URL in a transport error (it may carry ids a log should not keep).
+async fn send(request: reqwest::RequestBuilder) -> Result<Bytes, CallError> {
+    let transport = |e: reqwest::Error| CallError::Transport(e.without_url().to_string());
+    let response = request.send().await.map_err(transport)?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(transport)?;
+    if status.is_success() {
+        return Ok(body);
+    }
+    Err(api_error(status.as_u16(), &body))
 }
 
 /// Stripe's error answer, with its message.
@@ -126,20 +125,6 @@ impl StripeClient for Pooled {
                 .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(body);
         }
-        async move {
-            let response = builder
-                .send()
-                .await
-                .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
-            let status = response.status();
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| CallError::Transport(e.without_url().to_string()))?;
-            if status.is_success() {
-                return Ok(body);
-            }
-            Err(api_error(status.as_u16(), &body))
-        }
+        send(builder)
     }
 }
