@@ -42,7 +42,6 @@ async fn store() -> (TestApp, Operator) {
         .get_tenant_by_slug("demo")
         .await
         .expect("demo");
-    let tools = app.state.tenants.list_tools(demo.id).await.expect("tools");
     for (operation, kind, price) in [
         (
             Operation::PluginDownloads,
@@ -51,39 +50,23 @@ async fn store() -> (TestApp, Operator) {
         ),
         (Operation::PluginInfo, OfferKind::OneTime, "price_once"),
     ] {
-        let offer = app
-            .state
-            .billing
-            .create_offer(
-                demo.id,
-                NewOffer {
-                    name: format!("{price} plan"),
-                    kind,
-                    price_id: price.into(),
-                    amount: if kind == OfferKind::OneTime { 500 } else { 900 },
-                    currency: "usd".into(),
-                    interval: (kind == OfferKind::Subscription).then(|| "month".into()),
-                    calls: (kind == OfferKind::OneTime).then_some(5),
-                    meter_event: None,
-                    meter_value: None,
-                    free_quota: None,
-                    spend_cap: None,
-                    payment_reason: Some("Paid data".into()),
-                    success_url: None,
-                    past_due_grace_days: None,
-                },
-            )
-            .await
-            .expect("offer");
-        let tool = tools
-            .iter()
-            .find(|t| t.operation == operation)
-            .expect("tool");
-        app.state
-            .billing
-            .price_tool(&app.state.tenants, demo.id, tool.id, Some(offer.id))
-            .await
-            .expect("priced");
+        let offer = NewOffer {
+            name: format!("{price} plan"),
+            kind,
+            price_id: price.into(),
+            amount: if kind == OfferKind::OneTime { 500 } else { 900 },
+            currency: "usd".into(),
+            interval: (kind == OfferKind::Subscription).then(|| "month".into()),
+            calls: (kind == OfferKind::OneTime).then_some(5),
+            meter_event: None,
+            meter_value: None,
+            free_quota: None,
+            spend_cap: None,
+            payment_reason: Some("Paid data".into()),
+            success_url: None,
+            past_due_grace_days: None,
+        };
+        app.sell(demo.id, operation, offer).await;
     }
     let owner = app.first_operator().await;
     (app, owner)
@@ -456,29 +439,12 @@ async fn the_background_job_reconciles_by_itself_every_interval() {
         .get_tenant_by_slug("demo")
         .await
         .expect("demo");
-    let offer = app
-        .state
-        .billing
-        .create_offer(
-            demo.id,
-            super::stripe::offer(OfferKind::Subscription, "price_monthly"),
-        )
-        .await
-        .expect("offer");
-    let tool = app
-        .state
-        .tenants
-        .list_tools(demo.id)
-        .await
-        .expect("tools")
-        .into_iter()
-        .find(|t| t.operation == Operation::PluginDownloads)
-        .expect("tool");
-    app.state
-        .billing
-        .price_tool(&app.state.tenants, demo.id, tool.id, Some(offer.id))
-        .await
-        .expect("priced");
+    app.sell(
+        demo.id,
+        Operation::PluginDownloads,
+        super::stripe::offer(OfferKind::Subscription, "price_monthly"),
+    )
+    .await;
     let owner = app.first_operator().await;
     let alice = Buyer::new(&app, 2001, "alice", MONTHLY, true).await;
     app.stripe.set_webhooks_delivered(false);

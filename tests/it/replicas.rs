@@ -40,26 +40,7 @@ async fn price(app: &TestApp, offer: NewOffer) {
         offer.interval.as_deref(),
         offer.kind == OfferKind::Metered,
     );
-    let created = app
-        .state
-        .billing
-        .create_offer(demo.id, offer)
-        .await
-        .expect("offer");
-    let tool = app
-        .state
-        .tenants
-        .list_tools(demo.id)
-        .await
-        .expect("tools")
-        .into_iter()
-        .find(|t| t.operation == Operation::PluginDownloads)
-        .expect("tool");
-    app.state
-        .billing
-        .price_tool(&app.state.tenants, demo.id, tool.id, Some(created.id))
-        .await
-        .expect("priced");
+    app.sell(demo.id, Operation::PluginDownloads, offer).await;
 }
 
 fn offer(kind: OfferKind) -> NewOffer {
@@ -670,26 +651,7 @@ async fn three_meter_senders_send_each_event_once_and_one_hanging_stripe_account
             .expect("tools");
         let mut sandbox = offer(OfferKind::Metered);
         sandbox.price_id = "sandbox_stats".into();
-        let created = app
-            .state
-            .billing
-            .create_offer(acme.id, sandbox)
-            .await
-            .expect("offer");
-        let tool = app
-            .state
-            .tenants
-            .list_tools(acme.id)
-            .await
-            .expect("tools")
-            .into_iter()
-            .find(|t| t.operation == Operation::PluginDownloads)
-            .expect("tool");
-        app.state
-            .billing
-            .price_tool(&app.state.tenants, acme.id, tool.id, Some(created.id))
-            .await
-            .expect("priced");
+        app.sell(acme.id, Operation::PluginDownloads, sandbox).await;
 
         let demo_client = app
             .mcp_client_with_token("demo", Era::Stateless, &sign_in(app).await)

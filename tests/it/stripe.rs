@@ -63,26 +63,8 @@ pub(crate) async fn shop_with(kind: OfferKind, options: TestOptions) -> Shop {
         .get_tenant_by_slug("demo")
         .await
         .expect("demo");
-    let created = app
-        .state
-        .billing
-        .create_offer(demo.id, offer(kind, price))
-        .await
-        .expect("offer");
-    let tool = app
-        .state
-        .tenants
-        .list_tools(demo.id)
-        .await
-        .expect("tools")
-        .into_iter()
-        .find(|t| t.operation == Operation::PluginDownloads)
-        .expect("tool");
-    app.state
-        .billing
-        .price_tool(&app.state.tenants, demo.id, tool.id, Some(created.id))
-        .await
-        .expect("priced");
+    app.sell(demo.id, Operation::PluginDownloads, offer(kind, price))
+        .await;
     let oauth = OAuthClient::register(&app, "demo").await;
     let tokens = oauth.sign_in().await;
     let client_id = oauth.client_id.clone();

@@ -465,6 +465,37 @@ impl TestApp {
             .expect("the tenant exists")
     }
 
+    /// Creates `offer` for the tenant and prices the tool that serves `operation` with it, as
+    /// an operator does in the dashboard; answers the offer.
+    pub async fn sell(
+        &self,
+        tenant: tollgate::tenant::TenantId,
+        operation: tollgate::wordpress::Operation,
+        offer: tollgate::billing::NewOffer,
+    ) -> tollgate::billing::Offer {
+        let offer = self
+            .state
+            .billing
+            .create_offer(tenant, offer)
+            .await
+            .expect("the offer is created");
+        let tool = self
+            .state
+            .tenants
+            .list_tools(tenant)
+            .await
+            .expect("the tools")
+            .into_iter()
+            .find(|tool| tool.operation == operation)
+            .expect("the tenant has the tool");
+        self.state
+            .billing
+            .price_tool(&self.state.tenants, tenant, tool.id, Some(offer.id))
+            .await
+            .expect("the tool is priced");
+        offer
+    }
+
     /// Makes `slug`'s free tools require sign-in, as an operator would.
     pub async fn require_sign_in(&self, slug: &str) {
         let tenant = self.tenant(slug).await;
