@@ -1,10 +1,10 @@
 //! Paid tools: the gate, the payment answer in each client era, the sandbox checkout, the
 //! payment pages, and the billing tools.
 
-use rmcp::model::CallToolRequestParams;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
 use serde_json::{Value, json};
 use tollgate_tests::browser::{Browser, OAuthClient, hidden_input};
-use tollgate_tests::{Era, TestApp, TestOptions};
+use tollgate_tests::{Era, McpClient, TestApp, TestOptions};
 
 async fn priced_app() -> TestApp {
     TestApp::spawn_with(TestOptions {
@@ -47,6 +47,22 @@ async fn modern_call(app: &TestApp, token: &str, tool: &str, capabilities: Value
 async fn token(app: &TestApp) -> String {
     let tokens = OAuthClient::register(app, "demo").await.sign_in().await;
     tokens["access_token"].as_str().expect("token").to_owned()
+}
+
+/// A signed-in end user's MCP client of the demo tenant (2026-07-28, stateless).
+async fn signed_in(app: &TestApp) -> McpClient {
+    let token = token(app).await;
+    app.mcp_client_with_token("demo", Era::Stateless, &token)
+        .await
+}
+
+/// One call of the plugin downloads tool with the arguments these tests use.
+async fn call_downloads(client: &McpClient) -> Result<CallToolResult, rmcp::ServiceError> {
+    client
+        .call_tool(
+            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
+        )
+        .await
 }
 
 #[tokio::test]
@@ -194,15 +210,8 @@ async fn free_quota_then_sandbox_payment_then_the_retry_works() {
 #[tokio::test]
 async fn a_sandbox_payment_is_in_the_audit_log_once_like_a_stripe_one() {
     let app = priced_app().await;
-    let token = token(&app).await;
-    let client = app
-        .mcp_client_with_token("demo", Era::Stateless, &token)
-        .await;
-    let call = || {
-        client.call_tool(
-            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
-        )
-    };
+    let client = signed_in(&app).await;
+    let call = || call_downloads(&client);
     for _ in 0..3 {
         call().await.expect("free call");
     }
@@ -538,15 +547,8 @@ async fn a_metered_plan_stops_at_its_spend_cap() {
         &["wporg_plugin_downloads"],
     )
     .await;
-    let token = token(&app).await;
-    let client = app
-        .mcp_client_with_token("demo", Era::Stateless, &token)
-        .await;
-    let call = || {
-        client.call_tool(
-            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
-        )
-    };
+    let client = signed_in(&app).await;
+    let call = || call_downloads(&client);
     let first = call().await.expect("call");
     pay_in_sandbox(&app, &first).await;
     for _ in 0..2 {
@@ -582,15 +584,8 @@ async fn in_production_the_sandbox_never_takes_payments() {
     offer.meter_event = None;
     offer.spend_cap = None;
     price_with(&app, offer, &["wporg_plugin_downloads"]).await;
-    let token = token(&app).await;
-    let client = app
-        .mcp_client_with_token("demo", Era::Stateless, &token)
-        .await;
-    let call = || {
-        client.call_tool(
-            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
-        )
-    };
+    let client = signed_in(&app).await;
+    let call = || call_downloads(&client);
     // The free quota still works; then there is no way to pay until Stripe is connected.
     for _ in 0..3 {
         assert_ne!(call().await.expect("call").is_error, Some(true));
@@ -615,15 +610,8 @@ async fn concurrent_paid_calls_all_run_and_each_is_billed_once() {
     let mut offer = sandbox_offer(tollgate::billing::OfferKind::Metered);
     offer.spend_cap = None;
     price_with(&app, offer, &["wporg_plugin_downloads"]).await;
-    let token = token(&app).await;
-    let client = app
-        .mcp_client_with_token("demo", Era::Stateless, &token)
-        .await;
-    let call = || {
-        client.call_tool(
-            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
-        )
-    };
+    let client = signed_in(&app).await;
+    let call = || call_downloads(&client);
     let first = call().await.expect("call");
     pay_in_sandbox(&app, &first).await;
     let results = futures::future::join_all((0..20).map(|_| call())).await;
@@ -718,15 +706,8 @@ async fn calls_on_a_subscription_are_recorded_once_each_and_stop_when_it_is_revo
     let mut offer = sandbox_offer(tollgate::billing::OfferKind::Subscription);
     offer.spend_cap = None;
     price_with(&app, offer, &["wporg_plugin_downloads"]).await;
-    let token = token(&app).await;
-    let client = app
-        .mcp_client_with_token("demo", Era::Stateless, &token)
-        .await;
-    let call = || {
-        client.call_tool(
-            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
-        )
-    };
+    let client = signed_in(&app).await;
+    let call = || call_downloads(&client);
     let first = call().await.expect("call");
     pay_in_sandbox(&app, &first).await;
     // The same call three times: the first runs the tool, the others may be answered again
@@ -781,15 +762,8 @@ async fn calls_on_a_subscription_are_recorded_once_each_and_stop_when_it_is_revo
 #[tokio::test]
 async fn a_free_call_answered_before_asks_for_payment_once_the_tool_is_priced() {
     let app = TestApp::spawn().await;
-    let token = token(&app).await;
-    let client = app
-        .mcp_client_with_token("demo", Era::Stateless, &token)
-        .await;
-    let call = || {
-        client.call_tool(
-            CallToolRequestParams::new("wporg_plugin_downloads").with_arguments(downloads_args()),
-        )
-    };
+    let client = signed_in(&app).await;
+    let call = || call_downloads(&client);
     for i in 0..2 {
         let result = call().await.expect("call");
         assert_ne!(result.is_error, Some(true), "call {i}: {result:?}");

@@ -139,20 +139,7 @@ async fn a_partial_refund_keeps_access_and_a_full_one_ends_it() {
     let again = call(&client).await;
     assert_eq!(status(&again), "payment_required");
     // The rule is stated on the plan's payment page.
-    let pay_url = again.structured_content.as_ref().expect("structured")["checkout_url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
-    let page = shop
-        .app
-        .http()
-        .get(&pay_url)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let page = shop.payment_page(&again).await;
     assert!(
         page.contains("A partial refund keeps your access; a full refund"),
         "{page}"
@@ -323,20 +310,7 @@ async fn a_plan_without_past_due_grace_ends_access_when_a_renewal_fails_and_one_
         .await;
     let stopped = call(&client).await;
     assert_eq!(status(&stopped), "payment_required");
-    let pay_url = stopped.structured_content.as_ref().expect("structured")["checkout_url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
-    let page = shop
-        .app
-        .http()
-        .get(&pay_url)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let page = shop.payment_page(&stopped).await;
     assert!(
         page.contains("If a renewal payment fails, access stops until it is paid."),
         "{page}"

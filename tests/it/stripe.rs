@@ -117,6 +117,22 @@ pub(crate) fn only_session(stripe: &FakeStripe) -> Value {
 }
 
 impl Shop {
+    /// The payment page a "payment required" answer links to, as a browser gets it.
+    pub(crate) async fn payment_page(&self, asked: &CallToolResult) -> String {
+        let pay_url = asked.structured_content.as_ref().expect("structured")["checkout_url"]
+            .as_str()
+            .expect("url");
+        self.app
+            .http()
+            .get(pay_url)
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html")
+    }
+
     pub(crate) async fn client(&self) -> McpClient {
         self.app
             .mcp_client_with_token("demo", Era::Stateless, &self.token)
@@ -218,20 +234,7 @@ async fn a_one_time_purchase_through_stripe_checkout_unlocks_its_calls() {
         .expect("html");
     assert!(cancelled.contains("Nothing was charged"), "{cancelled}");
     // The payment page leads to Stripe's checkout.
-    let pay_url = first.structured_content.as_ref().expect("structured")["checkout_url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
-    let page = shop
-        .app
-        .http()
-        .get(&pay_url)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let page = shop.payment_page(&first).await;
     assert!(
         page.contains(session["url"].as_str().expect("url")),
         "{page}"
