@@ -75,9 +75,7 @@ async fn a_paused_subscription_resumed_gets_access_back_and_past_due_has_three_d
     let client = shop.client().await;
     call(&client).await;
     let session = id(&only_session(&shop.app.stripe));
-    let paid = shop.pay_and_notify(&session).await;
-    let subscription = paid["subscription"].as_str().expect("sub").to_owned();
-    assert_eq!(status(&call(&client).await), "ok");
+    let subscription = shop.subscribe(&client).await;
     let now = shop.app.clock_now();
     let stripe = &shop.app.stripe;
 
@@ -296,10 +294,7 @@ async fn a_plan_without_past_due_grace_ends_access_when_a_renewal_fails_and_one_
 
     let client = shop.client().await;
     call(&client).await;
-    let session = id(&only_session(&shop.app.stripe));
-    let paid = shop.pay_and_notify(&session).await;
-    let subscription = paid["subscription"].as_str().expect("sub").to_owned();
-    assert_eq!(status(&call(&client).await), "ok");
+    let subscription = shop.subscribe(&client).await;
     let now = shop.app.clock_now();
     let stripe = &shop.app.stripe;
 

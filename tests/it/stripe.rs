@@ -117,6 +117,21 @@ pub(crate) fn only_session(stripe: &FakeStripe) -> Value {
 }
 
 impl Shop {
+    /// Pays the one open checkout (a subscription) with its webhook, then checks that the
+    /// user's call works; answers the subscription's id.
+    pub(crate) async fn subscribe(&self, client: &McpClient) -> String {
+        let session = only_session(&self.app.stripe);
+        let paid = self
+            .pay_and_notify(session["id"].as_str().expect("id"))
+            .await;
+        let subscription = paid["subscription"]
+            .as_str()
+            .expect("subscription")
+            .to_owned();
+        assert_eq!(status(&call(client).await), "ok");
+        subscription
+    }
+
     /// The payment page a "payment required" answer links to, as a browser gets it.
     pub(crate) async fn payment_page(&self, asked: &CallToolResult) -> String {
         let pay_url = asked.structured_content.as_ref().expect("structured")["checkout_url"]
@@ -728,15 +743,7 @@ async fn a_tenant_with_live_stripe_subscriptions_is_not_deleted_until_they_end()
     let owner = shop.app.first_operator().await;
     let client = shop.client().await;
     assert_eq!(status(&call(&client).await), "payment_required");
-    let session = only_session(&shop.app.stripe);
-    let paid = shop
-        .pay_and_notify(session["id"].as_str().expect("id"))
-        .await;
-    let subscription_id = paid["subscription"]
-        .as_str()
-        .expect("subscription")
-        .to_owned();
-    assert_eq!(status(&call(&client).await), "ok");
+    let subscription_id = shop.subscribe(&client).await;
 
     // Deleting now would leave the customer charging at Stripe: refused, nothing changes.
     let confirm = || Some(json!({"confirm": "demo"}));
@@ -785,15 +792,7 @@ async fn deleting_a_tenant_can_cancel_its_live_stripe_subscriptions_first() {
     let owner = shop.app.first_operator().await;
     let client = shop.client().await;
     assert_eq!(status(&call(&client).await), "payment_required");
-    let session = only_session(&shop.app.stripe);
-    let paid = shop
-        .pay_and_notify(session["id"].as_str().expect("id"))
-        .await;
-    let subscription_id = paid["subscription"]
-        .as_str()
-        .expect("subscription")
-        .to_owned();
-    assert_eq!(status(&call(&client).await), "ok");
+    let subscription_id = shop.subscribe(&client).await;
     let cancel = || Some(json!({"confirm": "demo", "cancel_subscriptions": true}));
     let tenant_id = shop
         .app
