@@ -16,6 +16,7 @@ mod m20261201_83_hardening_audit_append_only;
 mod m20261201_90_softdelete_tenant_deleted_at;
 mod m20261202_10_reconciliation;
 mod m20261202_30_offer_past_due_grace;
+mod m20261203_10_usage_calls;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_60_meter_failed_at::Migration),
             Box::new(m20261202_10_reconciliation::Migration),
             Box::new(m20261202_30_offer_past_due_grace::Migration),
+            Box::new(m20261203_10_usage_calls::Migration),
         ]
     }
 }

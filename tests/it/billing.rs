@@ -721,13 +721,17 @@ async fn calls_on_a_subscription_are_recorded_once_each_and_stop_when_it_is_revo
     assert_eq!(
         count(
             &app,
-            "select count(*) from usage where kind = 'paid' and status = 'committed'"
+            "select coalesce(sum(calls), 0) from usage where kind = 'paid' and status = 'committed'"
         )
         .await,
         3
     );
     assert_eq!(
-        count(&app, "select count(*) from usage where status = 'reserved'").await,
+        count(
+            &app,
+            "select coalesce(sum(calls), 0) from usage where status = 'reserved'"
+        )
+        .await,
         0
     );
     // The subscription ends (a refund, say): the very same call asks for payment again.
@@ -757,6 +761,49 @@ async fn calls_on_a_subscription_are_recorded_once_each_and_stop_when_it_is_revo
         "{result:?}"
     );
     client.cancel().await.expect("closes");
+}
+
+/// Two hundred calls at once of a user whose free quota is used up, on a subscription: the
+/// operator's customer page counts every one of them, once, on the tool.
+#[tokio::test]
+async fn many_concurrent_calls_on_a_subscription_each_show_once_in_the_customer_usage() {
+    let app = TestApp::spawn().await;
+    let mut offer = sandbox_offer(tollgate::billing::OfferKind::Subscription);
+    offer.spend_cap = None;
+    offer.free_quota = Some(2);
+    price_with(&app, offer, &["wporg_plugin_downloads"]).await;
+    let client = signed_in(&app).await;
+    let call = || call_downloads(&client);
+    for i in 0..2 {
+        let free = call().await.expect("call");
+        assert_ne!(free.is_error, Some(true), "free call {i}: {free:?}");
+    }
+    let asked = call().await.expect("call");
+    pay_in_sandbox(&app, &asked).await;
+    let results = futures::future::join_all((0..200).map(|_| call())).await;
+    for result in results {
+        let result = result.expect("tools/call answers");
+        assert_ne!(result.is_error, Some(true), "{result:?}");
+    }
+    client.cancel().await.expect("closes");
+    // The records of use are written behind the answers; a stop writes them, as this does.
+    app.state.billing.flush_usage().await;
+
+    let owner = app.first_operator().await;
+    let customers = owner.get("/api/v1/tenants/demo/customers").await.body;
+    assert_eq!(customers[0]["calls_this_month"], 200, "{customers}");
+    let id = customers[0]["id"].as_str().expect("id");
+    let customer = owner
+        .get(&format!("/api/v1/tenants/demo/customers/{id}"))
+        .await
+        .body;
+    let usage = customer["usage"].as_array().expect("usage");
+    assert_eq!(usage.len(), 1, "{customer}");
+    assert_eq!(usage[0]["tool"], "wporg_plugin_downloads");
+    assert_eq!(
+        usage[0]["calls"], 202,
+        "the two free calls and the 200 paid ones"
+    );
 }
 
 #[tokio::test]

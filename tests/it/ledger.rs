@@ -641,7 +641,7 @@ async fn the_ledger_under_faults_matches_stripe() {
     let sent = outbox.get("sent").copied().unwrap_or_default();
     let tollgate_meter: BTreeMap<String, i64> = rows(
         db,
-        "select c.provider_customer_id, count(*) from usage u join customer c \
+        "select c.provider_customer_id, sum(u.calls) from usage u join customer c \
          on c.tenant_id = u.tenant_id and c.end_user_id = u.end_user_id and c.provider = 'stripe' \
          where u.kind = 'metered' and u.status = 'committed' group by c.provider_customer_id",
     )
@@ -677,7 +677,7 @@ async fn the_ledger_under_faults_matches_stripe() {
     let one_time_used = number(
         db,
         &format!(
-            "select count(*) from usage where kind = 'paid' and status <> 'released' \
+            "select coalesce(sum(calls), 0) from usage where kind = 'paid' and status <> 'released' \
              and tool_name = '{ONE_TIME_TOOL}'"
         ),
     )

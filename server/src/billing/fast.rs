@@ -2,19 +2,24 @@
 //! subscription within its period, or a purchase without a call count) of an offer that is
 //! not metered, once the user's free quota is used up, needs no reservation. Nothing is taken
 //! from anything, so there is nothing to decide under the per-user lock: the entitlement is
-//! read (no transaction, no lock), the tool runs, and a success writes its usage row, already
-//! committed: one read and one write per call instead of two write transactions behind a lock.
-//! Every other call (free quota, counted calls, metered plans, no entitlement) goes through
-//! `reserve` / `commit` / `release`, exact as before.
+//! read (no transaction, no lock), the tool runs, and a success is counted as a use of the
+//! entitlement. Every other call (free quota, counted calls, metered plans, no entitlement)
+//! goes through `reserve` / `commit` / `release`, exact as before, one usage row per call (it
+//! carries the reservation, the meter identifier).
 //!
-//! The usage rows of the fast lane are written behind the answer, by one task per process
-//! ([`UsageWriter`]), in groups: the rows of the calls that finish while a group is being
-//! written go together in the next statement and transaction, so a burst costs one commit (one
-//! disk flush on SQLite) per group, and no call waits for one. The writer starts on a row as
-//! soon as one is queued; what a crash can lose is the group being written and the rows queued
-//! behind it (a few milliseconds of calls). Those rows are records of use on entitlements that
-//! count nothing, never money: the call was allowed by the entitlement, not paid per call. A
-//! stop writes what is queued first ([`BillingService::flush_usage`], from `App::serve`).
+//! The fast lane's records of use are counts, not one row per call: a success adds one to a
+//! counter in memory per (tenant, user, offer, entitlement, month, tool), and one task per
+//! process ([`UsageWriter`]) writes the counters as usage rows whose `calls` says how many
+//! calls each records, then starts again from zero. The task is woken by the first call
+//! counted and writes at most every `GROUP_EVERY` (100 ms): under load, a user's calls of a
+//! tool cost one row and one commit per interval instead of one row each (a row per call was
+//! the difference between free and paid calls, issue 11); after a pause, the first call is
+//! written at once. Every reader of usage sums `calls`. A group that could not be written is
+//! put back and tried again a second later (a deleted tenant's is dropped). What a crash can
+//! lose is the interval not written yet (at most `GROUP_EVERY` of calls, more only while the
+//! database refuses writes): records of use on entitlements that count nothing, never money —
+//! the call was allowed by the entitlement, not paid per call. A stop writes what is counted
+//! first ([`BillingService::flush_usage`], from `App::serve`).
 //!
 //! What the fast lane reads is remembered by each process for a few seconds ([`Entitled`]): a
 //! user's entitlement that counts nothing, per (tenant, user, offer), once the free quota of
@@ -31,85 +36,225 @@
 use super::{BillingError, BillingService, Gate, OfferKind, PaymentRequired, Reservation, store};
 use crate::oauth::EndUser;
 use crate::tenant::{Tenant, TenantId};
-use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
+use chrono::{DateTime, Datelike, Utc};
+use sea_orm::{DatabaseConnection, DbErr, SqlErr};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::time::Duration;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 /// The most rows written in one statement.
-const GROUP_MAX: usize = 256;
+const ROWS_PER_STATEMENT: usize = 256;
+/// Under load, a group is written at most this often: the calls of the interval become one row
+/// per (user, entitlement, tool, month).
+const GROUP_EVERY: Duration = Duration::from_millis(100);
+/// After a failed write, the next try waits this long (the database is down or busy).
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// What the writer is asked to do.
-enum Job {
-    /// Write this row.
-    Row(store::UsedCall),
-    /// Say when every row queued before this is written.
-    Flush(oneshot::Sender<()>),
+/// Whose calls a row counts: all of a row but its tool and number.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Holder {
+    tenant: TenantId,
+    user: Uuid,
+    offer: Uuid,
+    entitlement: Uuid,
+    period: Arc<str>,
 }
 
-/// Writes the fast lane's usage rows in groups (see the module comment).
-pub(super) struct UsageWriter {
+/// The calls of one holder and tool not written yet.
+#[derive(Clone, Copy, Debug)]
+struct Counted {
+    calls: u32,
+    /// The first of them: the row's time.
+    first_at: DateTime<Utc>,
+}
+
+/// The calls not written yet, by holder, then tool (looked up by `&str`: no allocation for a
+/// tool already counted).
+type Pending = HashMap<Holder, HashMap<String, Counted>>;
+
+/// What the writer task and the service share.
+struct Shared {
     db: DatabaseConnection,
-    /// Started on first use, inside the runtime.
-    queue: OnceLock<mpsc::UnboundedSender<Job>>,
+    pending: Mutex<Pending>,
+    /// Held from taking the pending calls until they are written (or put back): a flush that
+    /// takes it has every call counted before it written.
+    writing: tokio::sync::Mutex<()>,
+}
+
+/// Writes the fast lane's records of use, counted, in groups (see the module comment).
+pub(super) struct UsageWriter {
+    shared: Arc<Shared>,
+    /// Rung when the first call of a group is counted, and when the writer is dropped.
+    wake: Arc<Notify>,
+    /// The task is started on first use, inside the runtime.
+    started: OnceLock<()>,
 }
 
 impl UsageWriter {
     pub(super) fn new(db: DatabaseConnection) -> Self {
         Self {
-            db,
-            queue: OnceLock::new(),
+            shared: Arc::new(Shared {
+                db,
+                pending: Mutex::default(),
+                writing: tokio::sync::Mutex::default(),
+            }),
+            wake: Arc::new(Notify::new()),
+            started: OnceLock::new(),
         }
     }
 
-    fn queue(&self) -> &mpsc::UnboundedSender<Job> {
-        self.queue.get_or_init(|| {
-            let (sender, receiver) = mpsc::unbounded_channel();
-            tokio::spawn(write_groups(self.db.clone(), receiver));
-            sender
-        })
-    }
-
-    /// Queues `row`; the writer takes it with the others queued now.
-    async fn write(&self, row: store::UsedCall) -> Result<(), BillingError> {
-        if let Err(refused) = self.queue().send(Job::Row(row)) {
-            // The writer is gone (the runtime is stopping): write this one here.
-            if let Job::Row(row) = refused.0 {
-                store::insert_used_calls(&self.db, std::slice::from_ref(&row)).await?;
+    /// Counts one finished call of `holder` on `tool`; the writer writes it with its group.
+    fn count(&self, holder: Holder, tool: &str, at: DateTime<Utc>) {
+        self.started.get_or_init(|| {
+            tokio::spawn(write_groups(
+                Arc::downgrade(&self.shared),
+                Arc::clone(&self.wake),
+            ));
+        });
+        let first = {
+            let mut pending = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let first = pending.is_empty();
+            let tools = pending.entry(holder).or_default();
+            match tools.get_mut(tool) {
+                Some(counted) => counted.calls += 1,
+                None => {
+                    tools.insert(
+                        tool.to_owned(),
+                        Counted {
+                            calls: 1,
+                            first_at: at,
+                        },
+                    );
+                }
             }
+            first
+        };
+        // Later calls find the writer already woken: the pending calls are taken all at once.
+        if first {
+            self.wake.notify_one();
         }
-        Ok(())
     }
 
-    /// Returns once every row queued before the call is written (or its write failed).
+    /// Returns once every call counted before is written (or its write failed, in which case
+    /// they stay for the writer's next try).
     async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.queue().send(Job::Flush(done)).is_ok() {
-            let _ = wait.await;
+        if let Err(error) = self.shared.write_pending().await {
+            tracing::error!(%error, "could not record calls on unlimited entitlements; kept for the next try");
+            // What was put back is a group that no new call will announce.
+            self.wake.notify_one();
         }
     }
 }
 
-/// The writer's loop: takes whatever is queued (up to `GROUP_MAX` jobs), writes the rows in one
-/// statement, then answers the flushes among them; ends when the service is dropped.
-async fn write_groups(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Job>) {
-    let mut group = Vec::with_capacity(GROUP_MAX);
-    while queue.recv_many(&mut group, GROUP_MAX).await > 0 {
-        let mut rows = Vec::with_capacity(group.len());
-        let mut flushes = Vec::new();
-        for job in group.drain(..) {
-            match job {
-                Job::Row(row) => rows.push(row),
-                Job::Flush(done) => flushes.push(done),
+impl Drop for UsageWriter {
+    fn drop(&mut self) {
+        // The task finds the shared state gone and ends.
+        self.wake.notify_one();
+    }
+}
+
+impl Shared {
+    /// Writes the calls counted so far, one transaction per tenant; those that could not be
+    /// written are put back (a deleted tenant's are dropped).
+    async fn write_pending(&self) -> Result<(), DbErr> {
+        let _writing = self.writing.lock().await;
+        let taken =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut per_tenant: HashMap<TenantId, Vec<store::UsedCalls>> = HashMap::new();
+        for (holder, tools) in taken {
+            let rows = per_tenant.entry(holder.tenant).or_default();
+            for (tool, counted) in tools {
+                rows.push(store::UsedCalls {
+                    user: holder.user,
+                    offer: holder.offer,
+                    entitlement: holder.entitlement,
+                    period: Arc::clone(&holder.period),
+                    tool,
+                    calls: counted.calls,
+                    at: counted.first_at,
+                });
             }
         }
-        if let Err(error) = store::insert_used_calls(&db, &rows).await {
-            tracing::error!(%error, rows = rows.len(), "could not record calls on unlimited entitlements");
+        let mut first_error = None;
+        for (tenant, rows) in per_tenant {
+            match self.save(tenant, &rows).await {
+                Ok(()) => {}
+                Err(error)
+                    if matches!(
+                        error.sql_err(),
+                        Some(SqlErr::ForeignKeyConstraintViolation(_))
+                    ) =>
+                {
+                    tracing::info!(tenant.id = %tenant, "records of use of a deleted tenant dropped");
+                }
+                Err(error) => {
+                    self.put_back(tenant, rows);
+                    first_error.get_or_insert(error);
+                }
+            }
         }
-        for done in flushes {
-            let _ = done.send(());
+        first_error.map_or(Ok(()), Err)
+    }
+
+    async fn save(&self, tenant: TenantId, rows: &[store::UsedCalls]) -> Result<(), DbErr> {
+        let txn = crate::db::begin_write(&self.db).await?;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            store::insert_used_calls(&txn, tenant, chunk).await?;
+        }
+        txn.commit().await
+    }
+
+    /// Counts again the calls of rows that could not be written. A write that failed after
+    /// its commit (a connection lost at that moment) would count them twice; they are records
+    /// of use on entitlements that count nothing, and dropping every failed group would lose
+    /// far more of them.
+    fn put_back(&self, tenant: TenantId, rows: Vec<store::UsedCalls>) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        for row in rows {
+            let holder = Holder {
+                tenant,
+                user: row.user,
+                offer: row.offer,
+                entitlement: row.entitlement,
+                period: row.period,
+            };
+            let counted = pending
+                .entry(holder)
+                .or_default()
+                .entry(row.tool)
+                .or_insert(Counted {
+                    calls: 0,
+                    first_at: row.at,
+                });
+            counted.calls += row.calls;
+            counted.first_at = counted.first_at.min(row.at);
+        }
+    }
+}
+
+/// The writer's loop: woken by the first call of a group, lets the group gather until
+/// `GROUP_EVERY` after the last write, then writes it; ends when the service is dropped.
+async fn write_groups(shared: Weak<Shared>, wake: Arc<Notify>) {
+    let mut next = tokio::time::Instant::now();
+    loop {
+        wake.notified().await;
+        tokio::time::sleep_until(next).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        next = tokio::time::Instant::now() + GROUP_EVERY;
+        if let Err(error) = shared.write_pending().await {
+            tracing::error!(%error, "could not record calls on unlimited entitlements; kept for the next try");
+            next = tokio::time::Instant::now() + RETRY_AFTER;
+            // What was put back is a group that no new call will announce.
+            wake.notify_one();
         }
     }
 }
@@ -122,8 +267,10 @@ const ENTITLED_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 struct Known {
     entitlement: Uuid,
     period_end: Option<DateTime<Utc>>,
-    /// The month whose free quota was found used up.
-    period: String,
+    /// The month whose free quota was found used up (year, month), and as stored (`YYYY-MM`):
+    /// a call compares the numbers and shares the text.
+    month: (i32, u32),
+    period: Arc<str>,
     /// The offer as it was then: another kind or free quota is a new question.
     kind: OfferKind,
     free_quota: Option<i32>,
@@ -151,15 +298,13 @@ impl Default for Entitled {
     }
 }
 
-/// A call admitted on an entitlement that counts nothing; its usage row is written when it
-/// succeeds.
+/// A call admitted on an entitlement that counts nothing; it is counted when it succeeds.
 #[derive(Clone, Debug)]
 pub struct EntitledUse {
-    pub(super) entitlement: Uuid,
-    pub(super) user: Uuid,
-    pub(super) offer: Uuid,
-    pub(super) period: String,
-    pub(super) call_id: String,
+    entitlement: Uuid,
+    user: Uuid,
+    offer: Uuid,
+    period: Arc<str>,
 }
 
 /// A paid call that may run.
@@ -252,18 +397,17 @@ impl BillingService {
             (Pass::Reserved(reservation), true) => self.commit(tenant, reservation).await,
             (Pass::Reserved(reservation), false) => self.release(reservation).await,
             (Pass::Entitled(entitled), true) => {
-                self.usage_writer
-                    .write(store::UsedCall {
+                self.usage_writer.count(
+                    Holder {
                         tenant: tenant.id,
                         user: entitled.user,
                         offer: entitled.offer,
                         entitlement: entitled.entitlement,
-                        call_id: entitled.call_id.clone(),
-                        tool: tool.to_owned(),
-                        period: entitled.period.clone(),
-                        at: self.clock.now(),
-                    })
-                    .await?;
+                        period: Arc::clone(&entitled.period),
+                    },
+                    tool,
+                    self.clock.now(),
+                );
                 Ok(())
             }
             (Pass::Entitled(_), false) => Ok(()),
@@ -296,10 +440,10 @@ impl BillingService {
             return Ok(None);
         }
         let now = self.clock.now();
-        let period = super::period_of(now);
+        let month = (now.year(), now.month());
         let key = (tenant.id.0, user.id.0, offer.id.0);
         if let Some(known) = self.entitled.known.get(&key)
-            && known.period == period
+            && known.month == month
             && known.kind == offer.kind
             && known.free_quota == offer.free_quota
             && known.period_end.is_none_or(|end| end > now)
@@ -308,10 +452,10 @@ impl BillingService {
                 entitlement: known.entitlement,
                 user: user.id.0,
                 offer: offer.id.0,
-                period,
-                call_id: format!("call_{}", Uuid::new_v4().simple()),
+                period: Arc::clone(&known.period),
             }));
         }
+        let period = super::period_of(now);
         let changes = self.entitled.changes.load(Ordering::SeqCst);
         // Free calls come first, and counting them is a decision: left to `reserve`.
         if let Some(quota) = offer.free_quota
@@ -338,12 +482,14 @@ impl BillingService {
         if entitlement.calls_remaining.is_some() {
             return Ok(None);
         }
+        let period: Arc<str> = period.into();
         self.entitled.known.insert(
             key,
             Arc::new(Known {
                 entitlement: entitlement.id,
                 period_end: entitlement.period_end,
-                period: period.clone(),
+                month,
+                period: Arc::clone(&period),
                 kind: offer.kind,
                 free_quota: offer.free_quota,
             }),
@@ -357,7 +503,6 @@ impl BillingService {
             user: user.id.0,
             offer: offer.id.0,
             period,
-            call_id: format!("call_{}", Uuid::new_v4().simple()),
         }))
     }
 }

@@ -248,15 +248,19 @@ pub async fn count_usage(
     period: &str,
     kind: UsageKind,
 ) -> Result<i64, DbErr> {
-    let n = usage::Entity::find()
+    // A row may count several calls (the fast lane's groups): their sum is the count.
+    let calls: Option<Option<i64>> = usage::Entity::find()
+        .select_only()
+        .column_as(usage::Column::Calls.sum(), "calls")
         .filter(usage::Column::TenantId.eq(tenant.0))
         .filter(usage::Column::EndUserId.eq(user))
         .filter(usage::Column::OfferId.eq(offer))
         .filter(usage::Column::Period.eq(period))
         .filter(usage::Column::Kind.eq(kind.as_str()))
-        .count(db)
+        .into_tuple()
+        .one(db)
         .await?;
-    Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    Ok(calls.flatten().unwrap_or(0))
 }
 
 #[expect(clippy::too_many_arguments, reason = "one row, one call")]
@@ -284,6 +288,7 @@ pub async fn insert_usage(
         kind: Set(kind.as_str().to_owned()),
         status: Set(UsageStatus::Reserved.as_str().to_owned()),
         period: Set(period.to_owned()),
+        calls: Set(1),
         created_at: Set(now),
     }
     .insert(db)
@@ -670,38 +675,43 @@ pub async fn insert_provider_audit(
     Ok(())
 }
 
-/// A finished paid call that needed no reservation (`fast.rs`: an entitlement that counts
-/// nothing), to record.
+/// Finished paid calls that needed no reservation (`fast.rs`: an entitlement that counts
+/// nothing) of one user on one tool in one month, counted: one row records them.
 #[derive(Clone, Debug)]
-pub struct UsedCall {
-    pub tenant: TenantId,
+pub struct UsedCalls {
     pub user: Uuid,
     pub offer: Uuid,
     pub entitlement: Uuid,
-    pub call_id: String,
+    pub period: std::sync::Arc<str>,
     pub tool: String,
-    pub period: String,
+    pub calls: u32,
+    /// The first of them.
     pub at: DateTime<Utc>,
 }
 
-/// Records finished paid calls that needed no reservation, each under its own tenant: their
-/// usage rows, committed at once, in one statement.
-pub async fn insert_used_calls(db: &impl ConnectionTrait, calls: &[UsedCall]) -> Result<(), DbErr> {
-    if calls.is_empty() {
+/// Records counted paid calls of `tenant` that needed no reservation: one committed usage row
+/// per element, with its number of calls and a call id of its own, in one statement.
+pub async fn insert_used_calls(
+    db: &impl ConnectionTrait,
+    tenant: TenantId,
+    rows: &[UsedCalls],
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
         return Ok(());
     }
-    usage::Entity::insert_many(calls.iter().map(|call| usage::ActiveModel {
+    usage::Entity::insert_many(rows.iter().map(|row| usage::ActiveModel {
         id: Set(Uuid::new_v4()),
-        tenant_id: Set(call.tenant.0),
-        end_user_id: Set(call.user),
-        offer_id: Set(call.offer),
-        tool_name: Set(call.tool.clone()),
-        call_id: Set(call.call_id.clone()),
-        entitlement_id: Set(Some(call.entitlement)),
+        tenant_id: Set(tenant.0),
+        end_user_id: Set(row.user),
+        offer_id: Set(row.offer),
+        tool_name: Set(row.tool.clone()),
+        call_id: Set(format!("calls_{}", Uuid::new_v4().simple())),
+        entitlement_id: Set(Some(row.entitlement)),
         kind: Set(UsageKind::Paid.as_str().into()),
         status: Set(UsageStatus::Committed.as_str().into()),
-        period: Set(call.period.clone()),
-        created_at: Set(call.at),
+        period: Set(row.period.to_string()),
+        calls: Set(i32::try_from(row.calls).unwrap_or(i32::MAX)),
+        created_at: Set(row.at),
     }))
     .exec_without_returning(db)
     .await?;

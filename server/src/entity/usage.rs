@@ -1,4 +1,6 @@
-//! The `usage` table: one row per counted tool call; the call id is unique.
+//! The `usage` table: one row per counted tool call (reserved, metered, free quota), or one row
+//! per group of calls on an entitlement that counts nothing (`billing/fast.rs`), with their
+//! number in `calls`; the call id is unique.
 
 use sea_orm::entity::prelude::*;
 
@@ -20,6 +22,8 @@ pub struct Model {
     pub status: String,
     /// `YYYY-MM`.
     pub period: String,
+    /// The calls this row records: 1, but for the fast lane's groups.
+    pub calls: i32,
     pub created_at: DateTimeUtc,
 }
 

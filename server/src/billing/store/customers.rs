@@ -69,7 +69,7 @@ pub async fn list_entitlements(
 }
 
 /// Billed calls (paid or metered, committed) in `period`, per end user (of one user, or of
-/// all).
+/// all). A row may count several calls (the fast lane's groups): their sum is the count.
 pub async fn count_billed_usage_per_user(
     db: &impl ConnectionTrait,
     tenant: TenantId,
@@ -79,7 +79,7 @@ pub async fn count_billed_usage_per_user(
     let mut query = usage::Entity::find()
         .select_only()
         .column(usage::Column::EndUserId)
-        .column_as(usage::Column::Id.count(), "calls")
+        .column_as(usage::Column::Calls.sum(), "calls")
         .filter(usage::Column::TenantId.eq(tenant.0))
         .filter(usage::Column::Period.eq(period))
         .filter(usage::Column::Kind.is_in([UsageKind::Paid.as_str(), UsageKind::Metered.as_str()]))
@@ -113,7 +113,7 @@ pub async fn list_purchases_of(
 }
 
 /// An end user's committed calls (free quota included) per (tool, period), newest period
-/// first.
+/// first; summed, like `count_billed_usage_per_user`.
 pub async fn usage_per_tool(
     db: &impl ConnectionTrait,
     tenant: TenantId,
@@ -123,7 +123,7 @@ pub async fn usage_per_tool(
         .select_only()
         .column(usage::Column::ToolName)
         .column(usage::Column::Period)
-        .column_as(usage::Column::Id.count(), "calls")
+        .column_as(usage::Column::Calls.sum(), "calls")
         .filter(usage::Column::TenantId.eq(tenant.0))
         .filter(usage::Column::EndUserId.eq(user))
         .filter(usage::Column::Status.eq(UsageStatus::Committed.as_str()))
