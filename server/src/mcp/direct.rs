@@ -1,7 +1,7 @@
 //! Answers a plain `tools/call` of a WordPress.org tool without rmcp: the call every request
 //! of which reaches the upstream (a search per user query), where rmcp's per-request work
 //! (parsing the message again, a task and channels per request, validating the headers by
-//! serialising the message once more) costs more than the call itself.
+//! serialising the message once more) weighs as much as the rest (docs/benchmarks.md).
 //!
 //! The direct path answers only a request whose shape rmcp accepted before under the same
 //! snapshot of the tenant (`Replays::direct_allowed`): the shape is everything rmcp reads of a
