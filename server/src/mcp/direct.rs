@@ -86,7 +86,11 @@ pub async fn answer(
         return Some(internal_error(key));
     };
     state.metrics.call_path("direct");
-    let body = envelope(key.id(), &result)?;
+    // The tool ran: whatever happens now, the answer is this one (never rmcp's, which would run
+    // it again).
+    let Some(body) = envelope(key.id(), &result) else {
+        return Some(internal_error(key));
+    };
     if succeeded {
         state.mcp.replays.remember_result(key, snapshot, result);
     }
