@@ -202,6 +202,10 @@ pub struct Config {
     /// `TOLLGATE_RECONCILE_SECONDS`: how often each tenant connected to Stripe is reconciled
     /// with it (default 300; `0`: never by itself, only when an operator asks).
     pub reconcile_interval: Option<Duration>,
+    /// `TOLLGATE_DIRECT_CALLS`: answer a plain WordPress.org `tools/call` without rmcp once
+    /// rmcp accepted one of the same shape (`mcp/direct.rs`; default `true`). `false` sends
+    /// every call through rmcp, which tests use to compare the two answers.
+    pub direct_calls: bool,
 }
 
 const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -402,7 +406,19 @@ impl Config {
                 seconds => Some(Duration::from_secs(seconds)),
             };
 
+        let direct_calls = match get("TOLLGATE_DIRECT_CALLS").as_deref().map(str::trim) {
+            None | Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no") => false,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "TOLLGATE_DIRECT_CALLS",
+                    format!("{other:?} is not true or false"),
+                ));
+            }
+        };
+
         Ok(Self {
+            direct_calls,
             trusted_proxies,
             limits,
             purge_interval,

@@ -3,6 +3,13 @@
 use anyhow::Context;
 use tollgate::{App, Config};
 
+/// mimalloc rather than the C library's allocator: a call allocates and frees many small
+/// objects across the runtime's threads (request and answer buffers, JSON values), where glibc's
+/// arenas spent a third of the CPU of an uncached call (locks, consolidation), measured with
+/// `perf` in `scripts/bench`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: tollgate serve
        tollgate keys rotate
 

@@ -3,6 +3,7 @@
 //! (stateless) alike.
 
 mod billing_tools;
+mod direct;
 mod handler;
 mod replay;
 pub(crate) mod routes;

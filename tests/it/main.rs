@@ -11,6 +11,7 @@ mod dashboard_answers;
 mod dashboard_editing;
 mod dashboard_navigation;
 mod dashboard_weight;
+mod direct_calls;
 mod duplicates;
 mod housekeeping;
 mod keys;

@@ -3,10 +3,9 @@
 use super::{McpRequestContext, TOOLS_LIST_TTL_MS};
 use crate::analytics::Outcome;
 use crate::app::AppState;
-use crate::billing::{Admission, Offer, PaymentRequired, offer_of};
+use crate::billing::{Admission, Offer, Pass, PaymentRequired, offer_of};
 use crate::catalog::{CallInput, ContentItem, Pack, ToolAnswer, ToolCall, ToolFailure};
-use crate::tenant::Tenant;
-use crate::tenant::ToolConfig;
+use crate::tenant::{Tenant, TenantSnapshot, ToolConfig};
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
     ElicitRequest, ElicitRequestParams, ErrorCode, Implementation, InputRequest, InputRequests,
@@ -223,106 +222,20 @@ impl ServerHandler for TollgateMcp {
                 }
             }
         };
-        let started = Instant::now();
         let events = super::streams::CallEvents::new(&self.state, &ctx, &context.tenant.tenant);
-        let outcome = tool
-            .operation
-            .run(ToolCall {
+        run_admitted(
+            &self.state,
+            &context.tenant,
+            tool,
+            pass.as_ref(),
+            ToolCall {
                 api: self.state.wordpress.as_ref(),
                 args: &arguments,
                 events: &events,
                 input: &input,
-            })
-            .await;
-        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        if let Some(pass) = &pass {
-            // A call that asks the client for input has not run yet: its use is given back.
-            let ran = matches!(outcome, Ok(ToolAnswer::Data(_) | ToolAnswer::Content(_)));
-            let settled = self
-                .state
-                .billing
-                .settle(tenant, pass, tool.name.as_str(), ran)
-                .await;
-            if let Err(error) = settled {
-                tracing::error!(tenant.slug = %tenant.slug, tool.name = %tool.name, %error, "could not settle a paid call");
-            }
-        }
-        let counted = match (&outcome, &pass) {
-            (Err(_), _) => Outcome::Error,
-            (Ok(_), Some(pass)) if pass.is_billed() => Outcome::Paid,
-            (Ok(_), _) => Outcome::Free,
-        };
-        self.state
-            .analytics
-            .record(tenant.id, tool.name.as_str(), counted);
-        let result = match outcome {
-            Ok(ToolAnswer::Content(items)) => {
-                self.state
-                    .metrics
-                    .tool_call(tenant.slug.as_str(), tool.name.as_str(), "ok");
-                CallToolResult::success(items.into_iter().map(content_block).collect())
-            }
-            Ok(ToolAnswer::InputRequired { requests, state }) => {
-                self.state.metrics.tool_call(
-                    tenant.slug.as_str(),
-                    tool.name.as_str(),
-                    "input_required",
-                );
-                return input_required(requests, state);
-            }
-            Err(ToolFailure::InvalidRequestState) => {
-                self.state.metrics.tool_call(
-                    tenant.slug.as_str(),
-                    tool.name.as_str(),
-                    "invalid_request_state",
-                );
-                return Err(ErrorData::invalid_params(
-                    ToolFailure::InvalidRequestState.to_string(),
-                    None,
-                ));
-            }
-            Err(ToolFailure::MissingClientCapability(capability)) => {
-                self.state.metrics.tool_call(
-                    tenant.slug.as_str(),
-                    tool.name.as_str(),
-                    "missing_capability",
-                );
-                return Err(ErrorData::new(
-                    ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
-                    format!("this tool needs the client capability `{capability}`"),
-                    Some(json!({"requiredCapabilities": {capability: {}}})),
-                ));
-            }
-            Ok(ToolAnswer::Data(output)) => {
-                self.state
-                    .metrics
-                    .tool_call(tenant.slug.as_str(), tool.name.as_str(), "ok");
-                tracing::info!(
-                    tenant.slug = %tenant.slug, tool.name = %tool.name, duration_ms,
-                    outcome = "ok", "tool call"
-                );
-                let text = in_tenant_words(&output.text, &context.tenant.tools);
-                let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-                result.structured_content = Some(output.structured);
-                result
-            }
-            Err(failure) => {
-                self.state.metrics.tool_call(
-                    tenant.slug.as_str(),
-                    tool.name.as_str(),
-                    failure.outcome(),
-                );
-                tracing::info!(
-                    tenant.slug = %tenant.slug, tool.name = %tool.name, duration_ms,
-                    outcome = failure.outcome(), error = %failure, "tool call failed"
-                );
-                CallToolResult::error(vec![ContentBlock::text(in_tenant_words(
-                    &failure.to_string(),
-                    &context.tenant.tools,
-                ))])
-            }
-        };
-        Ok(result.into())
+            },
+        )
+        .await
     }
 
     #[expect(
@@ -358,6 +271,108 @@ impl ServerHandler for TollgateMcp {
         // resolves the tool itself.
         None
     }
+}
+
+/// The rest of a tool call once every check passed and a paid tool's pass was given: runs the
+/// tool, settles the pass, counts the call and turns the outcome into the answer. The handler
+/// and the direct path (`direct.rs`) share it, so a call answers alike whichever way it came.
+pub(super) async fn run_admitted(
+    state: &AppState,
+    snapshot: &TenantSnapshot,
+    tool: &ToolConfig,
+    pass: Option<&Pass>,
+    call: ToolCall<'_>,
+) -> Result<CallToolResponse, ErrorData> {
+    let tenant = &snapshot.tenant;
+    let started = Instant::now();
+    let outcome = tool.operation.run(call).await;
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Some(pass) = pass {
+        // A call that asks the client for input has not run yet: its use is given back.
+        let ran = matches!(outcome, Ok(ToolAnswer::Data(_) | ToolAnswer::Content(_)));
+        let settled = state
+            .billing
+            .settle(tenant, pass, tool.name.as_str(), ran)
+            .await;
+        if let Err(error) = settled {
+            tracing::error!(tenant.slug = %tenant.slug, tool.name = %tool.name, %error, "could not settle a paid call");
+        }
+    }
+    let counted = match (&outcome, &pass) {
+        (Err(_), _) => Outcome::Error,
+        (Ok(_), Some(pass)) if pass.is_billed() => Outcome::Paid,
+        (Ok(_), _) => Outcome::Free,
+    };
+    state
+        .analytics
+        .record(tenant.id, tool.name.as_str(), counted);
+    let result = match outcome {
+        Ok(ToolAnswer::Content(items)) => {
+            state
+                .metrics
+                .tool_call(tenant.slug.as_str(), tool.name.as_str(), "ok");
+            CallToolResult::success(items.into_iter().map(content_block).collect())
+        }
+        Ok(ToolAnswer::InputRequired {
+            requests,
+            state: request_state,
+        }) => {
+            state
+                .metrics
+                .tool_call(tenant.slug.as_str(), tool.name.as_str(), "input_required");
+            return input_required(requests, request_state);
+        }
+        Err(ToolFailure::InvalidRequestState) => {
+            state.metrics.tool_call(
+                tenant.slug.as_str(),
+                tool.name.as_str(),
+                "invalid_request_state",
+            );
+            return Err(ErrorData::invalid_params(
+                ToolFailure::InvalidRequestState.to_string(),
+                None,
+            ));
+        }
+        Err(ToolFailure::MissingClientCapability(capability)) => {
+            state.metrics.tool_call(
+                tenant.slug.as_str(),
+                tool.name.as_str(),
+                "missing_capability",
+            );
+            return Err(ErrorData::new(
+                ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                format!("this tool needs the client capability `{capability}`"),
+                Some(json!({"requiredCapabilities": {capability: {}}})),
+            ));
+        }
+        Ok(ToolAnswer::Data(output)) => {
+            state
+                .metrics
+                .tool_call(tenant.slug.as_str(), tool.name.as_str(), "ok");
+            tracing::info!(
+                tenant.slug = %tenant.slug, tool.name = %tool.name, duration_ms,
+                outcome = "ok", "tool call"
+            );
+            let text = in_tenant_words(&output.text, &snapshot.tools);
+            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+            result.structured_content = Some(output.structured);
+            result
+        }
+        Err(failure) => {
+            state
+                .metrics
+                .tool_call(tenant.slug.as_str(), tool.name.as_str(), failure.outcome());
+            tracing::info!(
+                tenant.slug = %tenant.slug, tool.name = %tool.name, duration_ms,
+                outcome = failure.outcome(), error = %failure, "tool call failed"
+            );
+            CallToolResult::error(vec![ContentBlock::text(in_tenant_words(
+                &failure.to_string(),
+                &snapshot.tools,
+            ))])
+        }
+    };
+    Ok(result.into())
 }
 
 impl TollgateMcp {

@@ -20,7 +20,9 @@ use crate::app::AppState;
 use crate::oauth::Caller;
 use crate::tenant::TenantSnapshot;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -46,6 +48,14 @@ struct Replay {
 #[derive(Clone)]
 pub struct Replays {
     answers: moka::sync::Cache<String, Arc<Replay>>,
+    /// The keys missed lately (their hashes), so that only a request asked at least twice has
+    /// its answer kept: calls that are never repeated (a search per user query) would
+    /// otherwise fill the cache and push out the answers worth keeping.
+    missed: Arc<Doorkeeper>,
+    /// The shapes of requests rmcp accepted (`ReplayKey::shape`) with the snapshot they were
+    /// accepted under (held weakly, like a replay's): the direct path (`direct.rs`) answers
+    /// only those.
+    shapes: moka::sync::Cache<String, Weak<TenantSnapshot>>,
 }
 
 impl Default for Replays {
@@ -58,7 +68,44 @@ impl Default for Replays {
                 })
                 .time_to_live(REPLAY_FOR)
                 .build(),
+            missed: Arc::new(Doorkeeper::new()),
+            shapes: moka::sync::Cache::builder()
+                .max_capacity(SHAPES_KEPT)
+                .time_to_idle(SHAPE_IDLE)
+                .build(),
         }
+    }
+}
+
+/// How many request shapes are kept for the direct path.
+const SHAPES_KEPT: u64 = 10_000;
+/// How long a shape nobody uses is kept.
+const SHAPE_IDLE: Duration = Duration::from_secs(600);
+/// The slots of the doorkeeper (a power of two): a few seconds of distinct misses at the rates
+/// one process serves.
+const DOORKEEPER_SLOTS: usize = 1 << 16;
+
+/// A fixed table of key hashes, one per slot: "was this key missed a moment ago?". A newer
+/// key in the same slot pushes the older one out, which only costs that key one more miss.
+struct Doorkeeper {
+    slots: Box<[AtomicU64]>,
+    hasher: std::hash::RandomState,
+}
+
+impl Doorkeeper {
+    fn new() -> Self {
+        Self {
+            slots: (0..DOORKEEPER_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+
+    /// Whether `key` was missed before (since its slot last changed hands); if not, it is now.
+    fn seen_before(&self, key: &str) -> bool {
+        let hash = self.hasher.hash_one(key) | 1;
+        // The low bits pick the slot, all of them identify the key (0 marks an empty slot).
+        let slot = &self.slots[(hash as usize) & (DOORKEEPER_SLOTS - 1)];
+        slot.swap(hash, Ordering::Relaxed) == hash
     }
 }
 
@@ -86,11 +133,68 @@ struct Answer {
     result: serde_json::Map<String, Value>,
 }
 
-/// A request that may be replayed: its key and its id.
+/// A request that may be replayed: its key and its id, and what the direct path needs.
 pub struct ReplayKey {
     key: String,
+    /// How much of `key` is the request's shape: everything but the arguments.
+    shape_len: usize,
     id: Value,
     tool: String,
+    /// The arguments, taken out of the request (`None`: absent).
+    arguments: Option<Map<String, Value>>,
+    /// Whether the direct path may answer it: the arguments are absent or an object (rmcp
+    /// refuses anything else), and no `Mcp-Param-*` header repeats one of them (rmcp checks
+    /// those against the arguments, so a shape says nothing of them).
+    direct: bool,
+    /// Whether the answer is in the 2026-07-28 form: the protocol version rmcp reads (the
+    /// request's `_meta`, else the `MCP-Protocol-Version` header) is that one or later.
+    modern: bool,
+}
+
+impl ReplayKey {
+    /// The request without its arguments and id: rmcp accepted the next request of the same
+    /// shape when it accepted one (what it checks of a `tools/call` is all in the shape).
+    fn shape(&self) -> &str {
+        &self.key[..self.shape_len]
+    }
+
+    /// The request's id.
+    pub fn id(&self) -> &Value {
+        &self.id
+    }
+
+    /// The tool called, by the name the tenant serves it under.
+    pub fn tool(&self) -> &str {
+        &self.tool
+    }
+
+    /// Whether the answer is in the 2026-07-28 form (`resultType`).
+    pub fn modern(&self) -> bool {
+        self.modern
+    }
+
+    /// The arguments, taken out (empty when absent, as the handler takes them).
+    pub fn take_arguments(&mut self) -> Map<String, Value> {
+        self.arguments.take().unwrap_or_default()
+    }
+}
+
+/// The protocol version from which answers carry `resultType` (rmcp's rule: ISO dates compare
+/// as text).
+const MODERN: &str = "2026-07-28";
+/// Where a 2026-07-28 request carries its protocol version.
+const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+
+/// A JSON-RPC answer with `id` and the serialised `result`, as rmcp writes one.
+pub fn envelope(id: &Value, result: &[u8]) -> Option<Vec<u8>> {
+    let id = serde_json::to_string(id).ok()?;
+    let mut body = Vec::with_capacity(result.len() + id.len() + 40);
+    body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    body.extend_from_slice(id.as_bytes());
+    body.extend_from_slice(br#","result":"#);
+    body.extend_from_slice(result);
+    body.push(b'}');
+    Some(body)
 }
 
 impl Replays {
@@ -131,6 +235,34 @@ impl Replays {
         if call.params.get("name").and_then(Value::as_str) != Some(tool) {
             return None;
         }
+        let mut direct = !headers
+            .iter()
+            .any(|(name, _)| name.starts_with("mcp-param-"));
+        let arguments = match call.params.as_object_mut() {
+            None => None,
+            Some(params) => match params.remove("arguments") {
+                None => None,
+                Some(Value::Object(arguments)) => Some(arguments),
+                Some(other) => {
+                    // Not an object: rmcp refuses it (or reads it its way), the direct path
+                    // never answers it, and it stays in the key as sent.
+                    params.insert("arguments".to_owned(), other);
+                    direct = false;
+                    None
+                }
+            },
+        };
+        let version = call
+            .params
+            .get("_meta")
+            .and_then(|meta| meta.get(META_VERSION))
+            .and_then(Value::as_str)
+            .or_else(|| {
+                headers
+                    .iter()
+                    .find(|(name, _)| *name == "mcp-protocol-version")
+                    .map(|(_, value)| *value)
+            });
         let mut key = format!(
             "{}|{:p}|{}|",
             snapshot.tenant.id.0,
@@ -145,15 +277,58 @@ impl Replays {
         }
         key.push('|');
         key.push_str(&call.params.to_string());
+        // Whether there are arguments is part of the shape; what they are is not.
+        key.push_str(if arguments.is_some() { "|{" } else { "|-" });
+        let shape_len = key.len();
+        if let Some(arguments) = &arguments {
+            key.push('|');
+            key.push_str(&serde_json::to_string(arguments).ok()?);
+        }
         Some(ReplayKey {
             key,
+            shape_len,
             id: call.id,
             tool: tool.to_owned(),
+            arguments,
+            direct,
+            modern: version.is_some_and(|v| v >= MODERN),
         })
     }
 
-    /// Remembers rmcp's answer `body` to the request of `key`, if it is a successful tool
-    /// result.
+    /// Whether rmcp accepted a request of `key`'s shape under this snapshot, and the direct
+    /// path may answer it.
+    pub fn direct_allowed(&self, snapshot: &Arc<TenantSnapshot>, key: &ReplayKey) -> bool {
+        key.direct
+            && self
+                .shapes
+                .get(key.shape())
+                .is_some_and(|accepted| std::ptr::eq(accepted.as_ptr(), Arc::as_ptr(snapshot)))
+    }
+
+    /// Remembers a result the direct path made, `result` serialised, if the request was
+    /// missed before (see `missed`).
+    pub fn remember_result(
+        &self,
+        key: &ReplayKey,
+        snapshot: &Arc<TenantSnapshot>,
+        result: Vec<u8>,
+    ) {
+        if result.len() > LARGEST_REPLAYED || !self.missed.seen_before(&key.key) {
+            return;
+        }
+        self.answers.insert(
+            key.key.clone(),
+            Arc::new(Replay {
+                snapshot: Arc::downgrade(snapshot),
+                tool: key.tool.clone(),
+                result,
+            }),
+        );
+    }
+
+    /// Learns from rmcp's answer `body` to the request of `key`: that its shape is accepted,
+    /// when rmcp answered a result; and the answer itself, if it is a successful tool result
+    /// and the request was missed before (see `missed`).
     pub fn remember(&self, key: ReplayKey, snapshot: &Arc<TenantSnapshot>, body: &[u8]) {
         if body.len() > LARGEST_REPLAYED {
             return;
@@ -161,6 +336,19 @@ impl Replays {
         let Ok(answer) = serde_json::from_slice::<Answer>(body) else {
             return;
         };
+        if answer.jsonrpc == "2.0"
+            && key.direct
+            && self
+                .shapes
+                .get(key.shape())
+                .is_none_or(|accepted| !std::ptr::eq(accepted.as_ptr(), Arc::as_ptr(snapshot)))
+        {
+            self.shapes
+                .insert(key.shape().to_owned(), Arc::downgrade(snapshot));
+        }
+        if !self.missed.seen_before(&key.key) {
+            return;
+        }
         let result = &answer.result;
         let complete = result
             .get("resultType")
@@ -210,13 +398,7 @@ impl Replays {
                 }
             }
         };
-        let id = serde_json::to_string(&key.id).ok()?;
-        let mut body = Vec::with_capacity(replay.result.len() + id.len() + 40);
-        body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-        body.extend_from_slice(id.as_bytes());
-        body.extend_from_slice(br#","result":"#);
-        body.extend_from_slice(&replay.result);
-        body.push(b'}');
+        let body = envelope(&key.id, &replay.result)?;
         let outcome = match &pass {
             Some(pass) => {
                 // The call succeeded (its answer is a success): the use is recorded.
@@ -241,6 +423,7 @@ impl Replays {
         state
             .metrics
             .tool_call(tenant.slug.as_str(), tool.name.as_str(), "ok");
+        state.metrics.call_path("replayed");
         // The answer came from a cache of the upstream's answers: one hit.
         state.metrics.cache_lookup("hit");
         tracing::info!(

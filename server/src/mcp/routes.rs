@@ -253,7 +253,7 @@ pub async fn mcp_endpoint(
 
     // The hot call: a `tools/call` answered a moment ago is answered again without rmcp,
     // after every check (`replay.rs`).
-    let replay_key = match &body_bytes {
+    let mut replay_key = match &body_bytes {
         Some(bytes) if method == "tools/call" => replay_headers(&parts.headers).and_then(|h| {
             state.mcp.replays.key(
                 &snapshot,
@@ -280,14 +280,29 @@ pub async fn mcp_endpoint(
             .into_response();
     }
 
+    let span =
+        tracing::info_span!("mcp", tenant.slug = %slug, mcp.method = %method, tool.name = %tool);
+    // A plain call of a WordPress.org tool, of a shape rmcp accepted before, is answered
+    // without it, after the same checks (`direct.rs`).
+    if let Some(key) = &mut replay_key
+        && let Some(answer) = super::direct::answer(&state, &snapshot, caller.as_ref(), key)
+            .instrument(span.clone())
+            .await
+    {
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            answer,
+        )
+            .into_response();
+    }
+
     parts.extensions.insert(McpRequestContext {
         tenant: snapshot.clone(),
         caller,
         session: session_info,
     });
     let service = state.mcp.service_for(tenant_id, &state);
-    let span =
-        tracing::info_span!("mcp", tenant.slug = %slug, mcp.method = %method, tool.name = %tool);
     let response = async move { service.handle(Request::from_parts(parts, body)).await }
         .instrument(span)
         .await;

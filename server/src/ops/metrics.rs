@@ -27,6 +27,11 @@ struct UpstreamLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PathLabels {
+    path: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CacheLabels {
     result: String,
 }
@@ -48,6 +53,7 @@ struct Inner {
     tool_calls: Family<ToolCallLabels, Counter>,
     upstream: Family<UpstreamLabels, Histogram, fn() -> Histogram>,
     cache: Family<CacheLabels, Counter>,
+    call_paths: Family<PathLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -66,6 +72,7 @@ impl Metrics {
             latency_histogram,
         );
         let cache = Family::<CacheLabels, Counter>::default();
+        let call_paths = Family::<PathLabels, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by route and status",
@@ -86,6 +93,11 @@ impl Metrics {
             "Upstream response cache lookups, by result (hit, miss, coalesced)",
             cache.clone(),
         );
+        registry.register(
+            "tool_call_paths",
+            "Tool calls answered without rmcp, by path (replayed, direct)",
+            call_paths.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -93,6 +105,7 @@ impl Metrics {
                 tool_calls,
                 upstream,
                 cache,
+                call_paths,
             }),
         }
     }
@@ -139,6 +152,15 @@ impl Metrics {
             .get_or_create(&CacheLabels {
                 result: result.to_owned(),
             })
+            .inc();
+    }
+
+    /// Count one tool call answered without rmcp: `replayed` (a remembered answer) or `direct`
+    /// (`mcp/direct.rs`).
+    pub fn call_path(&self, path: &'static str) {
+        self.inner
+            .call_paths
+            .get_or_create(&PathLabels { path })
             .inc();
     }
 

@@ -13,6 +13,11 @@ use tollgate::wordpress::Operation;
 use tollgate_tests::browser::OAuthClient;
 use tollgate_tests::{TestApp, TestOptions};
 
+/// The allocator of the `tollgate` binary (see its `main.rs`), so that Tollgate is measured as
+/// it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The ceiling: axum parsing a JSON-RPC request and answering a JSON-RPC result.
 async fn start_echo() -> anyhow::Result<String> {
     async fn echo(Json(request): Json<Value>) -> Json<Value> {
