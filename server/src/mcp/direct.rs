@@ -16,7 +16,7 @@
 //! the result is written as rmcp writes it for the request's protocol version.
 
 use super::handler::run_admitted;
-use super::replay::{ReplayKey, envelope};
+use super::replay::{ReplayKey, envelope, pass_without_rmcp};
 use crate::app::AppState;
 use crate::catalog::{CallInput, NoEvents, Pack, ToolCall};
 use crate::oauth::Caller;
@@ -40,14 +40,7 @@ pub async fn answer(
     if tool.operation.pack() != Pack::WordPress {
         return None;
     }
-    let offers = state.billing.offers(tenant.id).await.ok()?;
-    let pass = match crate::billing::offer_of(&offers, tool) {
-        None => None,
-        Some(offer) => match state.billing.fast_pass(tenant, &caller?.user, offer).await {
-            Ok(Some(pass)) => Some(pass),
-            Ok(None) | Err(_) => return None,
-        },
-    };
+    let pass = pass_without_rmcp(state, tenant, tool, caller).await?;
     let arguments = key.take_arguments();
     let response = run_admitted(
         state,

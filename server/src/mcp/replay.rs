@@ -17,6 +17,7 @@
 
 use crate::analytics::Outcome;
 use crate::app::AppState;
+use crate::billing::Pass;
 use crate::oauth::Caller;
 use crate::tenant::TenantSnapshot;
 use serde::Deserialize;
@@ -385,19 +386,7 @@ impl Replays {
         }
         let tenant = &snapshot.tenant;
         let tool = snapshot.tool(&replay.tool)?;
-        let offers = state.billing.offers(tenant.id).await.ok()?;
-        let pass = match crate::billing::offer_of(&offers, tool) {
-            None => None,
-            Some(offer) => {
-                let caller = caller?;
-                match state.billing.fast_pass(tenant, &caller.user, offer).await {
-                    Ok(Some(pass)) => Some(pass),
-                    // No entitlement that counts nothing, or the database failed: the full
-                    // path decides (and answers the failure as it does).
-                    Ok(None) | Err(_) => return None,
-                }
-            }
-        };
+        let pass = pass_without_rmcp(state, tenant, tool, caller).await?;
         let body = envelope(&key.id, &replay.result)?;
         let outcome = match &pass {
             Some(pass) => {
@@ -431,6 +420,26 @@ impl Replays {
             outcome = "ok", replayed = true, "tool call"
         );
         Some(body)
+    }
+}
+
+/// The price check of a call answered without rmcp (replayed here, or run by `direct.rs`):
+/// `Some(None)` for a free tool, `Some(Some(pass))` for a paid one on the fast lane, `None`
+/// when only the full path can decide (no caller, no entitlement that counts nothing, the
+/// offers or the database unreadable: the handler answers those as it does).
+pub async fn pass_without_rmcp(
+    state: &AppState,
+    tenant: &crate::tenant::Tenant,
+    tool: &crate::tenant::ToolConfig,
+    caller: Option<&Caller>,
+) -> Option<Option<Pass>> {
+    let offers = state.billing.offers(tenant.id).await.ok()?;
+    let Some(offer) = crate::billing::offer_of(&offers, tool) else {
+        return Some(None);
+    };
+    match state.billing.fast_pass(tenant, &caller?.user, offer).await {
+        Ok(Some(pass)) => Some(Some(pass)),
+        Ok(None) | Err(_) => None,
     }
 }
 
