@@ -4,6 +4,7 @@
 //! code in the files below; `crate::catalog` lists them. [`HttpWordPressApi`] is the real
 //! client, with a response cache, single-flight fetching and one retry.
 
+mod cache;
 mod client;
 mod directory;
 pub(crate) mod patterns;

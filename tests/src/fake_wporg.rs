@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use tokio::sync::watch;
@@ -42,7 +43,8 @@ struct Shared {
 struct Records {
     hits: HashMap<String, usize>,
     total: usize,
-    last_query: HashMap<String, Vec<(String, String)>>,
+    /// The raw query string of the last request per path, decoded when a test asks.
+    last_query: HashMap<String, String>,
     saw_authorization: bool,
     failures: HashMap<String, Failure>,
 }
@@ -119,7 +121,12 @@ impl FakeWordPress {
 
     /// The decoded query pairs of the last request on `path`.
     pub fn last_query(&self, path: &str) -> Option<Vec<(String, String)>> {
-        self.shared.records().last_query.get(path).cloned()
+        let raw = self.shared.records().last_query.get(path).cloned()?;
+        Some(
+            url::form_urlencoded::parse(raw.as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
     /// Whether any request ever carried an `Authorization` header.
@@ -156,22 +163,34 @@ async fn handle(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let path = uri.path().to_owned();
-    let pairs: Vec<(String, String)> =
-        url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+    let path = uri.path();
+    let query = uri.query().unwrap_or_default();
+    let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> =
+        url::form_urlencoded::parse(query.as_bytes()).collect();
     let failure = {
         let mut records = shared.records();
-        *records.hits.entry(path.clone()).or_default() += 1;
+        match records.hits.get_mut(path) {
+            Some(hits) => *hits += 1,
+            None => {
+                records.hits.insert(path.to_owned(), 1);
+            }
+        }
         records.total += 1;
-        records.last_query.insert(path.clone(), pairs.clone());
+        match records.last_query.get_mut(path) {
+            Some(last) => {
+                last.clear();
+                last.push_str(query);
+            }
+            None => {
+                records.last_query.insert(path.to_owned(), query.to_owned());
+            }
+        }
         if headers.contains_key(header::AUTHORIZATION) {
             records.saw_authorization = true;
         }
-        let failure = records.failures.get(&path).copied();
+        let failure = records.failures.get(path).copied();
         if let Some(Failure::FailOnce(_)) = failure {
-            records.failures.remove(&path);
+            records.failures.remove(path);
         }
         failure
     };
@@ -210,7 +229,7 @@ async fn handle(
         return response;
     }
     let params = Params::parse(&pairs);
-    let result = match path.as_str() {
+    let result = match path {
         "/themes/info/1.2/" => themes(&params),
         "/plugins/info/1.2/" => plugins(&params),
         "/stats/plugin/1.0/downloads.php" => downloads(&params),
@@ -258,31 +277,33 @@ enum Param {
 struct Params(HashMap<String, Param>);
 
 impl Params {
-    fn parse(pairs: &[(String, String)]) -> Self {
+    fn parse(pairs: &[(impl AsRef<str>, impl AsRef<str>)]) -> Self {
         let mut params: HashMap<String, Param> = HashMap::new();
         for (key, value) in pairs {
-            let key = match key.strip_prefix("request[") {
-                Some(rest) => rest.replacen(']', "", 1),
-                None => key.clone(),
+            let (key, value) = (key.as_ref(), value.as_ref());
+            let key: Cow<'_, str> = match key.strip_prefix("request[") {
+                Some(rest) => Cow::Owned(rest.replacen(']', "", 1)),
+                None => Cow::Borrowed(key),
             };
             match key.split_once('[') {
                 Some((name, sub)) => {
-                    let sub = sub.trim_end_matches(']').to_owned();
-                    let entry = params.entry(name.to_owned()).or_insert_with(|| {
-                        if sub.is_empty() {
+                    let sub = sub.trim_end_matches(']');
+                    if !params.contains_key(name) {
+                        let empty = if sub.is_empty() {
                             Param::List(Vec::new())
                         } else {
                             Param::Map(Vec::new())
-                        }
-                    });
-                    match entry {
-                        Param::List(list) => list.push(value.clone()),
-                        Param::Map(map) => map.push((sub, value.clone())),
-                        Param::Scalar(_) => {}
+                        };
+                        params.insert(name.to_owned(), empty);
+                    }
+                    match params.get_mut(name) {
+                        Some(Param::List(list)) => list.push(value.to_owned()),
+                        Some(Param::Map(map)) => map.push((sub.to_owned(), value.to_owned())),
+                        Some(Param::Scalar(_)) | None => {}
                     }
                 }
                 None => {
-                    params.insert(key, Param::Scalar(value.clone()));
+                    params.insert(key.into_owned(), Param::Scalar(value.to_owned()));
                 }
             }
         }

@@ -1,5 +1,7 @@
-//! The HTTP client for api.wordpress.org: pooled, retried once, cached and single-flight.
+//! The HTTP client for api.wordpress.org: pooled, retried once, cached and single-flight
+//! (`super::cache`).
 
+use super::cache::ResponseCache;
 use crate::ops::metrics::Metrics;
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -103,7 +105,7 @@ pub trait WordPressApi: Send + Sync + 'static {
 pub struct HttpWordPressApi {
     http: reqwest::Client,
     settings: ClientSettings,
-    cache: moka::future::Cache<String, Arc<Value>>,
+    cache: ResponseCache,
     metrics: Metrics,
 }
 
@@ -111,7 +113,7 @@ impl std::fmt::Debug for HttpWordPressApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpWordPressApi")
             .field("settings", &self.settings)
-            .field("cached", &self.cache.entry_count())
+            .field("cached", &self.cache.len())
             .finish_non_exhaustive()
     }
 }
@@ -130,10 +132,7 @@ impl HttpWordPressApi {
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| UpstreamError::InvalidRequest(format!("HTTP client set-up: {e}")))?;
-        let cache = moka::future::Cache::builder()
-            .max_capacity(settings.cache_capacity)
-            .time_to_live(settings.cache_ttl)
-            .build();
+        let cache = ResponseCache::new(settings.cache_capacity, settings.cache_ttl);
         Ok(Self {
             http,
             settings,
@@ -157,36 +156,21 @@ impl HttpWordPressApi {
                 "path {path:?} must start with '/'"
             )));
         }
-        let key = cache_key(path, query);
-        if let Some(hit) = self.cache.get(&key).await {
-            self.metrics.cache_lookup("hit");
-            return Ok(hit);
-        }
-        // Concurrent callers with the same key wait for one fetch; errors are not cached.
-        let entry = self
+        // The query is encoded once: its canonical form names the request in the cache and
+        // is the URL's query (WordPress.org reads the pairs by name, so their order is free).
+        let canonical = canonical_query(query);
+        let key = self.cache.fingerprint(&format!("{path}?{canonical}"));
+        let (outcome, lookup) = self
             .cache
-            .entry(key)
-            .or_try_insert_with(self.fetch(path, query))
-            .await
-            .map_err(|e| (*e).clone())?;
-        self.metrics.cache_lookup(if entry.is_fresh() {
-            "miss"
-        } else {
-            "coalesced"
-        });
-        Ok(entry.into_value())
+            .get_or_fetch(key, || self.fetch(path, &canonical))
+            .await;
+        self.metrics.cache_lookup(lookup.label());
+        outcome
     }
 
     /// One logical fetch: an attempt, and one retry if it failed in a way worth retrying.
-    async fn fetch(
-        &self,
-        path: &str,
-        query: &[(String, String)],
-    ) -> Result<Arc<Value>, UpstreamError> {
-        let mut url = join_url(&self.settings.base_url, path)?;
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
+    async fn fetch(&self, path: &str, canonical: &str) -> Result<Arc<Value>, UpstreamError> {
+        let url = request_url(&self.settings.base_url, path, canonical)?;
         let label = endpoint_label(path);
         match self.attempt(&url, &label).await {
             Ok(value) => Ok(Arc::new(value)),
@@ -325,22 +309,46 @@ fn error_message(body: &[u8], fallback: &str) -> String {
     message.chars().take(MAX_MESSAGE_CHARS).collect()
 }
 
-/// `{base_url}{path}`, keeping any path prefix of the base URL.
-fn join_url(base: &url::Url, path: &str) -> Result<url::Url, UpstreamError> {
-    let joined = format!("{}{}", base.as_str().trim_end_matches('/'), path);
+/// `{base_url}{path}?{query}` (no `?` for an empty query), keeping any path prefix of the
+/// base URL.
+fn request_url(base: &url::Url, path: &str, query: &str) -> Result<url::Url, UpstreamError> {
+    let separator = if query.is_empty() { "" } else { "?" };
+    let joined = format!(
+        "{}{path}{separator}{query}",
+        base.as_str().trim_end_matches('/')
+    );
     url::Url::parse(&joined).map_err(|e| UpstreamError::InvalidRequest(format!("{joined}: {e}")))
 }
 
-/// The cache key of a request: the path and its query pairs sorted by name (the order of
-/// repeated names, e.g. `request[tag][]`, is kept), form-encoded.
-pub(crate) fn cache_key(path: &str, query: &[(String, String)]) -> String {
+/// The canonical query of a request: its pairs sorted by name (the order of repeated names,
+/// e.g. `request[tag][]`, is kept), form-encoded, but for the brackets of the names, which
+/// stay as they are (`request[fields][tags]=true`): the API documents its URLs that way, PHP
+/// reads both forms alike, and the theme search's query is a third shorter than with every
+/// bracket written as `%5B`/`%5D`, which every hop (the cache's fingerprint, the URL parser,
+/// WordPress.org) reads.
+pub(crate) fn canonical_query(query: &[(String, String)]) -> String {
     let mut pairs: Vec<&(String, String)> = query.iter().collect();
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut encoded = url::form_urlencoded::Serializer::new(String::new());
+    let mut encoded = String::with_capacity(
+        pairs
+            .iter()
+            .map(|(name, value)| name.len() + value.len() + 2)
+            .sum(),
+    );
     for (name, value) in pairs {
-        encoded.append_pair(name, value);
+        if !encoded.is_empty() {
+            encoded.push('&');
+        }
+        let plain = |c: u8| c.is_ascii_alphanumeric() || b"[]*-._".contains(&c);
+        if name.bytes().all(plain) {
+            encoded.push_str(name);
+        } else {
+            encoded.extend(url::form_urlencoded::byte_serialize(name.as_bytes()));
+        }
+        encoded.push('=');
+        encoded.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
     }
-    format!("{path}?{}", encoded.finish())
+    encoded
 }
 
 /// A bounded metric label for an API path: its first two non-version segments,
@@ -376,37 +384,57 @@ mod tests {
     }
 
     #[test]
-    fn cache_key_ignores_parameter_order_but_keeps_array_order() {
-        let a = cache_key(
-            "/themes/info/1.2/",
-            &pairs(&[("request[search]", "blue"), ("action", "query_themes")]),
-        );
-        let b = cache_key(
-            "/themes/info/1.2/",
-            &pairs(&[("action", "query_themes"), ("request[search]", "blue")]),
-        );
+    fn the_canonical_query_ignores_parameter_order_but_keeps_array_order() {
+        let a = canonical_query(&pairs(&[
+            ("request[search]", "blue"),
+            ("action", "query_themes"),
+        ]));
+        let b = canonical_query(&pairs(&[
+            ("action", "query_themes"),
+            ("request[search]", "blue"),
+        ]));
         assert_eq!(a, b);
-        assert_eq!(
-            a,
-            "/themes/info/1.2/?action=query_themes&request%5Bsearch%5D=blue"
-        );
-        let tags_ab = cache_key(
-            "/p",
-            &pairs(&[("request[tag][]", "a"), ("x", "1"), ("request[tag][]", "b")]),
-        );
-        let tags_ab_again = cache_key(
-            "/p",
-            &pairs(&[("x", "1"), ("request[tag][]", "a"), ("request[tag][]", "b")]),
-        );
+        assert_eq!(a, "action=query_themes&request[search]=blue");
+        let tags_ab = canonical_query(&pairs(&[
+            ("request[tag][]", "a"),
+            ("x", "1"),
+            ("request[tag][]", "b"),
+        ]));
+        let tags_ab_again = canonical_query(&pairs(&[
+            ("x", "1"),
+            ("request[tag][]", "a"),
+            ("request[tag][]", "b"),
+        ]));
         assert_eq!(tags_ab, tags_ab_again);
-        assert_ne!(cache_key("/a", &[]), cache_key("/b", &[]));
+        let tags_ba = canonical_query(&pairs(&[("request[tag][]", "b"), ("request[tag][]", "a")]));
+        assert_ne!(tags_ab, tags_ba);
     }
 
     #[test]
-    fn cache_key_cannot_be_confused_by_separators_in_values() {
-        let one = cache_key("/p", &pairs(&[("a", "1&b=2")]));
-        let two = cache_key("/p", &pairs(&[("a", "1"), ("b", "2")]));
+    fn the_canonical_query_cannot_be_confused_by_separators_in_values() {
+        let one = canonical_query(&pairs(&[("a", "1&b=2")]));
+        let two = canonical_query(&pairs(&[("a", "1"), ("b", "2")]));
         assert_ne!(one, two);
+        assert_eq!(one, "a=1%26b%3D2");
+        // Names are ours; one that is not plain is encoded whole.
+        assert_eq!(
+            canonical_query(&pairs(&[("request[search term]", "a b+c")])),
+            "request%5Bsearch+term%5D=a+b%2Bc"
+        );
+        // What a form decoder (PHP, the fake) reads back is what was sent.
+        let sent = pairs(&[
+            ("request[tag][]", "blog & news"),
+            ("request[fields][tags]", "true"),
+            ("action", "query_themes"),
+        ]);
+        let mut read: Vec<(String, String)> =
+            url::form_urlencoded::parse(canonical_query(&sent).as_bytes())
+                .into_owned()
+                .collect();
+        let mut expected = sent;
+        read.sort();
+        expected.sort();
+        assert_eq!(read, expected);
     }
 
     #[test]
@@ -433,8 +461,13 @@ mod tests {
     #[test]
     fn urls_keep_the_base_path() {
         let base = url::Url::parse("http://127.0.0.1:8080/wp/").expect("url");
-        let url = join_url(&base, "/events/1.0/").expect("joined");
+        let url = request_url(&base, "/events/1.0/", "").expect("joined");
         assert_eq!(url.as_str(), "http://127.0.0.1:8080/wp/events/1.0/");
+        let url = request_url(&base, "/events/1.0/", "number=3&locale=fr_FR").expect("joined");
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:8080/wp/events/1.0/?number=3&locale=fr_FR"
+        );
     }
 
     #[test]

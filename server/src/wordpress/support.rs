@@ -322,10 +322,12 @@ impl Query {
     /// `request[fields][f]=true` for each of `on`, then `=false` for each of `off` not in `on`.
     pub(crate) fn fields(&mut self, on: &[&str], off: &[&str]) -> &mut Self {
         for field in on {
-            self.request(&format!("fields][{field}"), "true");
+            self.pairs
+                .push((format!("request[fields][{field}]"), "true".to_owned()));
         }
         for field in off.iter().filter(|f| !on.contains(f)) {
-            self.request(&format!("fields][{field}"), "false");
+            self.pairs
+                .push((format!("request[fields][{field}]"), "false".to_owned()));
         }
         self
     }
