@@ -2,7 +2,7 @@
 //! of WordPress.org's answers, and how concurrent askers of one request wait for one fetch.
 //!
 //! A request is known by its fingerprint: 128 bits of two keyed SipHash passes (keys drawn per
-//! process) over its canonical form (the path and its sorted, form-encoded query), so that a
+//! process) over its canonical form (the path and its sorted, encoded query), so that a
 //! lookup hashes and compares 16 bytes, not the theme search's ~900-byte query. Two requests
 //! sharing a fingerprint by chance is a 2^-128 event per pair, and the keys are secret, so it
 //! cannot be forced.
@@ -330,14 +330,16 @@ mod tests {
         // until each waits on something.
         let cache = Arc::new(ResponseCache::new(8, Duration::from_secs(60)));
         let key = cache.fingerprint("/slow");
-        let alone = tokio::spawn({
-            let cache = Arc::clone(&cache);
-            async move {
+        // An asker whose fetch never ends by itself.
+        let stuck = |cache: &Arc<ResponseCache>| {
+            let cache = Arc::clone(cache);
+            tokio::spawn(async move {
                 cache
                     .get_or_fetch(key, std::future::pending::<Outcome>)
                     .await
-            }
-        });
+            })
+        };
+        let alone = stuck(&cache);
         tokio::task::yield_now().await;
         assert_eq!(
             lock(cache.flight_shard(key)).len(),
@@ -351,14 +353,7 @@ mod tests {
             "an abandoned fetch leaves"
         );
 
-        let leader = tokio::spawn({
-            let cache = Arc::clone(&cache);
-            async move {
-                cache
-                    .get_or_fetch(key, std::future::pending::<Outcome>)
-                    .await
-            }
-        });
+        let leader = stuck(&cache);
         tokio::task::yield_now().await;
         let waiter = tokio::spawn({
             let cache = Arc::clone(&cache);

@@ -335,11 +335,11 @@ pub(crate) fn canonical_query(query: &[(String, String)]) -> String {
             .map(|(name, value)| name.len() + value.len() + 2)
             .sum(),
     );
+    let plain = |c: u8| c.is_ascii_alphanumeric() || b"[]*-._".contains(&c);
     for (name, value) in pairs {
         if !encoded.is_empty() {
             encoded.push('&');
         }
-        let plain = |c: u8| c.is_ascii_alphanumeric() || b"[]*-._".contains(&c);
         if name.bytes().all(plain) {
             encoded.push_str(name);
         } else {
