@@ -3,7 +3,6 @@
 //! refusal of the full path still comes out.
 
 use serde_json::{Value, json};
-use tollgate::tenant::ToolPatch;
 use tollgate::wordpress::Operation;
 use tollgate_tests::browser::OAuthClient;
 use tollgate_tests::{TestApp, TestOptions};
@@ -283,32 +282,10 @@ async fn refusals_still_come_out_once_a_shape_is_answered_directly() {
 
     // A tool switched off after its shape was answered directly.
     let tenant = direct.app.tenant("demo").await;
-    let tools = direct
-        .app
-        .state
-        .tenants
-        .list_tools(tenant.id)
-        .await
-        .expect("tools");
-    let themes = tools
-        .iter()
-        .find(|t| t.operation == Operation::QueryThemes)
-        .expect("the theme search");
     direct
         .app
-        .state
-        .tenants
-        .update_tool(
-            tenant.id,
-            themes.id,
-            ToolPatch {
-                enabled: Some(false),
-                ..ToolPatch::default()
-            },
-            None,
-        )
-        .await
-        .expect("switched off");
+        .switch_off(tenant.id, Operation::QueryThemes)
+        .await;
     let (status, body) = direct
         .call(6, "wporg_query_themes", json!({"search": "oceanwp"}))
         .await;

@@ -325,23 +325,7 @@ async fn a_configuration_change_is_served_without_a_restart() {
         .update_tool(demo.id, themes.id, patch, None)
         .await
         .expect("updated");
-    let plugins = tools
-        .iter()
-        .find(|t| t.operation == Operation::QueryPlugins)
-        .expect("present");
-    app.state
-        .tenants
-        .update_tool(
-            demo.id,
-            plugins.id,
-            ToolPatch {
-                enabled: Some(false),
-                ..ToolPatch::default()
-            },
-            None,
-        )
-        .await
-        .expect("updated");
+    app.switch_off(demo.id, Operation::QueryPlugins).await;
 
     // A new client: the first one may keep its list for the advertised ttlMs.
     client.cancel().await.expect("closes");

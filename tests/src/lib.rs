@@ -479,21 +479,52 @@ impl TestApp {
             .create_offer(tenant, offer)
             .await
             .expect("the offer is created");
-        let tool = self
-            .state
-            .tenants
-            .list_tools(tenant)
-            .await
-            .expect("the tools")
-            .into_iter()
-            .find(|tool| tool.operation == operation)
-            .expect("the tenant has the tool");
+        let tool = self.tool_serving(tenant, operation).await;
         self.state
             .billing
             .price_tool(&self.state.tenants, tenant, tool.id, Some(offer.id))
             .await
             .expect("the tool is priced");
         offer
+    }
+
+    /// The tenant's tool that serves `operation`.
+    pub async fn tool_serving(
+        &self,
+        tenant: tollgate::tenant::TenantId,
+        operation: tollgate::wordpress::Operation,
+    ) -> tollgate::tenant::ToolConfig {
+        self.state
+            .tenants
+            .list_tools(tenant)
+            .await
+            .expect("the tools")
+            .into_iter()
+            .find(|tool| tool.operation == operation)
+            .expect("the tenant has the tool")
+    }
+
+    /// Switches off the tool that serves `operation` for the tenant, as an operator does in
+    /// the dashboard.
+    pub async fn switch_off(
+        &self,
+        tenant: tollgate::tenant::TenantId,
+        operation: tollgate::wordpress::Operation,
+    ) {
+        let tool = self.tool_serving(tenant, operation).await;
+        self.state
+            .tenants
+            .update_tool(
+                tenant,
+                tool.id,
+                tollgate::tenant::ToolPatch {
+                    enabled: Some(false),
+                    ..tollgate::tenant::ToolPatch::default()
+                },
+                None,
+            )
+            .await
+            .expect("the tool is switched off");
     }
 
     /// Makes `slug`'s free tools require sign-in, as an operator would.

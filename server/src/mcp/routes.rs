@@ -15,15 +15,23 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::Instrument;
 
-/// A JSON-RPC error answered at the HTTP layer, before any MCP handler runs.
-fn jsonrpc_error(status: StatusCode, code: i32, message: &str) -> Response {
+/// A JSON body, serialised already, with its content type.
+fn json_response(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
+        body.into(),
+    )
+        .into_response()
+}
+
+/// A JSON-RPC error answered at the HTTP layer, before any MCP handler runs.
+fn jsonrpc_error(status: StatusCode, code: i32, message: &str) -> Response {
+    json_response(
+        status,
         json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}})
             .to_string(),
     )
-        .into_response()
 }
 
 /// Just enough of a JSON-RPC message to label logs.
@@ -75,22 +83,18 @@ pub async fn mcp_endpoint(
     let snapshot = match served.as_deref() {
         Ok(Served::Live(snapshot)) => snapshot.clone(),
         Ok(Served::Gone) => {
-            return (
+            return json_response(
                 StatusCode::GONE,
-                [(header::CONTENT_TYPE, "application/json")],
                 json!({"error": "gone", "message": format!("The tenant served at /t/{slug}/mcp was deleted by its operator; this endpoint is no longer available")})
                     .to_string(),
-            )
-                .into_response();
+            );
         }
         Ok(Served::Missing) => {
-            return (
+            return json_response(
                 StatusCode::NOT_FOUND,
-                [(header::CONTENT_TYPE, "application/json")],
                 json!({"error": "not_found", "message": format!("No tenant is served at /t/{slug}/mcp")})
                     .to_string(),
-            )
-                .into_response();
+            );
         }
         Err(error) => {
             tracing::error!(tenant.slug = %slug, %error, "tenant lookup failed");
@@ -272,12 +276,7 @@ pub async fn mcp_endpoint(
             .answer(&state, &snapshot, caller.as_ref(), key)
             .await
     {
-        return (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            answer,
-        )
-            .into_response();
+        return json_response(StatusCode::OK, answer);
     }
 
     let span =
@@ -289,12 +288,7 @@ pub async fn mcp_endpoint(
             .instrument(span.clone())
             .await
     {
-        return (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            answer,
-        )
-            .into_response();
+        return json_response(StatusCode::OK, answer);
     }
 
     parts.extensions.insert(McpRequestContext {
@@ -433,13 +427,10 @@ async fn over_limit(
         "id": request_id,
         "error": {"code": RATE_LIMITED, "message": message, "data": {"retryAfter": retry_after}},
     });
-    let response = (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response();
-    Some(with_retry_after(response, retry_after))
+    Some(with_retry_after(
+        json_response(status, body.to_string()),
+        retry_after,
+    ))
 }
 
 /// The JSON-RPC error code of a request refused by a rate limit or a session cap: in the range
