@@ -148,7 +148,24 @@ async fn query_themes_drops_heavy_fields_unless_asked() {
     ] {
         assert!(theme.get(heavy).is_none(), "{heavy} leaked: {theme}");
     }
-    assert!(sent(&app, THEMES, "request[fields][sections]", "false"));
+    // The search sends only what differs from query_themes' own defaults, which leave the
+    // heavy fields off.
+    let fields_sent: Vec<String> = app
+        .wporg
+        .last_query(THEMES)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("request[fields]"))
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    assert_eq!(
+        fields_sent,
+        [
+            "request[fields][active_installs]=true",
+            "request[fields][last_updated]=true",
+            "request[fields][parent]=false"
+        ]
+    );
 
     let rich = call(
         &client,
@@ -246,7 +263,9 @@ async fn theme_info_for_several_slugs_lists_the_unknown_ones() {
     assert!(summary.contains("2 of 3 themes found."), "{summary}");
     assert!(summary.contains("Not found: no-such-theme."), "{summary}");
     assert!(sent(&app, THEMES, "request[slugs][]", "no-such-theme"));
-    assert!(sent(&app, THEMES, "request[fields][tags]", "true"));
+    // theme_information sends tags by itself: asked for, they are not turned off.
+    assert!(!sent(&app, THEMES, "request[fields][tags]", "false"));
+    assert!(sent(&app, THEMES, "request[fields][sections]", "false"));
 }
 
 #[tokio::test]

@@ -189,15 +189,17 @@ impl ResponseCache {
     }
 
     fn store(&self, key: Fingerprint, value: Arc<Value>) {
+        // One reading of the clock serves the entry and the expiry checks of the set.
+        let now = Instant::now();
         let entry = Entry {
             key,
-            stored: Instant::now(),
+            stored: now,
             value,
         };
         let mut set = lock(self.set_of(key));
         let place = set
             .iter()
-            .position(|old| old.key == key || old.stored.elapsed() >= self.ttl);
+            .position(|old| old.key == key || now.duration_since(old.stored) >= self.ttl);
         match place {
             Some(index) => set[index] = entry,
             None if set.len() < WAYS => set.push(entry),
