@@ -3,6 +3,8 @@
 -- Environment: WRK_BODY (the body; "{n}" becomes a number unique to the request, for calls that
 -- must miss every cache), WRK_HEADERS ("name: value" pairs separated by "|"), WRK_SESSIONS
 -- (session ids separated by ","; each request takes the next one, as many clients would).
+-- With WRK_PATH instead of WRK_BODY it GETs that path ("{n}" as above) and counts as an error
+-- every answer that is not HTTP 200 with a JSON object: the upstream alone.
 local threads = {}
 
 function setup(thread)
@@ -11,7 +13,9 @@ function setup(thread)
 end
 
 function init(args)
-    body = os.getenv("WRK_BODY") or ""
+    path = os.getenv("WRK_PATH")
+    if path == "" then path = nil end
+    body = path or os.getenv("WRK_BODY") or ""
     unique = body:find("{n}", 1, true) ~= nil
     headers = { ["content-type"] = "application/json",
                 ["accept"] = "application/json, text/event-stream" }
@@ -34,6 +38,9 @@ function request()
     if unique then
         b = body:gsub("{n}", tostring(tid * 1000000000 + counter))
     end
+    if path then
+        return wrk.format("GET", b)
+    end
     if #sessions > 0 then
         headers["mcp-session-id"] = sessions[(counter % #sessions) + 1]
     end
@@ -41,7 +48,13 @@ function request()
 end
 
 function response(status, hdrs, b)
-    if status ~= 200 or not b:find('"result"', 1, true) or b:find('"isError":true', 1, true) then
+    local bad
+    if path then
+        bad = status ~= 200 or b:sub(1, 1) ~= "{"
+    else
+        bad = status ~= 200 or not b:find('"result"', 1, true) or b:find('"isError":true', 1, true)
+    end
+    if bad then
         errors = errors + 1
         if sample == nil then sample = status .. " " .. b:sub(1, 300) end
     end
