@@ -3,7 +3,7 @@
 //!
 //! A request is known by its fingerprint: 128 bits of two keyed SipHash passes (keys drawn per
 //! process) over its canonical form (the path and its sorted, encoded query), so that a
-//! lookup hashes and compares 16 bytes, not the theme search's ~900-byte query. Two requests
+//! lookup hashes and compares 16 bytes, not a query of up to several hundred. Two requests
 //! sharing a fingerprint by chance is a 2^-128 event per pair, and the keys are secret, so it
 //! cannot be forced.
 //!

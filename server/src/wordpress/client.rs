@@ -323,9 +323,8 @@ fn request_url(base: &url::Url, path: &str, query: &str) -> Result<url::Url, Ups
 /// The canonical query of a request: its pairs sorted by name (the order of repeated names,
 /// e.g. `request[tag][]`, is kept), form-encoded, but for the brackets of the names, which
 /// stay as they are (`request[fields][tags]=true`): the API documents its URLs that way, PHP
-/// reads both forms alike, and the theme search's query is a third shorter than with every
-/// bracket written as `%5B`/`%5D`, which every hop (the cache's fingerprint, the URL parser,
-/// WordPress.org) reads.
+/// reads both forms alike, and each bracket written as `%5B`/`%5D` would be two more
+/// characters for every hop (the cache's fingerprint, the URL parser, WordPress.org) to read.
 pub(crate) fn canonical_query(query: &[(String, String)]) -> String {
     let mut pairs: Vec<&(String, String)> = query.iter().collect();
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
