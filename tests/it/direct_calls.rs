@@ -132,6 +132,12 @@ impl Endpoint {
 
     /// How many calls the direct path answered.
     async fn direct_answers(&self) -> u64 {
+        self.answers_by("direct").await
+    }
+
+    /// How many calls were answered by `path` (`direct`, `replayed`, `rmcp`).
+    async fn answers_by(&self, path: &str) -> u64 {
+        let prefix = format!(r#"tollgate_tool_call_paths_total{{path="{path}"}} "#);
         let text = self
             .app
             .http()
@@ -143,7 +149,7 @@ impl Endpoint {
             .await
             .expect("text");
         text.lines()
-            .find_map(|line| line.strip_prefix(r#"tollgate_tool_call_paths_total{path="direct"} "#))
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
             .map_or(0, |count| count.trim().parse().expect("a count"))
     }
 }
@@ -323,4 +329,49 @@ async fn a_paid_tool_counts_its_free_calls_then_asks_for_payment_as_before() {
     }
     assert_eq!(direct.app.wporg.total_hits(), 3, "only the free calls ran");
     assert_eq!(direct.direct_answers().await, 0);
+}
+
+/// The hot call: a call asked again is answered from the answer remembered, with its own id (in
+/// a 2025 session, with its own progress token too); other arguments are not.
+async fn a_call_asked_again_is_answered_again_with_its_own_id(era: Era) {
+    let endpoint = Endpoint::start(true, era, TestOptions::default()).await;
+    let arguments = json!({"search": "portfolio", "per_page": 3});
+    let (status, first) = endpoint
+        .call(1, "wporg_query_themes", arguments.clone())
+        .await;
+    assert_eq!(status, 200, "{first}");
+    let first = parsed(&first);
+    assert!(first["result"]["content"][0]["text"].is_string(), "{first}");
+    // Kept once it is asked a second time; answered from memory from the third on.
+    for id in 2..=4 {
+        let (status, body) = endpoint
+            .call(id, "wporg_query_themes", arguments.clone())
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let body = parsed(&body);
+        assert_eq!(body["id"], id, "{body}");
+        assert_eq!(body["result"], first["result"], "call {id}");
+    }
+    assert_eq!(endpoint.answers_by("replayed").await, 2, "calls 3 and 4");
+    let (status, other) = endpoint
+        .call(
+            5,
+            "wporg_query_themes",
+            json!({"search": "portfolio", "per_page": 2}),
+        )
+        .await;
+    assert_eq!(status, 200, "{other}");
+    let other = parsed(&other);
+    assert_ne!(other["result"], first["result"], "{other}");
+    assert_eq!(endpoint.answers_by("replayed").await, 2, "other arguments");
+}
+
+#[tokio::test]
+async fn a_call_asked_again_is_answered_again_in_2026_requests() {
+    a_call_asked_again_is_answered_again_with_its_own_id(Era::Modern).await;
+}
+
+#[tokio::test]
+async fn a_call_asked_again_is_answered_again_in_a_2025_session() {
+    a_call_asked_again_is_answered_again_with_its_own_id(Era::Session).await;
 }

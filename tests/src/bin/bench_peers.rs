@@ -1,6 +1,7 @@
 //! `bench_peers`: the servers `scripts/bench` drives from outside with `wrk`. Starts the fake
 //! WordPress.org (the fast upstream), Tollgate on it (embedded SQLite, or the database named by
-//! `TOLLGATE_TEST_DATABASE`), and a bare axum JSON-RPC echo (the ceiling); prices the demo's
+//! `TOLLGATE_TEST_DATABASE`), a bare axum JSON-RPC echo (the ceiling) and a relay (the echo
+//! plus one upstream GET: the floor of an uncached call); prices the demo's
 //! `wporg_query_plugins` with an unlimited sandbox plan and buys it for one signed-in user. Prints one JSON line with the URLs and that user's token, then serves
 //! until its standard input closes.
 
@@ -27,6 +28,62 @@ async fn start_echo() -> anyhow::Result<String> {
     let url = format!("http://{}/rpc", listener.local_addr()?);
     tokio::spawn(async move {
         let _ = axum::serve(listener, axum::Router::new().route("/rpc", post(echo))).await;
+    });
+    Ok(url)
+}
+
+/// The floor of an uncached call: the echo plus one GET to the fast upstream, with the same
+/// crates (axum serving, reqwest fetching) and nothing of MCP. It takes the call's
+/// `arguments.search`, asks the upstream the TS SDK peer's theme search (5 themes), and answers
+/// the upstream's body as one text content. No server built on axum and reqwest answers a call
+/// that reaches the upstream for less than this costs.
+async fn start_relay(upstream: &str) -> anyhow::Result<String> {
+    #[derive(Clone)]
+    struct Relay {
+        http: reqwest::Client,
+        themes: String,
+    }
+    async fn relay(
+        axum::extract::State(relay): axum::extract::State<Relay>,
+        Json(request): Json<Value>,
+    ) -> Json<Value> {
+        let search = request["params"]["arguments"]["search"]
+            .as_str()
+            .unwrap_or_default();
+        let answer = async {
+            let response = relay
+                .http
+                .get(&relay.themes)
+                .query(&[
+                    ("action", "query_themes"),
+                    ("request[search]", search),
+                    ("request[per_page]", "5"),
+                ])
+                .send()
+                .await?
+                .error_for_status()?;
+            response.text().await
+        }
+        .await;
+        let result = match answer {
+            Ok(text) => json!({"content": [{"type": "text", "text": text}], "isError": false}),
+            Err(error) => {
+                json!({"content": [{"type": "text", "text": error.to_string()}], "isError": true})
+            }
+        };
+        Json(json!({"jsonrpc": "2.0", "id": request["id"], "result": result}))
+    }
+    let state = Relay {
+        http: reqwest::Client::new(),
+        themes: format!("{}/themes/info/1.2/", upstream.trim_end_matches('/')),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/rpc", listener.local_addr()?);
+    let router = axum::Router::new()
+        .route("/rpc", post(relay))
+        .with_state(state);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
     });
     Ok(url)
 }
@@ -134,12 +191,14 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
     let echo = start_echo().await?;
+    let relay = start_relay(&app.wporg.url).await?;
     let token = entitled_user(&app).await?;
     println!(
         "{}",
         json!({
             "tollgate": app.url,
             "echo": echo,
+            "relay": relay,
             "upstream": app.wporg.url,
             "token": token,
         })
