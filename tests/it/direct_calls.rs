@@ -342,8 +342,14 @@ async fn a_call_asked_again_is_answered_again_with_its_own_id(era: Era) {
     assert_eq!(status, 200, "{first}");
     let first = parsed(&first);
     assert!(first["result"]["content"][0]["text"].is_string(), "{first}");
-    // Kept once it is asked a second time; answered from memory from the third on.
-    for id in 2..=4 {
+    // Kept once it is asked a second time, answered from memory from the third on. A rebuilt
+    // tenant snapshot makes a new key and starts that over (on PostgreSQL the app also hears
+    // its own start-up's configuration notices, a moment later; and a snapshot lives 5 s),
+    // hence a few more tries.
+    let mut id = 1;
+    while endpoint.answers_by("replayed").await == 0 {
+        id += 1;
+        assert!(id <= 10, "no call was answered from memory");
         let (status, body) = endpoint
             .call(id, "wporg_query_themes", arguments.clone())
             .await;
@@ -352,10 +358,10 @@ async fn a_call_asked_again_is_answered_again_with_its_own_id(era: Era) {
         assert_eq!(body["id"], id, "{body}");
         assert_eq!(body["result"], first["result"], "call {id}");
     }
-    assert_eq!(endpoint.answers_by("replayed").await, 2, "calls 3 and 4");
+    let replayed = endpoint.answers_by("replayed").await;
     let (status, other) = endpoint
         .call(
-            5,
+            id + 1,
             "wporg_query_themes",
             json!({"search": "portfolio", "per_page": 2}),
         )
@@ -363,7 +369,11 @@ async fn a_call_asked_again_is_answered_again_with_its_own_id(era: Era) {
     assert_eq!(status, 200, "{other}");
     let other = parsed(&other);
     assert_ne!(other["result"], first["result"], "{other}");
-    assert_eq!(endpoint.answers_by("replayed").await, 2, "other arguments");
+    assert_eq!(
+        endpoint.answers_by("replayed").await,
+        replayed,
+        "other arguments"
+    );
 }
 
 #[tokio::test]
