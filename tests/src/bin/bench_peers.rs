@@ -24,10 +24,15 @@ async fn start_echo() -> anyhow::Result<String> {
     async fn echo(Json(request): Json<Value>) -> Json<Value> {
         Json(json!({"jsonrpc": "2.0", "id": request["id"], "result": {"echo": request["params"]}}))
     }
+    serve_rpc(axum::Router::new().route("/rpc", post(echo))).await
+}
+
+/// Serves `router` on a free loopback port, in the background; its `/rpc` URL.
+async fn serve_rpc(router: axum::Router) -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/rpc", listener.local_addr()?);
     tokio::spawn(async move {
-        let _ = axum::serve(listener, axum::Router::new().route("/rpc", post(echo))).await;
+        let _ = axum::serve(listener, router).await;
     });
     Ok(url)
 }
@@ -77,15 +82,12 @@ async fn start_relay(upstream: &str) -> anyhow::Result<String> {
         http: reqwest::Client::new(),
         themes: format!("{}/themes/info/1.2/", upstream.trim_end_matches('/')),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/rpc", listener.local_addr()?);
-    let router = axum::Router::new()
-        .route("/rpc", post(relay))
-        .with_state(state);
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    Ok(url)
+    serve_rpc(
+        axum::Router::new()
+            .route("/rpc", post(relay))
+            .with_state(state),
+    )
+    .await
 }
 
 /// A raw 2026-07-28 `tools/call` of `wporg_query_themes` at `slug`, with `token` when given.
